@@ -1,0 +1,33 @@
+# chernet: the two commands a new user needs are `make demo` and `make test`.
+# Both run the idempotent set-up first (OpenBLAS from Debian, libtorch 2.13.0 from the PyPI wheel).
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+
+.PHONY: help setup demo test lint fmt doc bench clean-libtorch
+
+help:
+	@echo "make demo   - train a small gauge-equivariant network on trivial samples and evaluate it"
+	@echo "make test   - run every check (format, clippy, tests, docs)"
+	@echo "make setup  - install the native libraries only (done automatically by demo and test)"
+	@echo "make bench  - criterion benches"
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(CARGO) run --release --example genet -- demo
+
+test: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+	$(CARGO) test --workspace --all-features
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --all-features
+
+bench: setup
+	$(CARGO) bench --workspace
+
+fmt:
+	$(CARGO) fmt --all
+
+clean-libtorch:
+	rm -rf .libtorch

@@ -1,0 +1,1 @@
+//! Chern numbers (in progress).

@@ -1,0 +1,1 @@
+//! Ensemble uncertainty (in progress).

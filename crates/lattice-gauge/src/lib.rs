@@ -1,0 +1,1 @@
+//! U(n) lattice gauge fields (in progress).

@@ -1,0 +1,13 @@
+//! # chernet
+//!
+//! Umbrella crate of the chernet workspace. It re-exports the four libraries so that examples,
+//! benches and workspace tests can use one dependency:
+//!
+//! - [`lattice_gauge`]: U(n) link fields on periodic lattices, gauge transformations, Wilson loops.
+//! - [`chern`]: Bloch Hamiltonians and exact Fukui–Hatsugai–Suzuki Chern numbers.
+//! - [`gauge_nn`]: gauge-equivariant networks (GEBLNet, GEConv, TrNorm) on libtorch.
+//! - [`ensemble_uq`]: uncertainty metrics for LoRA ensembles.
+pub use chern;
+pub use ensemble_uq;
+pub use gauge_nn;
+pub use lattice_gauge;
