@@ -1,0 +1,428 @@
+//! Binned calibration: top-label ECE, MCE, RMSCE, netcal's average CE, class-wise ECE, and
+//! reliability-diagram data.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How bin edges are placed on $[0, 1]$.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Binning {
+    /// $b_j = j/B$ as `np.linspace(0, 1, B + 1)` computes it. The default.
+    #[default]
+    EqualWidth,
+    /// Edges at the empirical quantiles of the confidences at $j/B$ (numpy's default linear
+    /// interpolation), with the outer edges set to 0 and 1: netcal's `equal_intervals=False`, and
+    /// the "adaptive" binning of Nixon et al. Equal quantiles give empty bins.
+    EqualMass,
+}
+
+/// Where a confidence of exactly $1.0$ goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ConfidenceOneRule {
+    /// Into the last bin $[b_{B-1}, 1]$ (netcal, `np.histogram`). The default.
+    #[default]
+    LastBin,
+    /// Into an extra, hidden bin of its own (torchmetrics >= 1.0, its issue #3510). The bin is
+    /// reported as bin $B$ with edges $[1, 1]$.
+    TorchmetricsExtraBin,
+}
+
+/// Binning options; the number of bins is always explicit (torchmetrics defaults to 15,
+/// netcal and the paper to 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalibrationConfig {
+    /// Number of bins $B \ge 1$.
+    pub bins: usize,
+    /// Edge placement.
+    pub binning: Binning,
+    /// Treatment of confidence $1.0$.
+    pub confidence_one: ConfidenceOneRule,
+}
+
+impl CalibrationConfig {
+    /// `bins` equal-width bins, confidence 1.0 in the last bin.
+    pub fn new(bins: usize) -> Self {
+        Self {
+            bins,
+            binning: Binning::EqualWidth,
+            confidence_one: ConfidenceOneRule::LastBin,
+        }
+    }
+
+    /// With another edge placement.
+    pub fn with_binning(mut self, binning: Binning) -> Self {
+        self.binning = binning;
+        self
+    }
+
+    /// With another rule for confidence 1.0.
+    pub fn with_confidence_one(mut self, rule: ConfidenceOneRule) -> Self {
+        self.confidence_one = rule;
+        self
+    }
+}
+
+/// One bin of a reliability diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    /// Lower edge $b_j$.
+    pub lower: f64,
+    /// Upper edge $b_{j+1}$.
+    pub upper: f64,
+    /// Number of samples $n_j$.
+    pub count: usize,
+    /// Mean confidence of the bin (0 when empty).
+    pub mean_confidence: f64,
+    /// Fraction of positive outcomes (correct predictions) in the bin (0 when empty).
+    pub accuracy: f64,
+}
+
+/// Binned calibration of (confidence, outcome) pairs.
+///
+/// With $n_j$ samples in bin $j$, accuracy $a_j$ and mean confidence $c_j$:
+/// $\mathrm{ECE} = \sum_j \frac{n_j}{N}\lvert a_j - c_j\rvert$,
+/// $\mathrm{MCE} = \max_j \lvert a_j - c_j\rvert$ (empty bins count 0),
+/// $\mathrm{RMSCE} = \sqrt{\sum_j \frac{n_j}{N}(a_j - c_j)^2}$, and netcal's "ACE"
+/// $= \frac{1}{\#\{j: n_j > 0\}}\sum_{j: n_j>0} \lvert a_j - c_j\rvert$ (an unweighted average,
+/// named [`Calibration::average_calibration_error`] here to keep it apart from the adaptive ECE).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// The options used.
+    pub config: CalibrationConfig,
+    /// Bins in order ($B$, or $B + 1$ under [`ConfidenceOneRule::TorchmetricsExtraBin`]).
+    pub bins: Vec<ReliabilityBin>,
+    /// Expected calibration error.
+    pub ece: f64,
+    /// Maximum calibration error.
+    pub mce: f64,
+    /// Root-mean-square calibration error.
+    pub rmsce: f64,
+    /// netcal's `ACE`: unweighted mean gap over non-empty bins.
+    pub average_calibration_error: f64,
+}
+
+/// `np.linspace(0, 1, bins + 1)`, bit for bit.
+pub fn equal_width_edges(bins: usize) -> Vec<f64> {
+    let step = 1.0 / bins as f64;
+    let mut e: Vec<f64> = (0..=bins).map(|j| j as f64 * step).collect();
+    e[bins] = 1.0;
+    e
+}
+
+/// `np.quantile(x, q)` with numpy's default "linear" method, for sorted `x`.
+fn quantile_sorted(x: &[f64], q: f64) -> f64 {
+    let n = x.len();
+    let virtual_index = (n - 1) as f64 * q;
+    if virtual_index >= (n - 1) as f64 {
+        return x[n - 1];
+    }
+    if virtual_index < 0.0 {
+        return x[0];
+    }
+    let lo = virtual_index.floor();
+    let gamma = virtual_index - lo;
+    let (a, b) = (x[lo as usize], x[lo as usize + 1]);
+    let diff = b - a;
+    if gamma >= 0.5 {
+        b - diff * (1.0 - gamma)
+    } else {
+        a + diff * gamma
+    }
+}
+
+/// Edges of equal-mass bins for `confidence` (netcal's `equal_intervals=False`).
+pub fn equal_mass_edges(confidence: &[f64], bins: usize) -> Vec<f64> {
+    let mut sorted = confidence.to_vec();
+    sorted.par_sort_unstable_by(f64::total_cmp);
+    let q = equal_width_edges(bins);
+    let mut e: Vec<f64> = q.iter().map(|&q| quantile_sorted(&sorted, q)).collect();
+    e[0] = 0.0;
+    e[bins] = 1.0;
+    e
+}
+
+/// Index of the bin of `c`: `searchsorted(edges, c, side="right") - 1`, with values at or above
+/// the last edge in the last bin (`LastBin`) or in bin $B$ (`TorchmetricsExtraBin`).
+#[inline]
+fn bin_index(edges: &[f64], c: f64, rule: ConfidenceOneRule) -> usize {
+    let b = edges.len() - 1;
+    let j = edges.partition_point(|&e| e <= c).saturating_sub(1);
+    match rule {
+        ConfidenceOneRule::LastBin => j.min(b - 1),
+        ConfidenceOneRule::TorchmetricsExtraBin => j.min(b),
+    }
+}
+
+/// Binned calibration of `confidence` against `outcome` (for top-label calibration: the
+/// maximum of $\bar p$ and whether the prediction is correct; for torchmetrics' and netcal's
+/// binary mode: $\bar p_1$ and $[y = 1]$).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for zero bins, [`Error::ShapeMismatch`] for unequal lengths,
+/// [`Error::Empty`] for no samples, [`Error::NanScore`] for a NaN confidence.
+pub fn binned_calibration(
+    confidence: &[f64],
+    outcome: &[bool],
+    config: CalibrationConfig,
+) -> Result<Calibration> {
+    if config.bins == 0 {
+        return Err(Error::InvalidParameter {
+            name: "bins",
+            value: 0.0,
+            requirement: ">= 1",
+        });
+    }
+    if confidence.len() != outcome.len() {
+        return Err(Error::ShapeMismatch {
+            what: "outcomes vs confidences",
+            expected: confidence.len(),
+            found: outcome.len(),
+        });
+    }
+    if confidence.is_empty() {
+        return Err(Error::Empty {
+            members: 1,
+            samples: 0,
+            classes: 1,
+        });
+    }
+    if let Some(sample) = confidence.iter().position(|c| c.is_nan()) {
+        return Err(Error::NanScore { sample });
+    }
+    let edges = match config.binning {
+        Binning::EqualWidth => equal_width_edges(config.bins),
+        Binning::EqualMass => equal_mass_edges(confidence, config.bins),
+    };
+    let nb = match config.confidence_one {
+        ConfidenceOneRule::LastBin => config.bins,
+        ConfidenceOneRule::TorchmetricsExtraBin => config.bins + 1,
+    };
+    let mut count = vec![0usize; nb];
+    let mut sum_conf = vec![0.0f64; nb];
+    let mut sum_hit = vec![0usize; nb];
+    // Sequential, in sample order, as np.bincount.
+    for (&c, &o) in confidence.iter().zip(outcome) {
+        let j = bin_index(&edges, c, config.confidence_one);
+        count[j] += 1;
+        sum_conf[j] += c;
+        sum_hit[j] += usize::from(o);
+    }
+    let n = confidence.len() as f64;
+    let mut bins = Vec::with_capacity(nb);
+    let (mut ece, mut mce, mut ms, mut gap_sum, mut nonempty) = (0.0, 0.0f64, 0.0, 0.0, 0usize);
+    for j in 0..nb {
+        let (lower, upper) = if j < config.bins {
+            (edges[j], edges[j + 1])
+        } else {
+            (1.0, 1.0)
+        };
+        let (acc, conf) = if count[j] > 0 {
+            (
+                sum_hit[j] as f64 / count[j] as f64,
+                sum_conf[j] / count[j] as f64,
+            )
+        } else {
+            (0.0, 0.0)
+        };
+        let gap = (acc - conf).abs();
+        let w = count[j] as f64 / n;
+        ece += gap * w;
+        ms += gap * gap * w;
+        mce = mce.max(gap);
+        if count[j] > 0 {
+            gap_sum += gap;
+            nonempty += 1;
+        }
+        bins.push(ReliabilityBin {
+            lower,
+            upper,
+            count: count[j],
+            mean_confidence: conf,
+            accuracy: acc,
+        });
+    }
+    Ok(Calibration {
+        config,
+        bins,
+        ece,
+        mce,
+        rmsce: ms.sqrt(),
+        average_calibration_error: gap_sum / nonempty as f64,
+    })
+}
+
+/// Scale of the fixed-point sums of probabilities ($2^{64}$): integer addition is associative,
+/// so class-wise bins are identical for any batching and thread count.
+const FIXED_POINT: f64 = 18_446_744_073_709_551_616.0;
+
+/// Equal-width bins of every class's probability $\bar p_{i,k}$ against $[y_i = k]$, accumulated
+/// during the pass over samples (class-wise calibration needs all $K$ probabilities per sample,
+/// which are not stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClasswiseBins {
+    classes: usize,
+    bins: usize,
+    edges: Vec<u64>,
+    count: Vec<u64>,
+    hits: Vec<u64>,
+    /// $\sum \bar p_{i,k}$ in units of $2^{-64}$.
+    probability: Vec<u128>,
+    samples: u64,
+}
+
+impl ClasswiseBins {
+    /// Empty bins for `classes` classes and `bins` equal-width bins (confidence 1 in the last).
+    pub fn new(classes: usize, bins: usize) -> Self {
+        Self {
+            classes,
+            bins,
+            edges: equal_width_edges(bins)
+                .into_iter()
+                .map(f64::to_bits)
+                .collect(),
+            count: vec![0; classes * bins],
+            hits: vec![0; classes * bins],
+            probability: vec![0; classes * bins],
+            samples: 0,
+        }
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// Number of bins.
+    pub fn bins(&self) -> usize {
+        self.bins
+    }
+
+    /// Adds one sample's $\bar p$ and label.
+    #[inline]
+    pub(crate) fn add(&mut self, mean: &[f64], label: usize) {
+        for (k, &p) in mean.iter().enumerate() {
+            let j = self.bin_of(p);
+            let at = k * self.bins + j;
+            self.count[at] += 1;
+            self.hits[at] += u64::from(k == label);
+            self.probability[at] += (p * FIXED_POINT) as u128;
+        }
+        self.samples += 1;
+    }
+
+    #[inline]
+    fn bin_of(&self, p: f64) -> usize {
+        // Equal-width edges: start from floor(p B) and correct by comparing with the exact edges.
+        let b = self.bins;
+        let mut j = ((p * b as f64) as usize).min(b - 1);
+        while j > 0 && p < f64::from_bits(self.edges[j]) {
+            j -= 1;
+        }
+        while j + 1 < b && p >= f64::from_bits(self.edges[j + 1]) {
+            j += 1;
+        }
+        j
+    }
+
+    pub(crate) fn merge(&mut self, other: &Self) {
+        for (a, b) in self.count.iter_mut().zip(&other.count) {
+            *a += b;
+        }
+        for (a, b) in self.hits.iter_mut().zip(&other.hits) {
+            *a += b;
+        }
+        for (a, b) in self.probability.iter_mut().zip(&other.probability) {
+            *a += b;
+        }
+        self.samples += other.samples;
+    }
+
+    /// Class-wise ECE (Kull et al. 2019):
+    /// $\frac1K \sum_k \sum_j \frac{n_{kj}}{N} \lvert a_{kj} - c_{kj} \rvert$ where bin $j$ of class
+    /// $k$ holds the samples with $\bar p_{i,k}$ in it, $a_{kj}$ is the fraction with $y_i = k$
+    /// and $c_{kj}$ the mean of $\bar p_{i,k}$.
+    pub fn ece(&self) -> f64 {
+        let n = self.samples as f64;
+        let mut total = 0.0;
+        for k in 0..self.classes {
+            for j in 0..self.bins {
+                let at = k * self.bins + j;
+                let c = self.count[at];
+                if c == 0 {
+                    continue;
+                }
+                let acc = self.hits[at] as f64 / c as f64;
+                let conf = self.probability[at] as f64 / FIXED_POINT / c as f64;
+                total += (c as f64 / n) * (acc - conf).abs();
+            }
+        }
+        total / self.classes as f64
+    }
+
+    /// Reliability bins of class `k` (`None` if out of range).
+    pub fn reliability(&self, k: usize) -> Option<Vec<ReliabilityBin>> {
+        if k >= self.classes {
+            return None;
+        }
+        Some(
+            (0..self.bins)
+                .map(|j| {
+                    let at = k * self.bins + j;
+                    let c = self.count[at];
+                    let (acc, conf) = if c > 0 {
+                        (
+                            self.hits[at] as f64 / c as f64,
+                            self.probability[at] as f64 / FIXED_POINT / c as f64,
+                        )
+                    } else {
+                        (0.0, 0.0)
+                    };
+                    ReliabilityBin {
+                        lower: f64::from_bits(self.edges[j]),
+                        upper: f64::from_bits(self.edges[j + 1]),
+                        count: c as usize,
+                        mean_confidence: conf,
+                        accuracy: acc,
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edges_match_numpy_linspace_and_quantile() {
+        let e = equal_width_edges(15);
+        assert_eq!(e[1], 0.06666666666666667);
+        assert_eq!(e[3], 0.2);
+        assert_eq!(e[15], 1.0);
+        // np.quantile([1, 2, 3, 4], 0.5) = 2.5, 0.25 -> 1.75
+        let x = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile_sorted(&x, 0.5), 2.5);
+        assert_eq!(quantile_sorted(&x, 0.25), 1.75);
+        assert_eq!(quantile_sorted(&x, 1.0), 4.0);
+    }
+
+    #[test]
+    fn classwise_bin_matches_searchsorted() {
+        let cw = ClasswiseBins::new(1, 15);
+        let e = equal_width_edges(15);
+        for i in 0..=3000 {
+            let p = i as f64 / 3000.0;
+            assert_eq!(
+                cw.bin_of(p),
+                bin_index(&e, p, ConfidenceOneRule::LastBin),
+                "p = {p}"
+            );
+        }
+        for &p in &e {
+            assert_eq!(cw.bin_of(p), bin_index(&e, p, ConfidenceOneRule::LastBin));
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The crate's error type: every variant carries the offending values.
+
+use std::path::PathBuf;
+
+/// Errors of `ensemble-uq`. Each variant names what is wrong and where (member, sample, class,
+/// value; file and field), so that a user can find the bad entry in their own arrays.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An array had a zero extent.
+    #[error(
+        "empty input: {members} members x {samples} samples x {classes} classes (every extent must be >= 1)"
+    )]
+    Empty {
+        /// Number of members M.
+        members: usize,
+        /// Number of samples N.
+        samples: usize,
+        /// Number of classes K.
+        classes: usize,
+    },
+    /// A logit or probability is NaN or infinite.
+    #[error("non-finite value {value} at member {member}, sample {sample}, class {class}")]
+    NonFinite {
+        /// Member index m.
+        member: usize,
+        /// Sample index i.
+        sample: usize,
+        /// Class index k.
+        class: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// A probability is negative.
+    #[error("negative probability {value} at member {member}, sample {sample}, class {class}")]
+    NegativeProbability {
+        /// Member index m.
+        member: usize,
+        /// Sample index i.
+        sample: usize,
+        /// Class index k.
+        class: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// A probability row does not sum to one within the stated tolerance.
+    #[error(
+        "probabilities of member {member}, sample {sample} sum to {sum}, not 1 within {tolerance}"
+    )]
+    RowSum {
+        /// Member index m.
+        member: usize,
+        /// Sample index i.
+        sample: usize,
+        /// The row sum found.
+        sum: f64,
+        /// The tolerance on |sum - 1|.
+        tolerance: f64,
+    },
+    /// A tolerance, epsilon or bin count is out of its domain.
+    #[error("invalid parameter {name} = {value}: {requirement}")]
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+        /// What it must satisfy.
+        requirement: &'static str,
+    },
+    /// A label is negative or not smaller than the number of classes.
+    #[error("label {label} of sample {sample} is out of range 0..{classes}")]
+    LabelOutOfRange {
+        /// Sample index i.
+        sample: usize,
+        /// The label found.
+        label: i128,
+        /// Number of classes K.
+        classes: usize,
+    },
+    /// Two inputs disagree in shape.
+    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
+    ShapeMismatch {
+        /// Which extent disagrees.
+        what: &'static str,
+        /// The extent required.
+        expected: usize,
+        /// The extent found.
+        found: usize,
+    },
+    /// A detection metric needs both positives and negatives.
+    #[error("{metric} is undefined with {positives} positives and {negatives} negatives")]
+    DegenerateClasses {
+        /// The metric asked for.
+        metric: &'static str,
+        /// Number of positives.
+        positives: usize,
+        /// Number of negatives.
+        negatives: usize,
+    },
+    /// A detection score or selective-prediction confidence is NaN.
+    #[error("score of sample {sample} is NaN")]
+    NanScore {
+        /// Sample index i.
+        sample: usize,
+    },
+    /// An answer-token id is not in the vocabulary, or repeated.
+    #[error(
+        "answer token id {token} (position {position}) is invalid for a vocabulary of {vocabulary}: {reason}"
+    )]
+    AnswerToken {
+        /// The token id.
+        token: usize,
+        /// Its position in the answer list.
+        position: usize,
+        /// Vocabulary size V.
+        vocabulary: usize,
+        /// Out of range or repeated.
+        reason: &'static str,
+    },
+    /// A per-epoch series or a stream was given inputs with different members or classes.
+    #[error("epoch/batch {index}: {what} is {found}, earlier input had {expected}")]
+    Inconsistent {
+        /// Index of the offending batch or epoch.
+        index: usize,
+        /// Which extent.
+        what: &'static str,
+        /// Earlier extent.
+        expected: usize,
+        /// This extent.
+        found: usize,
+    },
+    /// An input file could not be opened or read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file is malformed or its field is missing, ambiguous or of the wrong type or shape.
+    #[error("{path}: field {field:?}: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The field (array name, tensor name or JSON pointer); "" when the file has one array.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Writing a report or a plot failed.
+    #[error("{path}: cannot write: {reason}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,615 @@
+//! Readers for what Python users save: NumPy `.npy` and `.npz`, safetensors, and JSON.
+//!
+//! Member arrays must be 3-D $(M, N, K)$ float32 or float64; labels 1-D integers of any width
+//! (int8..int64, uint8..uint64). Files are read once into an array of their own precision (no
+//! float64 copy of a float32 file). Every error names the file and the field.
+//!
+//! Fields: a `.npz` member name, a safetensors tensor name, or for JSON a top-level key or a JSON
+//! pointer (`/inputs/logits_MNK`). With no field given, a file holding a single array is read; a
+//! `.npz`/safetensors file with several arrays is searched for the only one of the right
+//! rank (labels: the only 1-D integer one, or one named `labels`).
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array3};
+use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError};
+use safetensors::tensor::{Dtype, Metadata, TensorInfo};
+
+use crate::error::{Error, Result};
+
+/// A 3-D float array in the precision it was stored in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FloatArray3 {
+    /// float32.
+    F32(Array3<f32>),
+    /// float64.
+    F64(Array3<f64>),
+}
+
+impl FloatArray3 {
+    /// $(M, N, K)$.
+    pub fn shape(&self) -> (usize, usize, usize) {
+        match self {
+            Self::F32(a) => a.dim(),
+            Self::F64(a) => a.dim(),
+        }
+    }
+
+    /// Size of the values in bytes.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Self::F32(a) => a.len() * 4,
+            Self::F64(a) => a.len() * 8,
+        }
+    }
+}
+
+/// File formats, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// `.npy`.
+    Npy,
+    /// `.npz` (stored or deflate-compressed, as `np.savez`/`np.savez_compressed`).
+    Npz,
+    /// `.safetensors`.
+    Safetensors,
+    /// `.json`: nested lists.
+    Json,
+}
+
+impl FileFormat {
+    /// The format of `path` by its extension.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for another extension.
+    pub fn of(path: &Path) -> Result<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("npy") => Ok(Self::Npy),
+            Some("npz") => Ok(Self::Npz),
+            Some("safetensors") => Ok(Self::Safetensors),
+            Some("json") => Ok(Self::Json),
+            _ => Err(format_error(
+                path,
+                "",
+                "unknown extension (expected .npy, .npz, .safetensors or .json)",
+            )),
+        }
+    }
+}
+
+fn format_error(path: &Path, field: &str, reason: impl Into<String>) -> Error {
+    Error::Format {
+        path: path.to_path_buf(),
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn npy_reason(e: &ReadNpyError) -> String {
+    match e {
+        ReadNpyError::WrongNdim(expected, found) => {
+            format!(
+                "array has {found} dimensions, expected {}",
+                expected.unwrap_or(0)
+            )
+        }
+        ReadNpyError::WrongDescriptor(d) => format!("unsupported dtype {d}"),
+        other => other.to_string(),
+    }
+}
+
+fn npz_reason(e: &ReadNpzError) -> String {
+    match e {
+        ReadNpzError::Npy(n) => npy_reason(n),
+        other => other.to_string(),
+    }
+}
+
+/// Reads a 3-D float array (member logits or probabilities).
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be opened; [`Error::Format`] naming file and field for a
+/// missing, ambiguous, non-3-D or non-float array, or a malformed file.
+pub fn read_array3(path: impl AsRef<Path>, field: Option<&str>) -> Result<FloatArray3> {
+    let path = path.as_ref();
+    match FileFormat::of(path)? {
+        FileFormat::Npy => read_npy3(path, field),
+        FileFormat::Npz => read_npz(path, field, Rank::Three, |npz, name| {
+            match npz.by_name::<_, ndarray::Ix3>(name) {
+                Ok(a) => Ok(FloatArray3::F32(a)),
+                Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {
+                    npz.by_name::<_, ndarray::Ix3>(name).map(FloatArray3::F64)
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .map(|(a, _)| a),
+        FileFormat::Safetensors => read_safetensors3(path, field),
+        FileFormat::Json => {
+            let (value, field) = json_field(path, field)?;
+            json_array3(&value).map_err(|r| format_error(path, &field, r))
+        }
+    }
+}
+
+/// Reads 1-D integer labels (any integer width) as `i64`.
+///
+/// # Errors
+/// As [`read_array3`]; uint64 values above `i64::MAX` are rejected.
+pub fn read_labels(path: impl AsRef<Path>, field: Option<&str>) -> Result<Vec<i64>> {
+    let path = path.as_ref();
+    match FileFormat::of(path)? {
+        FileFormat::Npy => {
+            if let Some(f) = field {
+                return Err(format_error(
+                    path,
+                    f,
+                    "a .npy file holds one array and has no fields",
+                ));
+            }
+            macro_rules! attempt {
+                ($t:ty) => {
+                    match Array1::<$t>::read_npy(BufReader::new(open(path)?)) {
+                        Ok(a) => return ints_to_i64(a.iter().copied(), path, ""),
+                        Err(ReadNpyError::WrongDescriptor(_)) => {}
+                        Err(e) => return Err(format_error(path, "", npy_reason(&e))),
+                    }
+                };
+            }
+            attempt!(i64);
+            attempt!(i32);
+            attempt!(u8);
+            attempt!(i16);
+            attempt!(i8);
+            attempt!(u16);
+            attempt!(u32);
+            attempt!(u64);
+            // Every integer type failed: report the file's dtype.
+            let reason = match Array1::<bool>::read_npy(BufReader::new(open(path)?)) {
+                Err(ReadNpyError::WrongDescriptor(d)) => {
+                    format!("unsupported dtype {d} (labels must be integers)")
+                }
+                Err(e) => npy_reason(&e),
+                Ok(_) => "unsupported dtype bool (labels must be integers)".to_owned(),
+            };
+            Err(format_error(path, "", reason))
+        }
+        FileFormat::Npz => read_npz(path, field, Rank::One, |npz, name| {
+            macro_rules! attempt {
+                ($t:ty) => {
+                    match npz.by_name::<_, ndarray::Ix1>(name) {
+                        Ok(a) => {
+                            let a: Array1<$t> = a;
+                            return Ok(a.iter().map(|&v| v as i128).collect::<Vec<i128>>());
+                        }
+                        Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
+                        Err(e) => return Err(e),
+                    }
+                };
+            }
+            attempt!(i64);
+            attempt!(i32);
+            attempt!(u8);
+            attempt!(i16);
+            attempt!(i8);
+            attempt!(u16);
+            attempt!(u32);
+            attempt!(u64);
+            npz.by_name::<ndarray::OwnedRepr<i64>, ndarray::Ix1>(name)
+                .map(|a| a.iter().map(|&v| i128::from(v)).collect())
+        })
+        .and_then(|(v, name)| ints_to_i64(v.into_iter(), path, &name)),
+        FileFormat::Safetensors => read_safetensors_labels(path, field),
+        FileFormat::Json => {
+            let (value, field) = json_field(path, field)?;
+            let list = value
+                .as_array()
+                .ok_or_else(|| format_error(path, &field, "labels must be a list of integers"))?;
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.as_i64().ok_or_else(|| {
+                        format_error(path, &field, format!("entry {i} ({v}) is not an integer"))
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+fn ints_to_i64<I: Into<i128>>(
+    values: impl Iterator<Item = I>,
+    path: &Path,
+    field: &str,
+) -> Result<Vec<i64>> {
+    values
+        .enumerate()
+        .map(|(i, v)| {
+            let v: i128 = v.into();
+            i64::try_from(v).map_err(|_| {
+                format_error(
+                    path,
+                    field,
+                    format!("label {v} of sample {i} does not fit in int64"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn read_npy3(path: &Path, field: Option<&str>) -> Result<FloatArray3> {
+    if let Some(f) = field {
+        return Err(format_error(
+            path,
+            f,
+            "a .npy file holds one array and has no fields",
+        ));
+    }
+    match Array3::<f32>::read_npy(BufReader::new(open(path)?)) {
+        Ok(a) => Ok(FloatArray3::F32(a)),
+        Err(ReadNpyError::WrongDescriptor(_)) => {
+            Array3::<f64>::read_npy(BufReader::new(open(path)?))
+                .map(FloatArray3::F64)
+                .map_err(|e| format_error(path, "", npy_reason(&e)))
+        }
+        Err(e) => Err(format_error(path, "", npy_reason(&e))),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rank {
+    One,
+    Three,
+}
+
+/// Reads field `field` of an `.npz`, or finds the only array `read` accepts.
+fn read_npz<T>(
+    path: &Path,
+    field: Option<&str>,
+    rank: Rank,
+    read: impl Fn(&mut NpzReader<BufReader<File>>, &str) -> std::result::Result<T, ReadNpzError>,
+) -> Result<(T, String)>
+where
+    T: NpzResult,
+{
+    let mut npz = NpzReader::new(BufReader::new(open(path)?))
+        .map_err(|e| format_error(path, field.unwrap_or(""), npz_reason(&e)))?;
+    if let Some(f) = field {
+        return read(&mut npz, f)
+            .map(|v| (v, f.to_owned()))
+            .map_err(|e| format_error(path, f, npz_reason(&e)));
+    }
+    let names = npz
+        .names()
+        .map_err(|e| format_error(path, "", npz_reason(&e)))?;
+    if names.len() == 1 {
+        return read(&mut npz, &names[0])
+            .map(|v| (v, names[0].clone()))
+            .map_err(|e| format_error(path, &names[0], npz_reason(&e)));
+    }
+    if rank == Rank::One && names.iter().any(|n| n == "labels") {
+        return read(&mut npz, "labels")
+            .map(|v| (v, "labels".to_owned()))
+            .map_err(|e| format_error(path, "labels", npz_reason(&e)));
+    }
+    let mut found: Option<(T, String)> = None;
+    for name in &names {
+        if let Ok(v) = read(&mut npz, name) {
+            if let Some((_, first)) = &found {
+                return Err(format_error(
+                    path,
+                    "",
+                    format!("ambiguous: arrays {first:?} and {name:?} both fit; name the field"),
+                ));
+            }
+            found = Some((v, name.clone()));
+        }
+    }
+    found.ok_or_else(|| {
+        format_error(
+            path,
+            "",
+            format!(
+                "no {} array among {names:?}",
+                if rank == Rank::One {
+                    "1-D integer"
+                } else {
+                    "3-D float"
+                }
+            ),
+        )
+    })
+}
+
+/// Marker for what [`read_npz`] returns.
+trait NpzResult {}
+impl NpzResult for FloatArray3 {}
+impl NpzResult for Vec<i128> {}
+
+fn json_field(path: &Path, field: Option<&str>) -> Result<(serde_json::Value, String)> {
+    let value: serde_json::Value = serde_json::from_reader(BufReader::new(open(path)?))
+        .map_err(|e| format_error(path, field.unwrap_or(""), format!("invalid JSON: {e}")))?;
+    let Some(f) = field else {
+        return Ok((value, String::new()));
+    };
+    let found = if f.starts_with('/') {
+        value.pointer(f)
+    } else {
+        value.get(f)
+    };
+    match found {
+        Some(v) => Ok((v.clone(), f.to_owned())),
+        None => Err(format_error(path, f, "no such field")),
+    }
+}
+
+fn json_array3(value: &serde_json::Value) -> std::result::Result<FloatArray3, String> {
+    let outer = value
+        .as_array()
+        .ok_or("expected a 3-D nested list (M, N, K)")?;
+    let m = outer.len();
+    let first = outer
+        .first()
+        .and_then(|v| v.as_array())
+        .ok_or("expected a 3-D nested list (M, N, K)")?;
+    let n = first.len();
+    let k = first
+        .first()
+        .and_then(|v| v.as_array())
+        .map(Vec::len)
+        .ok_or("expected a 3-D nested list (M, N, K)")?;
+    let mut data = Vec::with_capacity(m * n * k);
+    for (a, member) in outer.iter().enumerate() {
+        let member = member
+            .as_array()
+            .filter(|r| r.len() == n)
+            .ok_or(format!("member {a} is not a list of {n} samples"))?;
+        for (i, row) in member.iter().enumerate() {
+            let row = row.as_array().filter(|r| r.len() == k).ok_or(format!(
+                "member {a}, sample {i} is not a list of {k} numbers"
+            ))?;
+            for (c, v) in row.iter().enumerate() {
+                data.push(v.as_f64().ok_or(format!(
+                    "member {a}, sample {i}, class {c}: {v} is not a number"
+                ))?);
+            }
+        }
+    }
+    Array3::from_shape_vec((m, n, k), data)
+        .map(FloatArray3::F64)
+        .map_err(|e| e.to_string())
+}
+
+/// Parsed safetensors header and the file offset of its data section.
+fn safetensors_header(path: &Path) -> Result<(File, Metadata, u64, u64)> {
+    let mut file = open(path)?;
+    let file_len = file
+        .metadata()
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len)
+        .map_err(|_| format_error(path, "", "file too short for a safetensors header"))?;
+    let n = u64::from_le_bytes(len);
+    if n > 100_000_000 || 8 + n > file_len {
+        return Err(format_error(
+            path,
+            "",
+            format!("invalid safetensors header length {n}"),
+        ));
+    }
+    let mut header = vec![0u8; n as usize];
+    file.read_exact(&mut header).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let metadata: Metadata = serde_json::from_slice(&header)
+        .map_err(|e| format_error(path, "", format!("invalid safetensors header: {e}")))?;
+    Ok((file, metadata, 8 + n, file_len))
+}
+
+fn pick_tensor<'a>(
+    path: &Path,
+    metadata: &'a Metadata,
+    field: Option<&str>,
+    rank: Rank,
+) -> Result<(String, &'a TensorInfo)> {
+    let tensors = metadata.tensors();
+    if let Some(f) = field {
+        return tensors
+            .get(f)
+            .map(|t| (f.to_owned(), *t))
+            .ok_or_else(|| format_error(path, f, "no such tensor"));
+    }
+    if tensors.len() == 1 {
+        let (name, t) = tensors
+            .iter()
+            .next()
+            .map(|(n, t)| (n.clone(), *t))
+            .ok_or_else(|| format_error(path, "", "no tensors"))?;
+        return Ok((name, t));
+    }
+    if let (Rank::One, Some(t)) = (rank, tensors.get("labels")) {
+        return Ok(("labels".to_owned(), *t));
+    }
+    let want = if rank == Rank::One { 1 } else { 3 };
+    let mut fits: Vec<(&String, &&TensorInfo)> = tensors
+        .iter()
+        .filter(|(_, t)| t.shape.len() == want)
+        .collect();
+    fits.sort_by(|a, b| a.0.cmp(b.0));
+    match fits.as_slice() {
+        [(name, t)] => Ok(((*name).clone(), **t)),
+        [] => Err(format_error(path, "", format!("no {want}-D tensor"))),
+        many => Err(format_error(
+            path,
+            "",
+            format!(
+                "ambiguous: tensors {:?} are all {want}-D; name the field",
+                many.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
+            ),
+        )),
+    }
+}
+
+/// Reads `count` little-endian elements of `width` bytes at `offset`, converting each in place
+/// through a fixed-size buffer (so the file's bytes are never held twice).
+fn read_elements<T>(
+    file: &mut File,
+    path: &Path,
+    field: &str,
+    offset: u64,
+    count: usize,
+    width: usize,
+    convert: impl Fn(&[u8]) -> T,
+) -> Result<Vec<T>> {
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let mut out = Vec::with_capacity(count);
+    let mut buf = vec![0u8; (1 << 20) / width * width];
+    let mut left = count * width;
+    while left > 0 {
+        let take = left.min(buf.len());
+        file.read_exact(&mut buf[..take]).map_err(|_| {
+            format_error(path, field, "tensor data extends past the end of the file")
+        })?;
+        out.extend(buf[..take].chunks_exact(width).map(&convert));
+        left -= take;
+    }
+    Ok(out)
+}
+
+fn tensor_location(
+    path: &Path,
+    name: &str,
+    t: &TensorInfo,
+    data_start: u64,
+    file_len: u64,
+) -> Result<(u64, usize)> {
+    let count: usize = t.shape.iter().product();
+    let (start, end) = t.data_offsets;
+    if data_start + end as u64 > file_len {
+        return Err(format_error(
+            path,
+            name,
+            "tensor data extends past the end of the file",
+        ));
+    }
+    Ok((data_start + start as u64, count))
+}
+
+fn read_safetensors3(path: &Path, field: Option<&str>) -> Result<FloatArray3> {
+    let (mut file, metadata, data_start, file_len) = safetensors_header(path)?;
+    let (name, t) = pick_tensor(path, &metadata, field, Rank::Three)?;
+    let shape: [usize; 3] = t.shape.as_slice().try_into().map_err(|_| {
+        format_error(
+            path,
+            &name,
+            format!("tensor has shape {:?}, expected 3-D (M, N, K)", t.shape),
+        )
+    })?;
+    let (offset, count) = tensor_location(path, &name, t, data_start, file_len)?;
+    let shape_err = |e: ndarray::ShapeError| format_error(path, &name, e.to_string());
+    match t.dtype {
+        Dtype::F32 => {
+            let v = read_elements(&mut file, path, &name, offset, count, 4, |b| {
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+            })?;
+            Array3::from_shape_vec(shape, v)
+                .map(FloatArray3::F32)
+                .map_err(shape_err)
+        }
+        Dtype::F64 => {
+            let v = read_elements(&mut file, path, &name, offset, count, 8, |b| {
+                f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+            })?;
+            Array3::from_shape_vec(shape, v)
+                .map(FloatArray3::F64)
+                .map_err(shape_err)
+        }
+        other => Err(format_error(
+            path,
+            &name,
+            format!("unsupported dtype {other:?} (expected F32 or F64)"),
+        )),
+    }
+}
+
+fn read_safetensors_labels(path: &Path, field: Option<&str>) -> Result<Vec<i64>> {
+    let (mut file, metadata, data_start, file_len) = safetensors_header(path)?;
+    let (name, t) = pick_tensor(path, &metadata, field, Rank::One)?;
+    if t.shape.len() != 1 {
+        return Err(format_error(
+            path,
+            &name,
+            format!("tensor has shape {:?}, expected 1-D labels", t.shape),
+        ));
+    }
+    let (offset, count) = tensor_location(path, &name, t, data_start, file_len)?;
+    let values: Vec<i128> = match t.dtype {
+        Dtype::I64 => read_elements(&mut file, path, &name, offset, count, 8, |b| {
+            i128::from(i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+        })?,
+        Dtype::U64 => read_elements(&mut file, path, &name, offset, count, 8, |b| {
+            i128::from(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+        })?,
+        Dtype::I32 => read_elements(&mut file, path, &name, offset, count, 4, |b| {
+            i128::from(i32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
+        })?,
+        Dtype::U32 => read_elements(&mut file, path, &name, offset, count, 4, |b| {
+            i128::from(u32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
+        })?,
+        Dtype::I16 => read_elements(&mut file, path, &name, offset, count, 2, |b| {
+            i128::from(i16::from_le_bytes(b.try_into().unwrap_or([0; 2])))
+        })?,
+        Dtype::U16 => read_elements(&mut file, path, &name, offset, count, 2, |b| {
+            i128::from(u16::from_le_bytes(b.try_into().unwrap_or([0; 2])))
+        })?,
+        Dtype::I8 => read_elements(&mut file, path, &name, offset, count, 1, |b| {
+            i128::from(b[0] as i8)
+        })?,
+        Dtype::U8 => read_elements(&mut file, path, &name, offset, count, 1, |b| {
+            i128::from(b[0])
+        })?,
+        other => {
+            return Err(format_error(
+                path,
+                &name,
+                format!("unsupported dtype {other:?} (labels must be integers)"),
+            ));
+        }
+    };
+    ints_to_i64(values.into_iter(), path, &name)
+}
+
+/// Splits `"file.npz:field"` into path and field. A suffix after the last `:` counts as a field
+/// only when the part before it has one of the known extensions.
+pub fn split_field(spec: &str) -> (PathBuf, Option<String>) {
+    if let Some((p, f)) = spec.rsplit_once(':')
+        && FileFormat::of(Path::new(p)).is_ok()
+        && !f.is_empty()
+    {
+        return (PathBuf::from(p), Some(f.to_owned()));
+    }
+    (PathBuf::from(spec), None)
+}

@@ -1,0 +1,241 @@
+//! SVG plots (plotters): reliability diagram, entropy and MI histograms, accuracy–rejection
+//! curve, metrics versus epoch.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::calibration::Calibration;
+use crate::error::{Error, Result};
+use crate::report::EpochSeries;
+use crate::selective::RejectionPoint;
+
+const SIZE: (u32, u32) = (640, 480);
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Reliability diagram: accuracy per bin (bars), mean confidence per bin (points) and the
+/// diagonal of perfect calibration.
+///
+/// # Errors
+/// [`Error::Write`] if the file cannot be written.
+pub fn reliability_diagram(path: &Path, calibration: &Calibration) -> Result<()> {
+    let e = |x| write_err(path, x);
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(e)?;
+    let title = format!(
+        "Reliability (ECE {:.4}, {} bins)",
+        calibration.ece, calibration.config.bins
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("confidence")
+        .y_desc("accuracy")
+        .draw()
+        .map_err(e)?;
+    chart
+        .draw_series(
+            calibration
+                .bins
+                .iter()
+                .filter(|b| b.count > 0 && b.upper > b.lower)
+                .map(|b| {
+                    Rectangle::new(
+                        [(b.lower, 0.0), (b.upper, b.accuracy)],
+                        BLUE.mix(0.5).filled(),
+                    )
+                }),
+        )
+        .map_err(e)?
+        .label("accuracy")
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BLUE.mix(0.5).filled()));
+    chart
+        .draw_series(
+            calibration
+                .bins
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| Circle::new((b.mean_confidence, b.accuracy), 3, RED.filled())),
+        )
+        .map_err(e)?
+        .label("(mean confidence, accuracy)")
+        .legend(|(x, y)| Circle::new((x + 5, y), 3, RED.filled()));
+    chart
+        .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK))
+        .map_err(e)?
+        .label("perfect calibration")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], BLACK));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)
+}
+
+/// Histogram of per-sample values (e.g. predictive entropy or mutual information) on
+/// `bins` equal bins between 0 and the maximum.
+///
+/// # Errors
+/// [`Error::Write`] if the file cannot be written.
+pub fn histogram(
+    path: &Path,
+    values: &[f64],
+    title: &str,
+    x_label: &str,
+    bins: usize,
+) -> Result<()> {
+    let e = |x| write_err(path, x);
+    let bins = bins.max(1);
+    let hi = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(1e-12);
+    let mut counts = vec![0usize; bins];
+    for &v in values.iter().filter(|v| v.is_finite()) {
+        let j = ((v / hi * bins as f64) as usize).min(bins - 1);
+        counts[j] += 1;
+    }
+    let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.05;
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(e)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..hi, 0f64..top)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc("samples")
+        .draw()
+        .map_err(e)?;
+    let w = hi / bins as f64;
+    chart
+        .draw_series(counts.iter().enumerate().map(|(j, &c)| {
+            Rectangle::new(
+                [(j as f64 * w, 0.0), ((j + 1) as f64 * w, c as f64)],
+                BLUE.mix(0.6).filled(),
+            )
+        }))
+        .map_err(e)?;
+    root.present().map_err(e)
+}
+
+/// Accuracy of the kept samples against the fraction rejected.
+///
+/// # Errors
+/// [`Error::Write`] if the file cannot be written.
+pub fn accuracy_rejection(path: &Path, curve: &[RejectionPoint]) -> Result<()> {
+    let e = |x| write_err(path, x);
+    let lo = curve.iter().map(|p| p.accuracy).fold(1.0f64, f64::min);
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(e)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Accuracy–rejection (by max probability)",
+            ("sans-serif", 20),
+        )
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..1f64, (lo - 0.02).max(0.0)..1.0f64)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("fraction rejected")
+        .y_desc("accuracy of kept samples")
+        .draw()
+        .map_err(e)?;
+    chart
+        .draw_series(LineSeries::new(
+            curve.iter().map(|p| (p.rejected_fraction, p.accuracy)),
+            BLUE.stroke_width(2),
+        ))
+        .map_err(e)?;
+    root.present().map_err(e)
+}
+
+/// Accuracy, ECE, and the three entropies against epoch.
+///
+/// # Errors
+/// [`Error::Write`] if the file cannot be written.
+pub fn metrics_versus_epoch(path: &Path, series: &EpochSeries) -> Result<()> {
+    let e = |x| write_err(path, x);
+    let metrics = [
+        ("accuracy", BLACK),
+        ("ece", RED),
+        ("predictive_entropy", BLUE),
+        ("expected_entropy", GREEN),
+        ("mutual_information", MAGENTA),
+    ];
+    type Curve<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+    let curves: Vec<Curve<'_>> = metrics
+        .iter()
+        .map(|&(m, c)| {
+            let pts = series
+                .series(m)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.filter(|x| x.is_finite()).map(|v| (i as f64, v)))
+                .collect();
+            (m, c, pts)
+        })
+        .collect();
+    let top = curves
+        .iter()
+        .flat_map(|c| c.2.iter().map(|p| p.1))
+        .fold(1.0f64, f64::max)
+        * 1.05;
+    let last = (series.len().max(2) - 1) as f64;
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(e)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Metrics versus epoch", ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..last, 0f64..top)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch (input order)")
+        .y_desc("value (nats for entropies)")
+        .draw()
+        .map_err(e)?;
+    for (name, color, pts) in curves {
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+            .map_err(e)?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], color.stroke_width(2)));
+        chart
+            .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+            .map_err(e)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)
+}

@@ -1,0 +1,326 @@
+//! Reports: one summary per data set (JSON via serde, Markdown), and per-epoch series.
+
+use serde::{Deserialize, Serialize};
+
+use crate::calibration::{Binning, Calibration, CalibrationConfig, ConfidenceOneRule};
+use crate::detection::Detection;
+use crate::ensemble::{EnsemblePrediction, UncertaintyScore, UncertaintyScores};
+use crate::error::Result;
+use crate::scores::NllConvention;
+use crate::selective::{RejectionPoint, SelectiveRanking};
+
+/// What a [`Summary`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SummaryOptions {
+    /// Top-label calibration binning.
+    pub calibration: CalibrationConfig,
+    /// NLL convention.
+    pub nll: NllConvention,
+}
+
+impl SummaryOptions {
+    /// `bins` equal-width bins, confidence 1 in the last bin, exact NLL.
+    pub fn new(bins: usize) -> Self {
+        Self {
+            calibration: CalibrationConfig {
+                bins,
+                binning: Binning::EqualWidth,
+                confidence_one: ConfidenceOneRule::LastBin,
+            },
+            nll: NllConvention::Exact,
+        }
+    }
+}
+
+/// Detection metrics for each uncertainty score (`None` when undefined, e.g. no errors).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DetectionSummary {
+    /// AUROC of the predictive entropy.
+    pub auroc_entropy: Option<f64>,
+    /// AUPRC of the predictive entropy.
+    pub auprc_entropy: Option<f64>,
+    /// AUROC of the mutual information.
+    pub auroc_mutual_information: Option<f64>,
+    /// AUPRC of the mutual information.
+    pub auprc_mutual_information: Option<f64>,
+    /// AUROC of $-\max_k \bar p_k$.
+    pub auroc_neg_max_prob: Option<f64>,
+    /// AUPRC of $-\max_k \bar p_k$.
+    pub auprc_neg_max_prob: Option<f64>,
+}
+
+impl DetectionSummary {
+    fn new(scores: &UncertaintyScores, detect: impl Fn(&[f64]) -> Result<Detection>) -> Self {
+        let one = |s: UncertaintyScore| detect(&scores.score(s)).ok();
+        let (h, mi, c) = (
+            one(UncertaintyScore::PredictiveEntropy),
+            one(UncertaintyScore::MutualInformation),
+            one(UncertaintyScore::NegativeMaxProbability),
+        );
+        Self {
+            auroc_entropy: h.map(|d| d.auroc),
+            auprc_entropy: h.map(|d| d.auprc),
+            auroc_mutual_information: mi.map(|d| d.auroc),
+            auprc_mutual_information: mi.map(|d| d.auprc),
+            auroc_neg_max_prob: c.map(|d| d.auroc),
+            auprc_neg_max_prob: c.map(|d| d.auprc),
+        }
+    }
+}
+
+/// The whole metric set of one labelled data set. Means are over samples; non-finite values
+/// (an NLL of $+\infty$) are written as `null` in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Members $M$.
+    pub members: usize,
+    /// Samples $N$.
+    pub samples: usize,
+    /// Classes $K$.
+    pub classes: usize,
+    /// Micro accuracy.
+    pub accuracy: f64,
+    /// NLL under `options.nll`.
+    pub nll: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Number of calibration bins.
+    pub bins: usize,
+    /// Top-label ECE.
+    pub ece: f64,
+    /// Top-label MCE.
+    pub mce: f64,
+    /// Top-label RMSCE.
+    pub rmsce: f64,
+    /// netcal's average calibration error ("ACE").
+    pub netcal_ace: f64,
+    /// Class-wise ECE, if accumulated.
+    pub classwise_ece: Option<f64>,
+    /// Mean $H[\bar p]$.
+    pub predictive_entropy: f64,
+    /// Mean $\mathbb E_m H[p_m]$.
+    pub expected_entropy: f64,
+    /// Mean mutual information.
+    pub mutual_information: f64,
+    /// AUROC of the predictive entropy for detecting misclassified samples.
+    pub auroc_entropy: Option<f64>,
+    /// AUPRC (average precision) of the same.
+    pub auprc_entropy: Option<f64>,
+    /// Error detection by every score.
+    pub error_detection: DetectionSummary,
+    /// AURC, ranking by $\max_k \bar p_k$.
+    pub aurc: f64,
+    /// Oracle AURC.
+    pub oracle_aurc: f64,
+    /// E-AURC.
+    pub e_aurc: f64,
+    /// Out-of-distribution detection (positives: OOD samples), when OOD inputs were given.
+    pub ood_detection: Option<DetectionSummary>,
+    /// The options used.
+    pub options: SummaryOptions,
+}
+
+/// A summary together with the curves the plots need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The scalar metrics.
+    pub summary: Summary,
+    /// Reliability diagram data.
+    pub calibration: Calibration,
+    /// Accuracy–rejection curve (100 points), ranking by $\max_k \bar p_k$.
+    pub accuracy_rejection: Vec<RejectionPoint>,
+}
+
+impl Report {
+    /// Computes every metric of `prediction` (and OOD detection against `ood`, if given).
+    ///
+    /// # Errors
+    /// Invalid calibration options.
+    pub fn new(
+        prediction: &EnsemblePrediction,
+        ood: Option<&UncertaintyScores>,
+        options: SummaryOptions,
+    ) -> Result<Self> {
+        let scores = prediction.scores();
+        let calibration = prediction.calibration(options.calibration)?;
+        let ranking = SelectiveRanking::new(scores.confidence(), prediction.correct())?;
+        let aurc = ranking.aurc();
+        let errors = prediction.errors();
+        let error_detection = DetectionSummary::new(scores, |s| Detection::new(s, &errors));
+        let ood_detection = ood.map(|o| ood_summary(scores, o));
+        let mean = scores.mean_uncertainty();
+        let summary = Summary {
+            members: prediction.members(),
+            samples: prediction.len(),
+            classes: prediction.classes(),
+            accuracy: prediction.accuracy(),
+            nll: prediction.nll(options.nll),
+            brier: prediction.brier(),
+            bins: options.calibration.bins,
+            ece: calibration.ece,
+            mce: calibration.mce,
+            rmsce: calibration.rmsce,
+            netcal_ace: calibration.average_calibration_error,
+            classwise_ece: prediction.classwise_bins().map(|c| c.ece()),
+            predictive_entropy: mean.predictive_entropy,
+            expected_entropy: mean.expected_entropy,
+            mutual_information: mean.mutual_information,
+            auroc_entropy: error_detection.auroc_entropy,
+            auprc_entropy: error_detection.auprc_entropy,
+            error_detection,
+            aurc: aurc.aurc,
+            oracle_aurc: aurc.oracle,
+            e_aurc: aurc.excess,
+            ood_detection,
+            options,
+        };
+        Ok(Self {
+            summary,
+            calibration,
+            accuracy_rejection: ranking.accuracy_rejection_curve(100),
+        })
+    }
+}
+
+fn ood_summary(inside: &UncertaintyScores, outside: &UncertaintyScores) -> DetectionSummary {
+    let one = |s: UncertaintyScore| {
+        Detection::out_of_distribution(&inside.score(s), &outside.score(s)).ok()
+    };
+    let (h, mi, c) = (
+        one(UncertaintyScore::PredictiveEntropy),
+        one(UncertaintyScore::MutualInformation),
+        one(UncertaintyScore::NegativeMaxProbability),
+    );
+    DetectionSummary {
+        auroc_entropy: h.map(|d| d.auroc),
+        auprc_entropy: h.map(|d| d.auprc),
+        auroc_mutual_information: mi.map(|d| d.auroc),
+        auprc_mutual_information: mi.map(|d| d.auprc),
+        auroc_neg_max_prob: c.map(|d| d.auroc),
+        auprc_neg_max_prob: c.map(|d| d.auprc),
+    }
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_owned(), |x| format!("{x:.4}"))
+}
+
+impl Summary {
+    /// The scalar metrics as (name, value) rows, in report order.
+    pub fn rows(&self) -> Vec<(&'static str, Option<f64>)> {
+        vec![
+            ("accuracy", Some(self.accuracy)),
+            ("nll", Some(self.nll)),
+            ("brier", Some(self.brier)),
+            ("ece", Some(self.ece)),
+            ("mce", Some(self.mce)),
+            ("rmsce", Some(self.rmsce)),
+            ("netcal_ace", Some(self.netcal_ace)),
+            ("classwise_ece", self.classwise_ece),
+            ("predictive_entropy", Some(self.predictive_entropy)),
+            ("expected_entropy", Some(self.expected_entropy)),
+            ("mutual_information", Some(self.mutual_information)),
+            ("auroc_entropy", self.auroc_entropy),
+            ("auprc_entropy", self.auprc_entropy),
+            (
+                "auroc_mutual_information",
+                self.error_detection.auroc_mutual_information,
+            ),
+            (
+                "auroc_neg_max_prob",
+                self.error_detection.auroc_neg_max_prob,
+            ),
+            ("aurc", Some(self.aurc)),
+            ("e_aurc", Some(self.e_aurc)),
+            (
+                "ood_auroc_entropy",
+                self.ood_detection.and_then(|d| d.auroc_entropy),
+            ),
+            (
+                "ood_auroc_mutual_information",
+                self.ood_detection.and_then(|d| d.auroc_mutual_information),
+            ),
+        ]
+    }
+
+    /// A two-column Markdown table.
+    pub fn to_markdown(&self) -> String {
+        let mut s = format!(
+            "Ensemble of {} members, {} samples, {} classes ({} calibration bins)\n\n| metric | value |\n|---|---|\n",
+            self.members, self.samples, self.classes, self.bins
+        );
+        for (name, v) in self.rows() {
+            s.push_str(&format!("| {name} | {} |\n", cell(v)));
+        }
+        s
+    }
+}
+
+/// Summaries of the same ensemble after each training epoch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochSeries {
+    /// Epoch labels (e.g. file names or numbers), one per summary.
+    pub labels: Vec<String>,
+    /// One summary per epoch, in order.
+    pub summaries: Vec<Summary>,
+}
+
+impl EpochSeries {
+    /// Appends an epoch.
+    pub fn push(&mut self, label: impl Into<String>, summary: Summary) {
+        self.labels.push(label.into());
+        self.summaries.push(summary);
+    }
+
+    /// Number of epochs.
+    pub fn len(&self) -> usize {
+        self.summaries.len()
+    }
+
+    /// True without epochs.
+    pub fn is_empty(&self) -> bool {
+        self.summaries.is_empty()
+    }
+
+    /// The series of one metric (by its [`Summary::rows`] name).
+    pub fn series(&self, metric: &str) -> Vec<Option<f64>> {
+        self.summaries
+            .iter()
+            .map(|s| {
+                s.rows()
+                    .into_iter()
+                    .find(|(n, _)| *n == metric)
+                    .and_then(|(_, v)| v)
+            })
+            .collect()
+    }
+
+    /// A Markdown table with one row per epoch.
+    pub fn to_markdown(&self) -> String {
+        let cols = [
+            "accuracy",
+            "nll",
+            "brier",
+            "ece",
+            "predictive_entropy",
+            "expected_entropy",
+            "mutual_information",
+            "auroc_entropy",
+            "aurc",
+        ];
+        let mut s = format!(
+            "| epoch | {} |\n|---|{}\n",
+            cols.join(" | "),
+            "---|".repeat(cols.len())
+        );
+        for (label, summary) in self.labels.iter().zip(&self.summaries) {
+            let rows = summary.rows();
+            let values: Vec<String> = cols
+                .iter()
+                .map(|c| cell(rows.iter().find(|(n, _)| n == c).and_then(|(_, v)| *v)))
+                .collect();
+            s.push_str(&format!("| {label} | {} |\n", values.join(" | ")));
+        }
+        s
+    }
+}
