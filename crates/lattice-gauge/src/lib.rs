@@ -63,6 +63,8 @@ mod loops;
 pub mod matrix;
 mod matrix_field;
 mod plaquette_field;
+#[cfg(feature = "proptest-support")]
+pub mod proptest;
 
 pub use error::{Error, Result};
 pub use gauge_transform::GaugeTransform;

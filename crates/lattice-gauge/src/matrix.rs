@@ -558,7 +558,8 @@ fn hessenberg_qr(h: &mut [C64], eig: &mut [C64], n: usize) -> Result<()> {
     }
 }
 
-/// The eigenvalues of a unitary matrix, sorted by ascending eigenphase in $(-\pi, \pi]$.
+/// The eigenvalues of a unitary matrix, sorted by ascending eigenphase in $(-\pi, \pi]$ (as
+/// [`eigenphases`]).
 ///
 /// Works for any square matrix (unitarity is not checked); for unitary input the eigenvalues lie on
 /// the unit circle up to rounding. Non-finite input gives NaN eigenvalues.
@@ -568,13 +569,20 @@ pub fn eigenvalues_unitary(a: &[C64], n: usize) -> Vec<C64> {
     if eigenvalues_into(&a[..n * n], &mut out, n).is_err() {
         out.fill(C64::new(f64::NAN, f64::NAN));
     }
-    out.sort_by(|x, y| principal_arg(*x).total_cmp(&principal_arg(*y)));
+    let snap = -std::f64::consts::PI + 32.0 * n as f64 * f64::EPSILON;
+    let key = |z: &C64| {
+        let t = principal_arg(*z);
+        if t < snap { std::f64::consts::PI } else { t }
+    };
+    out.sort_by(|x, y| key(x).total_cmp(&key(y)));
     out
 }
 
 /// The eigenphases $\theta_i = \arg\lambda_i \in (-\pi, \pi]$ of a unitary matrix, ascending.
 ///
-/// Non-finite input gives NaN phases.
+/// An eigenvalue within rounding of $-1$ ($\theta < -\pi + 32 n \epsilon$) is reported as
+/// $+\pi$, so that an exact $-1$ lands on the principal branch whatever the sign of the rounding
+/// error in its imaginary part. Non-finite input gives NaN phases.
 pub fn eigenphases(a: &[C64], n: usize) -> Vec<f64> {
     let mut out = vec![0.0; n];
     eigenphases_into(a, &mut out, n);
@@ -596,8 +604,10 @@ pub fn eigenphases_into(a: &[C64], out: &mut [f64], n: usize) {
         out[..n].fill(f64::NAN);
         return;
     }
+    let snap = -std::f64::consts::PI + 32.0 * n as f64 * f64::EPSILON;
     for (o, z) in out[..n].iter_mut().zip(ev.iter()) {
-        *o = principal_arg(*z);
+        let t = principal_arg(*z);
+        *o = if t < snap { std::f64::consts::PI } else { t };
     }
     out[..n].sort_by(f64::total_cmp);
 }
