@@ -14,7 +14,7 @@
 //!   $W_{\mu\nu}(x) = U_\mu(x)\,U_\nu(x+\hat\mu)\,U_\mu(x+\hat\nu)^\dagger\,U_\nu(x)^\dagger$,
 //!   and transforms covariantly, so its trace and eigenphases are gauge invariant. So do the
 //!   $R \times T$ Wilson loops and the Polyakov loops $P_\mu(x) = \prod_k U_\mu(x + k\hat\mu)$.
-//! - Parallel transport of a covariant field: $T_\mu[Y](x) = U_\mu(x)\,Y(x+\hat\mu)\,U_\mu(x)^\dagger$.
+//! - Parallel transport of a covariant field: $T_\mu\[Y\](x) = U_\mu(x)\,Y(x+\hat\mu)\,U_\mu(x)^\dagger$.
 //!
 //! ```
 //! use lattice_gauge::{matrix, Dir, GaugeTransform, Lattice, LinkField, Site};

@@ -214,8 +214,8 @@ impl LinkField {
     }
 
     /// Parallel transport of a covariant field $Y$ by one step from $x + \hat\mu$ to $x$:
-    /// $$T_\mu[Y](x) = U_\mu(x)\,Y(x+\hat\mu)\,U_\mu(x)^\dagger.$$
-    /// If $Y(x) \mapsto \Omega(x) Y(x) \Omega(x)^\dagger$, then $T_\mu[Y]$ transforms the same way.
+    /// $$T_\mu\[Y\](x) = U_\mu(x)\,Y(x+\hat\mu)\,U_\mu(x)^\dagger.$$
+    /// If $Y(x) \mapsto \Omega(x) Y(x) \Omega(x)^\dagger$, then $T_\mu\[Y\]$ transforms the same way.
     ///
     /// # Errors
     /// [`Error::DirOutOfRange`], [`Error::LatticeMismatch`], [`Error::MatrixSizeMismatch`].
@@ -235,7 +235,7 @@ impl LinkField {
     }
 
     /// Parallel transport by one step from $x - \hat\mu$ to $x$:
-    /// $$T_{-\mu}[Y](x) = U_\mu(x-\hat\mu)^\dagger\,Y(x-\hat\mu)\,U_\mu(x-\hat\mu),$$
+    /// $$T_{-\mu}\[Y\](x) = U_\mu(x-\hat\mu)^\dagger\,Y(x-\hat\mu)\,U_\mu(x-\hat\mu),$$
     /// the inverse of [`LinkField::transport`] ($T_{-\mu} T_\mu = 1$).
     ///
     /// # Errors
@@ -255,7 +255,7 @@ impl LinkField {
         Ok(field)
     }
 
-    /// Transport by `steps` links along $\pm\hat\mu$ (sign of `steps`): $T_\mu^{k}[Y]$ brings
+    /// Transport by `steps` links along $\pm\hat\mu$ (sign of `steps`): $T_\mu^{k}\[Y\]$ brings
     /// $Y(x + k\hat\mu)$ to $x$ along the straight line.
     ///
     /// # Errors
