@@ -1,0 +1,368 @@
+//! Band structure on a periodic k-grid: one eigen-decomposition per k-point, in parallel.
+use crate::eigen::Eigensolver;
+use crate::error::{Error, Result};
+use crate::hamiltonian::BlochHamiltonian;
+use num_complex::Complex64 as C64;
+use rayon::prelude::*;
+use std::f64::consts::PI;
+
+/// A set of bands (0-based, ascending energy order at every k), validated against a model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct BandSet(Vec<usize>);
+
+impl BandSet {
+    /// The `r` lowest bands $0..r$.
+    pub fn lowest(r: usize) -> Self {
+        Self((0..r).collect())
+    }
+    /// An explicit set (sorted here; checked against the model when used).
+    pub fn new(mut bands: Vec<usize>) -> Self {
+        bands.sort_unstable();
+        Self(bands)
+    }
+    /// The bands, ascending.
+    pub fn bands(&self) -> &[usize] {
+        &self.0
+    }
+    /// Number of bands $r$.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether the set is empty (never valid).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Errors if the set is empty, repeats a band, or names a band $\ge N$.
+    pub fn check(&self, n_bands: usize) -> Result<()> {
+        let bad = |reason| {
+            Err(Error::BadBandSet {
+                bands: self.0.clone(),
+                n_bands,
+                reason,
+            })
+        };
+        if self.0.is_empty() {
+            return bad("the set is empty");
+        }
+        if self.0.windows(2).any(|w| w[0] == w[1]) {
+            return bad("a band is repeated");
+        }
+        if self.0.last().is_some_and(|&b| b >= n_bands) {
+            return bad("a band index is out of range");
+        }
+        Ok(())
+    }
+    /// Pairs `(lower, upper)` of adjacent bands that the set separates from the rest: the gaps
+    /// that must stay open for the set to be isolated.
+    pub fn boundaries(&self, n_bands: usize) -> Vec<(usize, usize)> {
+        let inside = |b: usize| self.0.binary_search(&b).is_ok();
+        (0..n_bands.saturating_sub(1))
+            .filter(|&b| inside(b) != inside(b + 1))
+            .map(|b| (b, b + 1))
+            .collect()
+    }
+}
+
+/// Momentum (radians) of grid index `index` on a grid with `extents`: $k_j = 2\pi\,i_j/L_j$.
+pub fn k_point(extents: &[usize], index: &[usize]) -> Vec<f64> {
+    index
+        .iter()
+        .zip(extents)
+        .map(|(&i, &l)| 2.0 * PI * i as f64 / l as f64)
+        .collect()
+}
+
+/// Row-major multi-index of site `s` (last axis fastest).
+pub(crate) fn unravel(extents: &[usize], mut s: usize) -> Vec<usize> {
+    let mut idx = vec![0; extents.len()];
+    for (c, &l) in idx.iter_mut().zip(extents).rev() {
+        *c = s % l;
+        s /= l;
+    }
+    idx
+}
+
+pub(crate) fn check_grid(extents: &[usize], dim: usize) -> Result<()> {
+    if extents.len() != dim {
+        return Err(Error::BadGrid {
+            extents: extents.to_vec(),
+            reason: "grid dimension differs from the model's k-space dimension",
+        });
+    }
+    if extents.is_empty() || extents.contains(&0) {
+        return Err(Error::BadGrid {
+            extents: extents.to_vec(),
+            reason: "every extent must be at least 1",
+        });
+    }
+    Ok(())
+}
+
+/// Energies of all bands and eigenvectors of a chosen set of bands at every point of a periodic
+/// k-grid $k_j = 2\pi i_j / L_j$ (row-major sites, last axis fastest).
+///
+/// Each $H(k)$ is diagonalised exactly once. Eigenvectors of the stored bands lie contiguously:
+/// for site $s$, `eigenvectors(s)` holds $r$ rows of length $N$, row $a$ the eigenvector of the
+/// $a$-th stored band.
+#[derive(Clone, Debug)]
+pub struct BandStructure {
+    extents: Vec<usize>,
+    n_bands: usize,
+    stored: BandSet,
+    energies: Vec<f64>,
+    vectors: Vec<C64>,
+}
+
+impl BandStructure {
+    /// Diagonalises `h` on the grid, keeping the eigenvectors of every band.
+    pub fn compute<H: BlochHamiltonian + Sync + ?Sized>(h: &H, extents: &[usize]) -> Result<Self> {
+        Self::compute_for(h, extents, &BandSet::lowest(h.n_bands()))
+    }
+
+    /// Diagonalises `h` on the grid, keeping the eigenvectors of the bands in `keep` only.
+    pub fn compute_for<H: BlochHamiltonian + Sync + ?Sized>(
+        h: &H,
+        extents: &[usize],
+        keep: &BandSet,
+    ) -> Result<Self> {
+        check_grid(extents, h.dim())?;
+        let n = h.n_bands();
+        keep.check(n)?;
+        let r = keep.len();
+        let nk: usize = extents.iter().product();
+        let row: usize = extents[1..].iter().product();
+        let mut energies = vec![0.0; nk * n];
+        let mut vectors = vec![C64::new(0.0, 0.0); nk * r * n];
+        let all_kept = r == n;
+        let kept = keep.bands();
+        energies
+            .par_chunks_mut(row * n)
+            .zip(vectors.par_chunks_mut(row * r * n))
+            .enumerate()
+            .try_for_each_init(
+                || {
+                    (
+                        Eigensolver::new(n),
+                        vec![C64::new(0.0, 0.0); n * n],
+                        vec![C64::new(0.0, 0.0); n * n],
+                        vec![0.0; extents.len()],
+                    )
+                },
+                |(solver, hbuf, vbuf, k), (i0, (e_row, v_row))| -> Result<()> {
+                    let solver = solver.as_mut().map_err(|m| Error::Lapack {
+                        routine: "zheev work query",
+                        k: vec![],
+                        message: m.clone(),
+                    })?;
+                    for j in 0..row {
+                        let s = i0 * row + j;
+                        let mut rest = s;
+                        for (kc, &l) in k.iter_mut().zip(extents).rev() {
+                            *kc = 2.0 * PI * (rest % l) as f64 / l as f64;
+                            rest /= l;
+                        }
+                        h.write_hamiltonian(k, hbuf);
+                        check_hermitian(hbuf, n, k)?;
+                        let e = &mut e_row[j * n..(j + 1) * n];
+                        if all_kept {
+                            solver
+                                .solve(hbuf, e, &mut v_row[j * n * n..(j + 1) * n * n])
+                                .map_err(|message| Error::Lapack {
+                                    routine: "zheev",
+                                    k: k.clone(),
+                                    message,
+                                })?;
+                        } else {
+                            solver
+                                .solve(hbuf, e, vbuf)
+                                .map_err(|message| Error::Lapack {
+                                    routine: "zheev",
+                                    k: k.clone(),
+                                    message,
+                                })?;
+                            let out = &mut v_row[j * r * n..(j + 1) * r * n];
+                            for (a, &b) in kept.iter().enumerate() {
+                                out[a * n..(a + 1) * n].copy_from_slice(&vbuf[b * n..(b + 1) * n]);
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
+        Ok(Self {
+            extents: extents.to_vec(),
+            n_bands: n,
+            stored: keep.clone(),
+            energies,
+            vectors,
+        })
+    }
+
+    /// Grid extents $L_j$.
+    pub fn extents(&self) -> &[usize] {
+        &self.extents
+    }
+    /// Number of bands $N$.
+    pub fn n_bands(&self) -> usize {
+        self.n_bands
+    }
+    /// Number of k-points.
+    pub fn n_kpoints(&self) -> usize {
+        self.energies.len() / self.n_bands
+    }
+    /// The bands whose eigenvectors are stored.
+    pub fn stored_bands(&self) -> &BandSet {
+        &self.stored
+    }
+    /// Momentum of site `s`.
+    pub fn k_point(&self, s: usize) -> Vec<f64> {
+        k_point(&self.extents, &unravel(&self.extents, s))
+    }
+    /// All $N$ energies at site `s`, ascending.
+    pub fn energies(&self, s: usize) -> &[f64] {
+        &self.energies[s * self.n_bands..(s + 1) * self.n_bands]
+    }
+    /// Stored eigenvectors at site `s`: $r$ rows of length $N$.
+    pub fn eigenvectors(&self, s: usize) -> &[C64] {
+        let w = self.stored.len() * self.n_bands;
+        &self.vectors[s * w..(s + 1) * w]
+    }
+    /// All stored eigenvectors, site after site.
+    pub fn eigenvector_data(&self) -> &[C64] {
+        &self.vectors
+    }
+
+    /// Changes the gauge of the stored eigenvectors, $V(k) \to V(k)\,g(k)$, with `g(s)` the
+    /// row-major $r\times r$ matrix for site `s`. Mixing bands of different energy is only
+    /// meaningful within a degenerate or jointly occupied set; every Chern number of the full
+    /// stored set is unchanged for unitary $g$. Errors if `g` returns a matrix of the wrong size.
+    pub fn apply_gauge(&mut self, mut g: impl FnMut(usize) -> Vec<C64>) -> Result<()> {
+        let (n, r) = (self.n_bands, self.stored.len());
+        let mut tmp = vec![C64::new(0.0, 0.0); r * n];
+        for s in 0..self.n_kpoints() {
+            let gs = g(s);
+            if gs.len() != r * r {
+                return Err(Error::BadParameter {
+                    name: "gauge matrix length",
+                    value: gs.len() as f64,
+                    reason: "g(k) must be r x r",
+                });
+            }
+            let v = &mut self.vectors[s * r * n..(s + 1) * r * n];
+            // Column b of V g is sum_a V_{:,a} g_{ab}: row b of ours is sum_a g_{ab} row a.
+            for b in 0..r {
+                for i in 0..n {
+                    tmp[b * n + i] = (0..r).map(|a| gs[a * r + b] * v[a * n + i]).sum();
+                }
+            }
+            v.copy_from_slice(&tmp);
+        }
+        Ok(())
+    }
+
+    /// Smallest gap $E_{b+1}(k) - E_b(k)$ over the grid and the site where it occurs.
+    pub fn min_gap_above(&self, b: usize) -> (f64, usize) {
+        let n = self.n_bands;
+        let mut best = (f64::INFINITY, 0);
+        if b + 1 >= n {
+            return best;
+        }
+        for s in 0..self.n_kpoints() {
+            let g = self.energies[s * n + b + 1] - self.energies[s * n + b];
+            if g < best.0 {
+                best = (g, s);
+            }
+        }
+        best
+    }
+
+    /// Smallest gap that isolates `set` from the other bands ($+\infty$ if it holds every band);
+    /// an error naming the k-point and the gap if it is below `tolerance`.
+    pub fn check_isolated(&self, set: &BandSet, tolerance: f64) -> Result<f64> {
+        set.check(self.n_bands)?;
+        let mut min_gap = f64::INFINITY;
+        for (lower, upper) in set.boundaries(self.n_bands) {
+            let (gap, s) = self.min_gap_above(lower);
+            if gap.is_nan() || gap < tolerance {
+                let index = unravel(&self.extents, s);
+                return Err(Error::GapClosed {
+                    k: k_point(&self.extents, &index),
+                    index,
+                    lower_band: lower,
+                    upper_band: upper,
+                    gap,
+                    tolerance,
+                });
+            }
+            min_gap = min_gap.min(gap);
+        }
+        Ok(min_gap)
+    }
+
+    /// Contiguous eigenvectors of `set` ($r$ rows per site): borrowed when `set` is what is
+    /// stored, gathered otherwise; errors if a band of `set` is not stored.
+    pub(crate) fn frame(&self, set: &BandSet) -> Result<std::borrow::Cow<'_, [C64]>> {
+        set.check(self.n_bands)?;
+        if *set == self.stored {
+            return Ok(std::borrow::Cow::Borrowed(&self.vectors));
+        }
+        let pos: Vec<usize> =
+            set.bands()
+                .iter()
+                .map(|b| {
+                    self.stored.bands().binary_search(b).map_err(|_| Error::BadBandSet {
+                    bands: set.bands().to_vec(),
+                    n_bands: self.n_bands,
+                    reason: "the band structure does not store the eigenvectors of these bands",
+                })
+                })
+                .collect::<Result<_>>()?;
+        let (n, r_st, r) = (self.n_bands, self.stored.len(), set.len());
+        let mut out = vec![C64::new(0.0, 0.0); self.n_kpoints() * r * n];
+        out.par_chunks_mut(r * n).enumerate().for_each(|(s, o)| {
+            let src = &self.vectors[s * r_st * n..(s + 1) * r_st * n];
+            for (a, &p) in pos.iter().enumerate() {
+                o[a * n..(a + 1) * n].copy_from_slice(&src[p * n..(p + 1) * n]);
+            }
+        });
+        Ok(std::borrow::Cow::Owned(out))
+    }
+}
+
+/// Errors on a non-finite entry or a deviation from Hermiticity above $10^{-10}\max(1, \max|H|)$.
+#[inline]
+fn check_hermitian(h: &[C64], n: usize, k: &[f64]) -> Result<()> {
+    let mut dev = 0.0f64;
+    let mut scale = 1.0f64;
+    for i in 0..n {
+        for j in i..n {
+            let a = h[i * n + j];
+            if !(a.re.is_finite() && a.im.is_finite()) {
+                return Err(Error::NonFinite {
+                    k: k.to_vec(),
+                    row: i,
+                    col: j,
+                    value: a,
+                });
+            }
+            let b = h[j * n + i];
+            if !(b.re.is_finite() && b.im.is_finite()) {
+                return Err(Error::NonFinite {
+                    k: k.to_vec(),
+                    row: j,
+                    col: i,
+                    value: b,
+                });
+            }
+            dev = dev.max((a - b.conj()).norm_sqr());
+            scale = scale.max(a.norm_sqr());
+        }
+    }
+    if dev > 1e-20 * scale {
+        return Err(Error::NonHermitian {
+            k: k.to_vec(),
+            deviation: dev.sqrt(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! The crate's error type: every undefined answer is an error that names what went wrong and where.
+use std::path::PathBuf;
+
+/// Errors of the `chern` crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The gap between an occupied and an empty band closes or falls below the tolerance on the grid.
+    #[error(
+        "gap between bands {lower_band} and {upper_band} is {gap:.3e} (tolerance {tolerance:.1e}) at k = {k:?} (grid index {index:?}): the occupied subspace is ill defined"
+    )]
+    GapClosed {
+        /// The k-point (radians per axis) where the gap is smallest.
+        k: Vec<f64>,
+        /// Its grid index per axis.
+        index: Vec<usize>,
+        /// The lower of the two bands.
+        lower_band: usize,
+        /// The upper of the two bands.
+        upper_band: usize,
+        /// The smallest gap found.
+        gap: f64,
+        /// The tolerance it fell below.
+        tolerance: f64,
+    },
+    /// An overlap determinant $|\det V(k)^\dagger V(k+\hat\mu)|$ nearly vanishes: the grid is too coarse.
+    #[error(
+        "overlap |det V(k)^† V(k+{dir})| = {modulus:.3e} below {tolerance:.1e} at k = {k:?} (grid index {index:?}): grid too coarse, refine it"
+    )]
+    SingularOverlap {
+        /// The k-point (radians) at the start of the link.
+        k: Vec<f64>,
+        /// Its grid index.
+        index: Vec<usize>,
+        /// Direction of the link.
+        dir: usize,
+        /// The modulus of the overlap determinant.
+        modulus: f64,
+        /// The tolerance it fell below.
+        tolerance: f64,
+    },
+    /// $H(k)$ is not Hermitian.
+    #[error("H(k) is not Hermitian at k = {k:?}: max |H - H^†| = {deviation:.3e}")]
+    NonHermitian {
+        /// The k-point.
+        k: Vec<f64>,
+        /// $\max_{ij} |H_{ij} - \overline{H_{ji}}|$.
+        deviation: f64,
+    },
+    /// $H(k)$ has a NaN or infinite entry.
+    #[error("H(k) has a non-finite entry H[{row}][{col}] = {value} at k = {k:?}")]
+    NonFinite {
+        /// The k-point.
+        k: Vec<f64>,
+        /// Row of the entry.
+        row: usize,
+        /// Column of the entry.
+        col: usize,
+        /// The entry.
+        value: num_complex::Complex64,
+    },
+    /// A set of bands that is empty, out of range, repeated, or not what the operation needs.
+    #[error("bad band set {bands:?} for a model with {n_bands} bands: {reason}")]
+    BadBandSet {
+        /// The bands asked for.
+        bands: Vec<usize>,
+        /// The number of bands of the model.
+        n_bands: usize,
+        /// What is wrong with them.
+        reason: &'static str,
+    },
+    /// A grid that is empty, has a zero extent, or has the wrong dimension for the operation.
+    #[error("bad k-grid {extents:?}: {reason}")]
+    BadGrid {
+        /// The extents asked for.
+        extents: Vec<usize>,
+        /// What is wrong with them.
+        reason: &'static str,
+    },
+    /// A model parameter out of its domain.
+    #[error("bad model parameter {name} = {value}: {reason}")]
+    BadParameter {
+        /// Name of the parameter.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A model file that cannot be read.
+    #[error("cannot read model file {file}: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A malformed model file.
+    #[error("malformed model file {file}, line {line}{}: field `{field}`: {reason}", column.map(|c| format!(", column {c}")).unwrap_or_default())]
+    ModelFile {
+        /// The file (or `<string>` when parsed from memory).
+        file: PathBuf,
+        /// The 1-based line of the problem (0 when unknown).
+        line: usize,
+        /// The 1-based column, where known.
+        column: Option<usize>,
+        /// The field that is wrong.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A LAPACK routine failed.
+    #[error("LAPACK {routine} failed at k = {k:?}: {message}")]
+    Lapack {
+        /// The routine.
+        routine: &'static str,
+        /// The k-point.
+        k: Vec<f64>,
+        /// LAPACK's error.
+        message: String,
+    },
+    /// An error of the lattice-gauge crate (building link fields).
+    #[error(transparent)]
+    Gauge(#[from] lattice_gauge::Error),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

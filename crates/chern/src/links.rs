@@ -1,0 +1,125 @@
+//! Links of the occupied bands: overlaps $M_\mu(k) = V(k)^\dagger V(k+\hat\mu)$ made unitary by
+//! their polar factor, as a [`LinkField`] on the k-grid.
+use crate::bands::{BandSet, BandStructure, k_point, unravel};
+use crate::error::{Error, Result};
+use crate::hamiltonian::BlochHamiltonian;
+use lattice_gauge::{Lattice, LinkField, matrix};
+use ndarray::Array4;
+use num_complex::Complex64 as C64;
+use rayon::prelude::*;
+
+/// Tolerances shared by every computation from occupied eigenvectors.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tolerances {
+    /// Smallest admissible gap between an occupied and an empty band anywhere on the grid.
+    pub gap: f64,
+    /// Smallest admissible $|\det M_\mu(k)|$ (at most 1); below it the grid is too coarse.
+    pub overlap: f64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Self {
+            gap: 1e-6,
+            overlap: 1e-6,
+        }
+    }
+}
+
+/// $M_{ab} = \sum_i \overline{V_{a i}(k)}\, V_{b i}(k')$ for eigenvector rows `va`, `vb`.
+#[inline]
+pub(crate) fn overlap_into(va: &[C64], vb: &[C64], out: &mut [C64], n: usize, r: usize) {
+    for a in 0..r {
+        let x = &va[a * n..(a + 1) * n];
+        for b in 0..r {
+            let y = &vb[b * n..(b + 1) * n];
+            let mut s = C64::new(0.0, 0.0);
+            for (p, q) in x.iter().zip(y) {
+                s += p.conj() * q;
+            }
+            out[a * r + b] = s;
+        }
+    }
+}
+
+/// Site reached from `s` by one step along `mu` on a periodic row-major grid.
+#[inline]
+pub(crate) fn neighbour(extents: &[usize], s: usize, mu: usize) -> usize {
+    let stride: usize = extents[mu + 1..].iter().product();
+    let l = extents[mu];
+    let coord = (s / stride) % l;
+    if coord + 1 == l {
+        s + stride - l * stride
+    } else {
+        s + stride
+    }
+}
+
+pub(crate) fn singular(
+    extents: &[usize],
+    s: usize,
+    dir: usize,
+    modulus: f64,
+    tolerance: f64,
+) -> Error {
+    let index = unravel(extents, s);
+    Error::SingularOverlap {
+        k: k_point(extents, &index),
+        index,
+        dir,
+        modulus,
+        tolerance,
+    }
+}
+
+/// The unitary links $U_\mu(k) = M (M^\dagger M)^{-1/2}$ of the occupied `set` on the grid of
+/// `bands` (one direction per grid axis), checking that the set is isolated by gaps of at least
+/// `tol.gap` and that every $|\det M_\mu(k)| \ge$ `tol.overlap`.
+///
+/// Under a gauge change $V(k) \to V(k) g(k)$ they transform as $U_\mu(k)\to g(k)^\dagger
+/// U_\mu(k) g(k+\hat\mu)$; plaquettes, Wilson loops and every Chern number follow from them.
+pub fn occupied_links(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result<LinkField> {
+    bands.check_isolated(set, tol.gap)?;
+    let frame = bands.frame(set)?;
+    let extents = bands.extents().to_vec();
+    let (n, r) = (bands.n_bands(), set.len());
+    let nk = bands.n_kpoints();
+    let d = extents.len();
+    let lattice = Lattice::new(&extents)?;
+    let mut data = vec![C64::new(0.0, 0.0); d * nk * r * r];
+    data.par_chunks_mut(r * r).enumerate().try_for_each_init(
+        || vec![C64::new(0.0, 0.0); r * r],
+        |m, (idx, out)| -> Result<()> {
+            let (mu, s) = (idx / nk, idx % nk);
+            let t = neighbour(&extents, s, mu);
+            overlap_into(
+                &frame[s * r * n..(s + 1) * r * n],
+                &frame[t * r * n..(t + 1) * r * n],
+                m,
+                n,
+                r,
+            );
+            let modulus = matrix::det(m, r).norm();
+            if modulus.is_nan() || modulus < tol.overlap {
+                return Err(singular(&extents, s, mu, modulus, tol.overlap));
+            }
+            matrix::polar_unitary_into(m, out, r, 1e-12)?;
+            Ok(())
+        },
+    )?;
+    let array = Array4::from_shape_vec((d, nk, r, r), data).expect("shape matches the buffer");
+    Ok(LinkField::from_array(lattice, r, array)?)
+}
+
+/// [`occupied_links`] of model `h` on a grid with `extents`, diagonalising only once per k-point
+/// and keeping only the eigenvectors of `set`. The way to turn Hamiltonian samples into link
+/// fields for gauge-equivariant networks.
+pub fn links_of<H: BlochHamiltonian + Sync + ?Sized>(
+    h: &H,
+    extents: &[usize],
+    set: &BandSet,
+    tol: &Tolerances,
+) -> Result<LinkField> {
+    let bands = BandStructure::compute_for(h, extents, set)?;
+    occupied_links(&bands, set, tol)
+}

@@ -1,0 +1,9 @@
+//! Built-in models.
+pub(crate) mod combine;
+pub(crate) mod dirac4d;
+pub(crate) mod haldane;
+pub(crate) mod hofstadter;
+pub(crate) mod qwz;
+pub(crate) mod random;
+pub(crate) mod tight_binding;
+pub(crate) mod wannier90;

@@ -1,0 +1,314 @@
+//! Tight-binding models from a hopping list (PythTB-like), read from JSON or TOML.
+use crate::error::{Error, Result};
+use crate::hamiltonian::BlochHamiltonian;
+use num_complex::Complex64 as C64;
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+/// A complex amplitude written either as a number or as `[re, im]`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Amplitude {
+    /// A real amplitude.
+    Real(f64),
+    /// A complex amplitude `[re, im]`.
+    Complex([f64; 2]),
+}
+
+impl Amplitude {
+    /// As a complex number.
+    pub fn value(self) -> C64 {
+        match self {
+            Amplitude::Real(x) => C64::new(x, 0.0),
+            Amplitude::Complex([re, im]) => C64::new(re, im),
+        }
+    }
+}
+
+/// One hopping term $t\,c_i^\dagger(0)\,c_j(R) + \text{h.c.}$, as PythTB's `set_hop(t, i, j, R)`:
+/// it adds $t\,e^{ik\cdot R}$ to $H_{ij}(k)$ and the conjugate to $H_{ji}(k)$.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawHopping")]
+pub struct Hopping {
+    /// Orbital in the home cell.
+    pub i: usize,
+    /// Orbital in cell $R$.
+    pub j: usize,
+    /// Lattice vector $R$ in units of the lattice vectors.
+    #[serde(rename = "R")]
+    pub r: Vec<i64>,
+    /// Amplitude $t$.
+    pub t: Amplitude,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHopping {
+    i: usize,
+    j: usize,
+    #[serde(rename = "R")]
+    r: Vec<i64>,
+    t: Amplitude,
+}
+
+thread_local! {
+    /// (dimension, orbitals) of the file being read, for checks that need the header.
+    static HEADER: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
+}
+
+impl TryFrom<RawHopping> for Hopping {
+    type Error = String;
+    fn try_from(h: RawHopping) -> std::result::Result<Self, String> {
+        if let Some((dim, orbitals)) = HEADER.with(Cell::get) {
+            if h.i >= orbitals {
+                return Err(format!(
+                    "field `i`: orbital {} out of range 0..{orbitals}",
+                    h.i
+                ));
+            }
+            if h.j >= orbitals {
+                return Err(format!(
+                    "field `j`: orbital {} out of range 0..{orbitals}",
+                    h.j
+                ));
+            }
+            if h.r.len() != dim {
+                return Err(format!(
+                    "field `R`: {} components, expected {dim}",
+                    h.r.len()
+                ));
+            }
+        }
+        let t = h.t.value();
+        if !(t.re.is_finite() && t.im.is_finite()) {
+            return Err(format!("field `t`: non-finite amplitude {t}"));
+        }
+        if h.i == h.j && h.r.iter().all(|&c| c == 0) {
+            return Err("field `R`: a hopping from an orbital to itself in the home cell is an on-site term; use `onsite`".into());
+        }
+        Ok(Hopping {
+            i: h.i,
+            j: h.j,
+            r: h.r,
+            t: h.t,
+        })
+    }
+}
+
+/// A tight-binding model: $H(k) = \sum_i \varepsilon_i |i\rangle\langle i| + \sum_{\text{hops}}
+/// \bigl(t\,e^{ik\cdot R}|i\rangle\langle j| + \text{h.c.}\bigr)$ (PythTB's convention II, no
+/// orbital positions, so $H$ is periodic in $k$).
+///
+/// The file format (JSON or TOML) is this struct:
+/// ```toml
+/// dim = 2
+/// orbitals = 2
+/// onsite = [1.0, -1.0]
+/// [[hoppings]]
+/// i = 0
+/// j = 1
+/// R = [1, 0]
+/// t = [0.0, -0.5]   # or a real number
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TightBinding {
+    /// Dimension of k-space (number of lattice vectors).
+    pub dim: usize,
+    /// Number of orbitals (bands).
+    pub orbitals: usize,
+    /// On-site energies, one per orbital (all zero when absent).
+    #[serde(default)]
+    pub onsite: Vec<f64>,
+    /// Hopping terms; each adds its Hermitian conjugate.
+    #[serde(default)]
+    pub hoppings: Vec<Hopping>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    dim: usize,
+    orbitals: usize,
+}
+
+/// Format of a model file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// JSON.
+    Json,
+    /// TOML.
+    Toml,
+}
+
+impl ModelFormat {
+    /// Guessed from the file extension (`.toml` is TOML, anything else JSON).
+    pub fn from_path(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("toml") => ModelFormat::Toml,
+            _ => ModelFormat::Json,
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;
+    (line, col)
+}
+
+fn parse<'de, T: Deserialize<'de>>(text: &'de str, format: ModelFormat, file: &Path) -> Result<T> {
+    let fail =
+        |line: usize, column: Option<usize>, field: String, reason: String| Error::ModelFile {
+            file: file.to_path_buf(),
+            line,
+            column,
+            field,
+            reason,
+        };
+    match format {
+        ModelFormat::Json => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let field = e.path().to_string();
+                let inner = e.into_inner();
+                let line = inner.line();
+                fail(
+                    line,
+                    Some(inner.column()),
+                    field,
+                    strip_position(&inner.to_string()),
+                )
+            })
+        }
+        ModelFormat::Toml => {
+            let de = toml::Deserializer::parse(text).map_err(|e| {
+                let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+                fail(line, Some(col), ".".into(), e.message().to_string())
+            })?;
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let field = e.path().to_string();
+                let inner = e.into_inner();
+                let (line, col) = inner.span().map_or((0, 0), |s| line_col(text, s.start));
+                fail(
+                    line,
+                    (col > 0).then_some(col),
+                    field,
+                    inner.message().to_string(),
+                )
+            })
+        }
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(p) => message[..p].to_string(),
+        None => message.to_string(),
+    }
+}
+
+impl TightBinding {
+    /// Parses a model from `text`; `file` names it in errors.
+    pub fn parse(text: &str, format: ModelFormat, file: &Path) -> Result<Self> {
+        let header: Header = parse(text, format, file)?;
+        if header.dim == 0 {
+            return Err(Error::ModelFile {
+                file: file.into(),
+                line: 0,
+                column: None,
+                field: "dim".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        if header.orbitals == 0 {
+            return Err(Error::ModelFile {
+                file: file.into(),
+                line: 0,
+                column: None,
+                field: "orbitals".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                HEADER.with(|h| h.set(None));
+            }
+        }
+        HEADER.with(|h| h.set(Some((header.dim, header.orbitals))));
+        let _reset = Reset;
+        let model: TightBinding = parse(text, format, file)?;
+        model.validate(file)?;
+        Ok(model)
+    }
+
+    /// Reads a model from a `.json` or `.toml` file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, ModelFormat::from_path(path), path)
+    }
+
+    /// Checks a model built in code (files are checked on reading).
+    pub fn validate(&self, file: &Path) -> Result<()> {
+        let bad = |field: String, reason: String| Error::ModelFile {
+            file: PathBuf::from(file),
+            line: 0,
+            column: None,
+            field,
+            reason,
+        };
+        if self.dim == 0 || self.orbitals == 0 {
+            return Err(bad("dim/orbitals".into(), "must be at least 1".into()));
+        }
+        if !self.onsite.is_empty() && self.onsite.len() != self.orbitals {
+            return Err(bad(
+                "onsite".into(),
+                format!(
+                    "{} values for {} orbitals",
+                    self.onsite.len(),
+                    self.orbitals
+                ),
+            ));
+        }
+        if let Some(p) = self.onsite.iter().position(|e| !e.is_finite()) {
+            return Err(bad(format!("onsite[{p}]"), "non-finite energy".into()));
+        }
+        for (n, h) in self.hoppings.iter().enumerate() {
+            if h.i >= self.orbitals || h.j >= self.orbitals || h.r.len() != self.dim {
+                return Err(bad(
+                    format!("hoppings[{n}]"),
+                    "orbital out of range or R of the wrong length".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl BlochHamiltonian for TightBinding {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn n_bands(&self) -> usize {
+        self.orbitals
+    }
+    fn write_hamiltonian(&self, k: &[f64], h: &mut [C64]) {
+        let n = self.orbitals;
+        h.fill(C64::new(0.0, 0.0));
+        for (i, e) in self.onsite.iter().enumerate() {
+            h[i * n + i] = C64::new(*e, 0.0);
+        }
+        for hop in &self.hoppings {
+            let phase: f64 = hop.r.iter().zip(k).map(|(&r, &kj)| r as f64 * kj).sum();
+            let t = hop.t.value() * C64::from_polar(1.0, phase);
+            h[hop.i * n + hop.j] += t;
+            h[hop.j * n + hop.i] += t.conj();
+        }
+    }
+}
