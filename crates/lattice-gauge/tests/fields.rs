@@ -426,3 +426,67 @@ fn serde_round_trips_and_validates() {
             .contains("shape")
     );
 }
+
+#[test]
+fn links_projected_from_overlaps_follow_the_bloch_frame_convention() {
+    // PHYSICS.md section 1: M_mu(k) = V(k)^dagger V(k + mu), U = polar(M); V -> V g gives
+    // U -> g^dagger U g(k + mu), i.e. the gauge transformation Omega = g^dagger.
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let lat = Lattice::new(&[4, 3]).unwrap();
+    let (big, n) = (5, 2);
+    // An N x n isometry per site: the first n columns of a Haar U(N) matrix, row-major N x n.
+    let frames: Vec<Vec<C64>> = lat
+        .sites()
+        .map(|_| {
+            let u = matrix::haar_unitary(&mut rng, big);
+            (0..big)
+                .flat_map(|i| u[i * big..i * big + n].to_vec())
+                .collect()
+        })
+        .collect();
+    let overlap = |frames: &[Vec<C64>], mu: Dir, s: Site, out: &mut [C64]| {
+        let (a, b) = (&frames[s.0], &frames[lat.forward(s, mu).0]);
+        for i in 0..n {
+            for j in 0..n {
+                out[i * n + j] = (0..big).map(|r| a[r * n + i].conj() * b[r * n + j]).sum();
+            }
+        }
+    };
+    let links =
+        LinkField::from_fn_projected(&lat, n, |mu, s, out| overlap(&frames, mu, s, out)).unwrap();
+    assert!(links.max_unitarity_deviation().0 < 1e-13);
+    for mu in lat.dirs() {
+        for s in lat.sites() {
+            let mut m = vec![C64::new(0.0, 0.0); n * n];
+            overlap(&frames, mu, s, &mut m);
+            assert!(max_diff(links.link(mu, s), &matrix::polar_unitary(&m, n).unwrap()) < 1e-14);
+        }
+    }
+    let g = GaugeTransform::random(&lat, n, &mut rng).unwrap();
+    let rotated: Vec<Vec<C64>> = frames
+        .iter()
+        .zip(lat.sites())
+        .map(|(v, s)| {
+            (0..big)
+                .flat_map(|r| matrix_row_times(&v[r * n..(r + 1) * n], g.omega(s), n))
+                .collect()
+        })
+        .collect();
+    let rotated_links =
+        LinkField::from_fn_projected(&lat, n, |mu, s, out| overlap(&rotated, mu, s, out)).unwrap();
+    let expected = g.inverse().apply_links(&links).unwrap();
+    assert!(expected.max_abs_diff(&rotated_links).unwrap() < 1e-12);
+    // Exactly singular overlaps (orthogonal frames) are reported, not projected.
+    let err =
+        LinkField::from_fn_projected(&lat, n, |_, _, out| out[0] = C64::new(1.0, 0.0)).unwrap_err();
+    assert!(
+        matches!(err, Error::Singular { smallest_singular_value, .. } if smallest_singular_value == 0.0)
+    );
+}
+
+/// A row vector times an n x n matrix.
+fn matrix_row_times(row: &[C64], g: &[C64], n: usize) -> Vec<C64> {
+    (0..n)
+        .map(|j| (0..n).map(|k| row[k] * g[k * n + j]).sum())
+        .collect()
+}
