@@ -1,0 +1,206 @@
+//! Evaluation: predicted Chern numbers $F=k\sum_x f(x)$, the accuracy of $\operatorname{round}(F)$, its
+//! distribution by $C$, and the output scale $k$ of trivial-only models.
+//!
+//! A model trained on $C=0$ only is determined up to the scale (and sign) of its output. The scale is
+//! fitted by least squares on a separate labelled calibration set,
+//! $$k=\frac{\sum_b C_bF_b}{\sum_b F_b^2},$$
+//! which weights samples by $F_b^2$ and so ignores near-zero outputs instead of being thrown off by
+//! them (as a mean of ratios $C_b/F_b$ is). The calibration set must not be the test set.
+use serde::{Deserialize, Serialize};
+use tch::Kind;
+
+use crate::data::{Batch, SampleSource};
+use crate::error::{Error, Result};
+use crate::model::GaugeNet;
+
+/// Accuracy for one true Chern number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChernBucket {
+    /// The true Chern number.
+    pub chern: i64,
+    /// Samples with that $C$.
+    pub samples: usize,
+    /// Of which predicted exactly.
+    pub correct: usize,
+}
+
+/// The outcome of an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Samples evaluated.
+    pub samples: usize,
+    /// Fraction of samples with $\operatorname{round}(kF)=C$.
+    pub accuracy: f64,
+    /// The same on the samples with $C\ne0$ (`None` if there are none).
+    pub accuracy_nontrivial: Option<f64>,
+    /// Mean $|kF-C|$.
+    pub mean_abs_error: f64,
+    /// The output scale $k$ used.
+    pub rescale: f64,
+    /// Accuracy by true Chern number, in increasing $C$.
+    pub by_chern: Vec<ChernBucket>,
+    /// `(C, kF)` of every sample, in order.
+    pub predictions: Vec<(i64, f64)>,
+}
+
+/// Unscaled predictions $F_b=\sum_x f_b(x)$ of every sample, computed in chunks of `batch` without
+/// gradients.
+pub fn predict(net: &GaugeNet, data: &Batch, batch: usize) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(data.len());
+    let device = net.device();
+    let batch = batch.max(1);
+    let mut start = 0;
+    while start < data.len() {
+        let end = (start + batch).min(data.len());
+        let chunk = data.slice(start, end).to_device(device);
+        let links = net.needs_links().then_some(&chunk.links);
+        let f = tch::no_grad(|| net.forward_checked(&chunk.plaquettes, links))?;
+        let sums = f
+            .flatten(1, -1)
+            .sum_dim_intlist(1, false, Kind::Double)
+            .to_device(tch::Device::Cpu);
+        out.extend(Vec::<f64>::try_from(&sums)?);
+        start = end;
+    }
+    Ok(out)
+}
+
+/// The Chern numbers of a batch as integers.
+pub fn chern_numbers(data: &Batch) -> Result<Vec<i64>> {
+    Ok(Vec::<i64>::try_from(
+        &data.chern.to_kind(Kind::Int64).to_device(tch::Device::Cpu),
+    )?)
+}
+
+/// Least-squares output scale $k=\sum CF/\sum F^2$ on a labelled calibration batch.
+pub fn calibrate_rescale(net: &GaugeNet, calibration: &Batch, batch: usize) -> Result<f64> {
+    let f = predict(net, calibration, batch)?;
+    let c = chern_numbers(calibration)?;
+    rescale_from(&f, &c)
+}
+
+/// $k=\sum CF/\sum F^2$ from predictions and labels; an error when the outputs vanish or are not finite.
+pub fn rescale_from(f: &[f64], c: &[i64]) -> Result<f64> {
+    let num: f64 = f.iter().zip(c).map(|(f, &c)| f * c as f64).sum();
+    let den: f64 = f.iter().map(|f| f * f).sum();
+    let k = num / den;
+    if !(den > f64::MIN_POSITIVE) || !k.is_finite() {
+        return Err(Error::Calibration {
+            samples: f.len(),
+            sum_of_squares: den,
+        });
+    }
+    Ok(k)
+}
+
+/// Accuracy report of predictions `f` (unscaled) against Chern numbers `c` with scale `rescale`.
+pub fn report(f: &[f64], c: &[i64], rescale: f64) -> EvalReport {
+    let mut buckets = std::collections::BTreeMap::<i64, (usize, usize)>::new();
+    let mut correct = 0;
+    let (mut nt, mut nt_correct) = (0usize, 0usize);
+    let mut abs_err = 0.0;
+    let mut predictions = Vec::with_capacity(f.len());
+    for (&fb, &cb) in f.iter().zip(c) {
+        let p = rescale * fb;
+        let ok = p.round() == cb as f64;
+        correct += usize::from(ok);
+        if cb != 0 {
+            nt += 1;
+            nt_correct += usize::from(ok);
+        }
+        abs_err += (p - cb as f64).abs();
+        let e = buckets.entry(cb).or_default();
+        e.0 += 1;
+        e.1 += usize::from(ok);
+        predictions.push((cb, p));
+    }
+    let n = f.len().max(1) as f64;
+    EvalReport {
+        samples: f.len(),
+        accuracy: correct as f64 / n,
+        accuracy_nontrivial: (nt > 0).then(|| nt_correct as f64 / nt as f64),
+        mean_abs_error: abs_err / n,
+        rescale,
+        by_chern: buckets
+            .into_iter()
+            .map(|(chern, (samples, correct))| ChernBucket {
+                chern,
+                samples,
+                correct,
+            })
+            .collect(),
+        predictions,
+    }
+}
+
+/// Evaluates `net` on a fixed batch with output scale `rescale`.
+pub fn evaluate_batch(
+    net: &GaugeNet,
+    data: &Batch,
+    batch: usize,
+    rescale: f64,
+) -> Result<EvalReport> {
+    let f = predict(net, data, batch)?;
+    let c = chern_numbers(data)?;
+    Ok(report(&f, &c, rescale))
+}
+
+/// Evaluates `net` on `samples` fresh samples of `source`, drawn `batch` at a time.
+pub fn evaluate_source(
+    net: &GaugeNet,
+    source: &mut dyn SampleSource,
+    samples: usize,
+    batch: usize,
+    rescale: f64,
+) -> Result<EvalReport> {
+    let (mut f, mut c) = (Vec::new(), Vec::new());
+    let mut left = samples;
+    while left > 0 {
+        let b = left.min(batch.max(1));
+        let data = source.sample(b)?;
+        f.extend(predict(net, &data, b)?);
+        c.extend(chern_numbers(&data)?);
+        left -= b;
+    }
+    Ok(report(&f, &c, rescale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rescale_is_least_squares_and_ignores_near_zero_outputs() {
+        // Outputs are C / 2 exactly, plus one sample with a tiny output and C = 3 (a ratio estimate
+        // would be thrown off by C / F = 3e6).
+        let c = [1i64, -2, 3, 0, 2, 3];
+        let f = [0.5, -1.0, 1.5, 0.0, 1.0, 1e-6];
+        let k = rescale_from(&f, &c).unwrap();
+        let want = (0.5 + 2.0 + 4.5 + 2.0 + 3e-6) / (0.25 + 1.0 + 2.25 + 1.0 + 1e-12);
+        assert!((k - want).abs() < 1e-12);
+        assert!((k - 2.0).abs() < 1e-5);
+        assert!(matches!(
+            rescale_from(&[0.0, 0.0], &[1, 2]),
+            Err(Error::Calibration { samples: 2, .. })
+        ));
+        assert!(rescale_from(&[f64::NAN], &[1]).is_err());
+    }
+
+    #[test]
+    fn report_counts_by_chern() {
+        let c = [0i64, 1, 1, -2, 0];
+        let f = [0.1, 0.45, 0.2, -1.1, -0.3];
+        let r = report(&f, &c, 2.0); // predictions 0.2, 0.9, 0.4, -2.2, -0.6 -> 0, 1, 0, -2, -1
+        assert_eq!(r.samples, 5);
+        assert!((r.accuracy - 3.0 / 5.0).abs() < 1e-12);
+        assert!((r.accuracy_nontrivial.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        let b: Vec<(i64, usize, usize)> = r
+            .by_chern
+            .iter()
+            .map(|b| (b.chern, b.samples, b.correct))
+            .collect();
+        assert_eq!(b, vec![(-2, 1, 1), (0, 2, 1), (1, 2, 1)]);
+        let mae = (0.2 + 0.1 + 0.6 + 0.2 + 0.6) / 5.0;
+        assert!((r.mean_abs_error - mae).abs() < 1e-12);
+    }
+}
