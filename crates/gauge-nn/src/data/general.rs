@@ -1,0 +1,406 @@
+//! The general (Haar) dataset of GENet.
+use lattice_gauge::{Lattice, LinkField, PlaquetteField};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Batch, Sample, SampleSource, assemble, eigenphase_label, install, sample_rng, thread_pool,
+};
+use crate::convert::Precision;
+use crate::error::{Error, Result};
+
+/// Configuration of a [`HaarSource`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeneralConfig {
+    /// Lattice extents $(L_1, L_2)$ (two-dimensional).
+    pub extents: Vec<usize>,
+    /// Number of bands $n$: links are in $U(n)$.
+    pub n: usize,
+    /// Keep only samples with Chern number 0 (redraw all links of a sample until $C = 0$).
+    pub trivial_only: bool,
+    /// Seed of the sample streams.
+    pub seed: u64,
+    /// Threads that draw samples: `None` uses rayon's global pool. Does not change the samples.
+    pub threads: Option<usize>,
+    /// Complex kind of the link and plaquette tensors.
+    pub precision: Precision,
+    /// With `trivial_only`, the number of draws per sample after which sampling gives up.
+    pub max_attempts: usize,
+}
+
+impl Default for GeneralConfig {
+    fn default() -> Self {
+        GeneralConfig {
+            extents: vec![5, 5],
+            n: 1,
+            trivial_only: false,
+            seed: 0,
+            threads: None,
+            precision: Precision::Single,
+            max_attempts: 100_000,
+        }
+    }
+}
+
+/// The general dataset: every link $U_\mu(x)$ an independent Haar-random $U(n)$ matrix.
+///
+/// Labels per plaquette are the principal eigenphase sums over $2\pi$ ([`eigenphase_label`]),
+/// the Chern number is their sum (an exact integer on the torus). Every call of
+/// [`SampleSource::sample`] draws fresh samples; sample $k$ of the stream depends only on the
+/// seed and $k$ (see the [module docs](super)).
+pub struct HaarSource {
+    config: GeneralConfig,
+    lattice: Lattice,
+    pool: Option<rayon::ThreadPool>,
+    next: u64,
+}
+
+impl std::fmt::Debug for HaarSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HaarSource")
+            .field("config", &self.config)
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+impl HaarSource {
+    /// A source at the start of its stream.
+    ///
+    /// Errors on a lattice that is not two-dimensional or has a zero extent, on $n = 0$,
+    /// `threads = Some(0)` or `max_attempts = 0`.
+    pub fn new(config: GeneralConfig) -> Result<HaarSource> {
+        let lattice = Lattice::new(&config.extents)?;
+        if lattice.dim() != 2 {
+            return Err(Error::InvalidParameter {
+                parameter: "extents",
+                value: format!("{:?}", config.extents),
+                reason: "the general dataset is two-dimensional: give two extents",
+            });
+        }
+        if config.n == 0 {
+            return Err(Error::InvalidParameter {
+                parameter: "n",
+                value: "0".into(),
+                reason: "links need at least one band",
+            });
+        }
+        if config.max_attempts == 0 {
+            return Err(Error::InvalidParameter {
+                parameter: "max_attempts",
+                value: "0".into(),
+                reason: "must be at least 1",
+            });
+        }
+        let pool = thread_pool(config.threads)?;
+        Ok(HaarSource {
+            config,
+            lattice,
+            pool,
+            next: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GeneralConfig {
+        &self.config
+    }
+
+    /// Index of the next sample in the stream (the number of samples drawn so far).
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Moves to sample `index` of the stream.
+    pub fn seek(&mut self, index: u64) {
+        self.next = index;
+    }
+
+    /// Sample `index` of the stream with its plaquettes, labels and Chern number,
+    /// independent of the source's position.
+    pub fn sample_at(&self, index: u64) -> Result<HaarSample> {
+        let mut rng = sample_rng(self.config.seed, index);
+        let attempts = if self.config.trivial_only {
+            self.config.max_attempts
+        } else {
+            1
+        };
+        for _ in 0..attempts {
+            let links = LinkField::haar_random(&self.lattice, self.config.n, &mut rng)?;
+            let plaquettes = links.plaquettes();
+            let (site_labels, chern) = labels_2d(&plaquettes);
+            if !self.config.trivial_only || chern == 0 {
+                return Ok(HaarSample {
+                    links,
+                    plaquettes,
+                    site_labels,
+                    chern,
+                });
+            }
+        }
+        Err(Error::RejectionExhausted {
+            sample: index,
+            attempts,
+        })
+    }
+
+    fn draw(&self, index: u64) -> Result<Sample> {
+        let s = self.sample_at(index)?;
+        Ok(Sample {
+            links: s.links.as_slice().to_vec(),
+            plaquettes: s.plaquettes.as_slice().to_vec(),
+            labels: s.site_labels,
+            chern: s.chern,
+        })
+    }
+}
+
+/// One sample of the general dataset.
+#[derive(Clone, Debug)]
+pub struct HaarSample {
+    /// The Haar-random links.
+    pub links: LinkField,
+    /// Their plaquettes (one plane).
+    pub plaquettes: PlaquetteField,
+    /// $f(x)$ per site (row-major), [`eigenphase_label`] of the plaquette at $x$.
+    pub site_labels: Vec<f64>,
+    /// $C = \sum_x f(x)$, rounded (exact up to rounding errors).
+    pub chern: i64,
+}
+
+/// Per-plaquette eigenphase labels of a 2D plaquette field and their (rounded) sum.
+pub(crate) fn labels_2d(plaquettes: &PlaquetteField) -> (Vec<f64>, i64) {
+    let n = plaquettes.n();
+    let labels: Vec<f64> = plaquettes
+        .as_slice()
+        .chunks_exact(n * n)
+        .map(|w| eigenphase_label(w, n))
+        .collect();
+    let chern = labels.iter().sum::<f64>().round() as i64;
+    (labels, chern)
+}
+
+impl SampleSource for HaarSource {
+    fn sample(&mut self, batch: usize) -> Result<Batch> {
+        let start = self.next;
+        let samples = install(self.pool.as_ref(), || {
+            (start..start + batch as u64)
+                .into_par_iter()
+                .map(|k| self.draw(k))
+                .collect::<Result<Vec<Sample>>>()
+        })?;
+        self.next = start + batch as u64;
+        assemble(
+            &samples,
+            &self.lattice,
+            self.config.n,
+            self.config.precision,
+        )
+    }
+
+    fn lattice(&self) -> &Lattice {
+        &self.lattice
+    }
+
+    fn n(&self) -> usize {
+        self.config.n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::TensorField;
+    use lattice_gauge::{GaugeTransform, matrix};
+    use rand::SeedableRng;
+    use tch::Kind;
+
+    fn source(n: usize, seed: u64, trivial_only: bool, threads: Option<usize>) -> HaarSource {
+        HaarSource::new(GeneralConfig {
+            extents: vec![5, 4],
+            n,
+            trivial_only,
+            seed,
+            threads,
+            precision: Precision::Double,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn identical(a: &Batch, b: &Batch) -> bool {
+        a.links.equal(&b.links)
+            && a.plaquettes.equal(&b.plaquettes)
+            && a.site_labels.equal(&b.site_labels)
+            && a.chern.equal(&b.chern)
+    }
+
+    #[test]
+    fn samples_depend_only_on_seed_and_index() -> Result<()> {
+        let whole = source(2, 11, false, Some(1)).sample(6)?;
+        let mut split = source(2, 11, false, Some(2));
+        let parts = [split.sample(2)?, split.sample(4)?];
+        assert!(identical(&whole, &Batch::cat(&parts)?));
+        assert_eq!(split.position(), 6);
+        let other = source(2, 12, false, None).sample(6)?;
+        assert!(!other.links.equal(&whole.links));
+        // Fresh samples on every call.
+        let mut s = source(2, 11, false, None);
+        let (a, b) = (s.sample(2)?, s.sample(2)?);
+        assert!(!a.links.equal(&b.links));
+        s.seek(2);
+        assert!(identical(&s.sample(2)?, &b));
+        Ok(())
+    }
+
+    #[test]
+    fn batch_layout_and_labels_agree_with_lattice_gauge() -> Result<()> {
+        let mut s = source(3, 5, false, None);
+        let batch = s.sample(4)?;
+        assert_eq!(batch.links.size(), [4, 2, 5, 4, 3, 3]);
+        assert_eq!(batch.plaquettes.size(), [4, 1, 5, 4, 3, 3]);
+        assert_eq!(batch.site_labels.size(), [4, 5, 4]);
+        assert_eq!(batch.site_labels.kind(), Kind::Float);
+        assert_eq!(batch.chern.kind(), Kind::Int64);
+        let lattice = s.lattice().clone();
+        let links = LinkField::batch_from_tensor(&batch.links, &lattice)?;
+        let plaquettes = PlaquetteField::batch_from_tensor(&batch.plaquettes, &lattice)?;
+        for (b, (u, w)) in links.iter().zip(&plaquettes).enumerate() {
+            assert!(u.plaquettes().max_abs_diff(w)? < 1e-14);
+            let mut total = 0.0;
+            for x in lattice.sites() {
+                let phases = matrix::eigenphases(w.plaquette(0, x), 3);
+                let label = phases.iter().sum::<f64>() / std::f64::consts::TAU;
+                let coords: Vec<i64> = lattice.coords(x).iter().map(|&c| c as i64).collect();
+                let stored = batch
+                    .site_labels
+                    .double_value(&[b as i64, coords[0], coords[1]]);
+                assert!((stored - label).abs() < 1e-6);
+                total += label;
+            }
+            let chern = batch.chern.int64_value(&[b as i64]);
+            assert!((total - chern as f64).abs() < 1e-9, "{total} vs {chern}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn labels_are_exact_integers_in_sum_and_gauge_invariant() -> Result<()> {
+        let s = source(2, 8, false, None);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut nonzero = 0;
+        for k in 0..20 {
+            let sample = s.sample_at(k)?;
+            let sum: f64 = sample.site_labels.iter().sum();
+            assert!((sum - sample.chern as f64).abs() < 1e-10);
+            nonzero += usize::from(sample.chern != 0);
+            let omega = GaugeTransform::random(s.lattice(), 2, &mut rng)?;
+            let moved = omega.apply_links(&sample.links)?;
+            let (labels, chern) = labels_2d(&moved.plaquettes());
+            assert_eq!(chern, sample.chern);
+            for (a, b) in labels.iter().zip(&sample.site_labels) {
+                assert!((a - b).abs() < 1e-10);
+            }
+        }
+        assert!(nonzero > 5, "Haar samples are mostly non-trivial");
+        Ok(())
+    }
+
+    #[test]
+    fn u1_labels_are_plaquette_angles() -> Result<()> {
+        let s = source(1, 2, false, None);
+        let sample = s.sample_at(0)?;
+        for (w, f) in sample.plaquettes.as_slice().iter().zip(&sample.site_labels) {
+            assert!((w.arg() / std::f64::consts::TAU - f).abs() < 1e-14);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn trivial_only_samples_have_chern_zero() -> Result<()> {
+        let batch = source(2, 4, true, None).sample(16)?;
+        assert_eq!(batch.chern.abs().sum(Kind::Int64).int64_value(&[]), 0);
+        let sums = batch
+            .site_labels
+            .sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Double);
+        assert!(sums.abs().max().double_value(&[]) < 1e-5);
+        Ok(())
+    }
+
+    #[test]
+    fn chern_spread_matches_the_reference_generator() -> Result<()> {
+        // PHYSICS.md section 5: n = 4 on 5x5, P(C = 0) about 0.20.
+        let s = HaarSource::new(GeneralConfig {
+            extents: vec![5, 5],
+            n: 4,
+            seed: 99,
+            ..Default::default()
+        })?;
+        let count = 300;
+        let zeros = (0..count)
+            .map(|k| s.sample_at(k).map(|x| x.chern == 0))
+            .collect::<Result<Vec<bool>>>()?
+            .into_iter()
+            .filter(|&z| z)
+            .count();
+        let p = zeros as f64 / count as f64;
+        assert!((0.13..0.28).contains(&p), "P(C = 0) = {p}");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_configurations_are_errors() {
+        let bad = |c: GeneralConfig| HaarSource::new(c).unwrap_err();
+        let base = GeneralConfig::default();
+        assert!(matches!(
+            bad(GeneralConfig {
+                extents: vec![3, 3, 3],
+                ..base.clone()
+            }),
+            Error::InvalidParameter {
+                parameter: "extents",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(GeneralConfig {
+                extents: vec![3, 0],
+                ..base.clone()
+            }),
+            Error::Lattice(_)
+        ));
+        assert!(matches!(
+            bad(GeneralConfig {
+                n: 0,
+                ..base.clone()
+            }),
+            Error::InvalidParameter { parameter: "n", .. }
+        ));
+        assert!(matches!(
+            bad(GeneralConfig {
+                threads: Some(0),
+                ..base.clone()
+            }),
+            Error::InvalidParameter {
+                parameter: "threads",
+                ..
+            }
+        ));
+        // Rejection sampling that cannot succeed in one draw on a large grid reports the sample.
+        let mut s = HaarSource::new(GeneralConfig {
+            extents: vec![8, 8],
+            n: 4,
+            trivial_only: true,
+            max_attempts: 1,
+            seed: 1,
+            ..base
+        })
+        .unwrap();
+        let err = (0..50).find_map(|_| s.sample(1).err());
+        assert!(matches!(
+            err,
+            Some(Error::RejectionExhausted { attempts: 1, .. })
+        ));
+    }
+}

@@ -1,0 +1,178 @@
+//! The crate's error type.
+//!
+//! Every fallible public function of `gauge-nn` returns [`Result`]. Variants carry the offending
+//! values (shapes, kinds, file names and fields, sample indices), so that a message says what was
+//! wrong without a debugger.
+use std::path::PathBuf;
+
+/// Errors of `gauge-nn`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error raised by libtorch (through `tch`).
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+
+    /// An error raised by `lattice-gauge` (bad lattice, non-unitary matrices, ...).
+    #[error("lattice-gauge: {0}")]
+    Lattice(#[from] lattice_gauge::Error),
+
+    /// A tensor has a kind that the operation does not accept.
+    #[error("{what}: tensor kind {found:?} not accepted, expected one of {expected:?}")]
+    Kind {
+        /// What the tensor was meant to hold.
+        what: &'static str,
+        /// The kinds the operation accepts.
+        expected: Vec<tch::Kind>,
+        /// The kind it got.
+        found: tch::Kind,
+    },
+
+    /// A tensor or array does not have the shape the operation needs.
+    #[error("{what}: expected shape {expected:?}, found {found:?}")]
+    Shape {
+        /// What the tensor was meant to hold.
+        what: &'static str,
+        /// The expected shape (`-1` where any size is accepted).
+        expected: Vec<i64>,
+        /// The shape it has.
+        found: Vec<i64>,
+    },
+
+    /// A batch of fields (or samples) is empty where at least one is needed.
+    #[error("{what}: empty batch")]
+    EmptyBatch {
+        /// What the batch was meant to hold.
+        what: &'static str,
+    },
+
+    /// The members of a batch of fields do not live on the same lattice or have different `n`.
+    #[error(
+        "{what}: member {index} has extents {found_extents:?} and n = {found_n}, \
+         member 0 has extents {expected_extents:?} and n = {expected_n}"
+    )]
+    BatchMismatch {
+        /// What the batch holds.
+        what: &'static str,
+        /// Index of the first member that differs from member 0.
+        index: usize,
+        /// Lattice extents of member 0.
+        expected_extents: Vec<usize>,
+        /// Matrix size of member 0.
+        expected_n: usize,
+        /// Lattice extents of the offending member.
+        found_extents: Vec<usize>,
+        /// Matrix size of the offending member.
+        found_n: usize,
+    },
+
+    /// A configuration parameter is out of its range.
+    #[error("invalid {parameter} = {value}: {reason}")]
+    InvalidParameter {
+        /// The parameter's name.
+        parameter: &'static str,
+        /// Its value, printed.
+        value: String,
+        /// What the parameter must satisfy.
+        reason: &'static str,
+    },
+
+    /// Rejection sampling of trivial (Chern number 0) samples gave up.
+    #[error("no sample with Chern number 0 after {attempts} draws (sample index {sample})")]
+    RejectionExhausted {
+        /// Index of the sample in the source's stream.
+        sample: u64,
+        /// Number of draws made.
+        attempts: usize,
+    },
+
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A `.safetensors` file could not be read or written.
+    #[error("{path}: safetensors: {source}")]
+    SafeTensors {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
+
+    /// A field of an `.npz` archive could not be written.
+    #[error("{path}: writing field `{field}`: {source}")]
+    NpzWrite {
+        /// The file.
+        path: PathBuf,
+        /// The field (array name).
+        field: String,
+        /// The underlying error.
+        #[source]
+        source: ndarray_npy::WriteNpzError,
+    },
+
+    /// A field of an `.npz` archive could not be read (missing, wrong type or dimension).
+    #[error("{path}: reading field `{field}`: {source}")]
+    NpzRead {
+        /// The file.
+        path: PathBuf,
+        /// The field (array name).
+        field: String,
+        /// The underlying error.
+        #[source]
+        source: ndarray_npy::ReadNpzError,
+    },
+
+    /// A field of a data file has the wrong element type or shape.
+    #[error("{path}: field `{field}`: expected {expected}, found {found}")]
+    BadField {
+        /// The file.
+        path: PathBuf,
+        /// The field (array or tensor name).
+        field: String,
+        /// What the field should be (dtype and shape).
+        expected: String,
+        /// What it is.
+        found: String,
+    },
+
+    /// A file has an extension this crate does not know how to read or write.
+    #[error("{path}: unknown data file extension (expected .npz or .safetensors)")]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// Training produced a loss that is NaN or infinite; the weights were not updated and the last
+    /// checkpoint on disk is the last good state.
+    #[error("non-finite loss {loss} at epoch {epoch}, step {step}")]
+    NonFiniteLoss {
+        /// The epoch (from 1) in which it happened.
+        epoch: usize,
+        /// The optimiser step (from 1) that produced it.
+        step: usize,
+        /// The loss value.
+        loss: f64,
+    },
+
+    /// The output scale of a trivial-only model cannot be fitted: the outputs vanish or are not finite.
+    #[error(
+        "cannot fit the output scale on {samples} calibration samples: sum of squared outputs {sum_of_squares}"
+    )]
+    Calibration {
+        /// Number of calibration samples.
+        samples: usize,
+        /// $\sum_b F_b^2$.
+        sum_of_squares: f64,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
