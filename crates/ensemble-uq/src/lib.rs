@@ -58,6 +58,10 @@ mod error;
 mod input;
 mod io;
 pub mod plots;
+#[cfg(test)]
+mod properties;
+#[cfg(any(test, feature = "proptest-support"))]
+pub mod proptest;
 mod report;
 mod scores;
 mod selective;
