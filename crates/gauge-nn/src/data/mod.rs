@@ -43,9 +43,11 @@ use tch::{Device, Kind, Tensor};
 use crate::convert::{Precision, complex_tensor};
 use crate::error::{Error, Result};
 
+mod dataset;
 mod diagonal;
 mod general;
 
+pub use dataset::{Batches, Dataset, FIELDS};
 pub use diagonal::{
     ChernChoice, DiagonalConfig, DiagonalSample, DiagonalSource, EigenphaseDistribution,
 };
@@ -105,9 +107,14 @@ impl Batch {
                 reason: "must be less than the batch size",
             });
         }
+        Ok(self.take(indices))
+    }
+
+    /// [`Batch::select`] for indices known to be in range.
+    pub(crate) fn take(&self, indices: &[usize]) -> Batch {
         let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
         let idx = Tensor::from_slice(&idx).to_device(self.chern.device());
-        Ok(self.map(|t| t.index_select(0, &idx)))
+        self.map(|t| t.index_select(0, &idx))
     }
 
     /// Concatenates batches along the sample axis.

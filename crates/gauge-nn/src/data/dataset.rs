@@ -1,0 +1,766 @@
+//! A fixed in-memory dataset, its batching, and its files.
+//!
+//! # File layout
+//! `.npz` (NumPy) and `.safetensors` files hold the same four arrays, C order, little endian:
+//!
+//! | name          | dtype                 | shape                                      |
+//! |---------------|-----------------------|--------------------------------------------|
+//! | `links`       | `float32` / `float64` | $(B, d, L_1, \dots, L_d, n, n, 2)$         |
+//! | `plaquettes`  | same as `links`       | $(B, P, L_1, \dots, L_d, n, n, 2)$         |
+//! | `site_labels` | `float32`             | $(B, L_1, \dots, L_d)$                     |
+//! | `chern`       | `int64`               | $(B)$                                      |
+//!
+//! The last axis of size 2 holds the real and imaginary parts; `float32` for
+//! [`Precision::Single`](crate::convert::Precision), `float64` for double precision. In Python:
+//! ```text
+//! import numpy as np
+//! d = np.load("train.npz")
+//! links = d["links"][..., 0] + 1j * d["links"][..., 1]   # (B, d, L1, .., Ld, n, n) complex
+//! ```
+//! and `safetensors.numpy.load_file("train.safetensors")` gives the same dictionary.
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{NpzReader, NpzWriter};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use tch::{Kind, Tensor};
+
+use super::{Batch, SampleSource};
+use crate::error::{Error, Result};
+
+/// The names of the arrays in a data file, in file order.
+pub const FIELDS: [&str; 4] = ["links", "plaquettes", "site_labels", "chern"];
+
+/// A fixed set of samples held in memory (one [`Batch`]).
+#[derive(Debug)]
+pub struct Dataset {
+    batch: Batch,
+}
+
+impl Dataset {
+    /// A dataset holding `batch`.
+    ///
+    /// Errors if the four tensors disagree on the number of samples, or have the wrong kinds.
+    pub fn new(batch: Batch) -> Result<Dataset> {
+        check_batch(&batch)?;
+        Ok(Dataset { batch })
+    }
+
+    /// Draws `size` samples from `source` (in chunks, with a progress bar on a terminal).
+    pub fn generate<S: SampleSource + ?Sized>(source: &mut S, size: usize) -> Result<Dataset> {
+        const CHUNK: usize = 1024;
+        let bar = ProgressBar::new(size as u64).with_style(
+            ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} samples ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message("generating");
+        let mut parts = Vec::with_capacity(size.div_ceil(CHUNK).max(1));
+        let mut done = 0;
+        loop {
+            let take = CHUNK.min(size - done);
+            parts.push(source.sample(take)?);
+            done += take;
+            bar.set_position(done as u64);
+            if done == size {
+                break;
+            }
+        }
+        bar.finish_and_clear();
+        Dataset::new(Batch::cat(&parts)?)
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Whether the dataset holds no sample.
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+
+    /// All samples as one batch.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    /// The batch, consuming the dataset.
+    pub fn into_batch(self) -> Batch {
+        self.batch
+    }
+
+    /// Samples `..at` and `at..` as two datasets (`at` clamped to the length), e.g. a
+    /// calibration set and a test set.
+    pub fn split_at(&self, at: usize) -> (Dataset, Dataset) {
+        let len = self.len();
+        (
+            Dataset {
+                batch: self.batch.slice(0, at),
+            },
+            Dataset {
+                batch: self.batch.slice(at, len),
+            },
+        )
+    }
+
+    /// Iterates over batches of `batch_size` samples (the last one may be shorter), in order
+    /// for `shuffle_seed = None`, else in an order shuffled with that seed.
+    ///
+    /// Errors on `batch_size = 0`.
+    pub fn batches(&self, batch_size: usize, shuffle_seed: Option<u64>) -> Result<Batches<'_>> {
+        if batch_size == 0 {
+            return Err(Error::InvalidParameter {
+                parameter: "batch_size",
+                value: "0".into(),
+                reason: "must be at least 1",
+            });
+        }
+        let order = shuffle_seed.map(|seed| {
+            let mut order: Vec<usize> = (0..self.len()).collect();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            order
+        });
+        Ok(Batches {
+            batch: &self.batch,
+            order,
+            batch_size,
+            next: 0,
+        })
+    }
+
+    /// Writes the dataset to `path`, as `.npz` or `.safetensors` by its extension (see the
+    /// [module docs](self) for the layout).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        match Format::of(path)? {
+            Format::Npz => self.save_npz(path),
+            Format::SafeTensors => self.save_safetensors(path),
+        }
+    }
+
+    /// Reads a dataset written by [`Dataset::save`] (or by NumPy in the same layout).
+    pub fn load(path: impl AsRef<Path>) -> Result<Dataset> {
+        let path = path.as_ref();
+        match Format::of(path)? {
+            Format::Npz => Dataset::load_npz(path),
+            Format::SafeTensors => Dataset::load_safetensors(path),
+        }
+    }
+
+    /// Writes an uncompressed `.npz` archive.
+    pub fn save_npz(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let file = File::create(path).map_err(|source| io_error(path, source))?;
+        let mut npz = NpzWriter::new(BufWriter::new(file));
+        for stored in to_stored(&self.batch)? {
+            let shape = IxDyn(&stored.shape);
+            let field = stored.name;
+            let write_error = |source| Error::NpzWrite {
+                path: path.to_path_buf(),
+                field: field.to_string(),
+                source,
+            };
+            let shape_error = |_| Error::BadField {
+                path: path.to_path_buf(),
+                field: field.to_string(),
+                expected: format!("{} values", stored.shape.iter().product::<usize>()),
+                found: "a different number of values".into(),
+            };
+            match stored.values {
+                Values::F32(v) => npz
+                    .add_array(
+                        field,
+                        &ArrayD::from_shape_vec(shape, v).map_err(shape_error)?,
+                    )
+                    .map_err(write_error)?,
+                Values::F64(v) => npz
+                    .add_array(
+                        field,
+                        &ArrayD::from_shape_vec(shape, v).map_err(shape_error)?,
+                    )
+                    .map_err(write_error)?,
+                Values::I64(v) => npz
+                    .add_array(
+                        field,
+                        &ArrayD::from_shape_vec(shape, v).map_err(shape_error)?,
+                    )
+                    .map_err(write_error)?,
+            }
+        }
+        npz.finish().map_err(|source| Error::NpzWrite {
+            path: path.to_path_buf(),
+            field: "(archive)".into(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Reads an `.npz` archive.
+    pub fn load_npz(path: impl AsRef<Path>) -> Result<Dataset> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|source| io_error(path, source))?;
+        let mut npz = NpzReader::new(BufReader::new(file)).map_err(|source| Error::NpzRead {
+            path: path.to_path_buf(),
+            field: "(archive)".into(),
+            source,
+        })?;
+        let mut stored = Vec::with_capacity(FIELDS.len());
+        for field in FIELDS {
+            let read_error = |source| Error::NpzRead {
+                path: path.to_path_buf(),
+                field: field.to_string(),
+                source,
+            };
+            let values = if field == "chern" {
+                let a: ArrayD<i64> = npz.by_name(field).map_err(read_error)?;
+                (a.shape().to_vec(), Values::I64(a.iter().copied().collect()))
+            } else if field == "site_labels" {
+                let a: ArrayD<f32> = npz.by_name(field).map_err(read_error)?;
+                (a.shape().to_vec(), Values::F32(a.iter().copied().collect()))
+            } else {
+                // Single or double precision: try the file's dtype both ways.
+                match npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(field) {
+                    Ok(a) => (a.shape().to_vec(), Values::F32(a.iter().copied().collect())),
+                    Err(_) => {
+                        let a: ArrayD<f64> = npz.by_name(field).map_err(read_error)?;
+                        (a.shape().to_vec(), Values::F64(a.iter().copied().collect()))
+                    }
+                }
+            };
+            stored.push(Stored {
+                name: field,
+                shape: values.0,
+                values: values.1,
+            });
+        }
+        Dataset::new(from_stored(stored, path)?)
+    }
+
+    /// Writes a `.safetensors` file (with a `format` entry in its metadata).
+    pub fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let stored = to_stored(&self.batch)?;
+        let bytes: Vec<(Dtype, Vec<u8>)> = stored
+            .iter()
+            .map(|s| match &s.values {
+                Values::F32(v) => (Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+                Values::F64(v) => (Dtype::F64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+                Values::I64(v) => (Dtype::I64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            })
+            .collect();
+        let safetensors_error = |source| Error::SafeTensors {
+            path: path.to_path_buf(),
+            source,
+        };
+        let views = stored
+            .iter()
+            .zip(&bytes)
+            .map(|(s, (dtype, data))| {
+                TensorView::new(*dtype, s.shape.clone(), data).map(|v| (s.name, v))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(safetensors_error)?;
+        let metadata = HashMap::from([(
+            "format".to_string(),
+            "gauge-nn dataset v1: links, plaquettes (real/imag on the last axis), site_labels, chern"
+                .to_string(),
+        )]);
+        safetensors::serialize_to_file(views, Some(metadata), path).map_err(safetensors_error)
+    }
+
+    /// Reads a `.safetensors` file.
+    pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Dataset> {
+        let path = path.as_ref();
+        let buffer = std::fs::read(path).map_err(|source| io_error(path, source))?;
+        let safetensors_error = |source| Error::SafeTensors {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = SafeTensors::deserialize(&buffer).map_err(safetensors_error)?;
+        let mut stored = Vec::with_capacity(FIELDS.len());
+        for field in FIELDS {
+            let view = file.tensor(field).map_err(safetensors_error)?;
+            let data = view.data();
+            let values = match view.dtype() {
+                Dtype::F32 => Values::F32(
+                    data.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
+                ),
+                Dtype::F64 => Values::F64(
+                    data.chunks_exact(8)
+                        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                        .collect(),
+                ),
+                Dtype::I64 => Values::I64(
+                    data.chunks_exact(8)
+                        .map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                        .collect(),
+                ),
+                other => {
+                    return Err(Error::BadField {
+                        path: path.to_path_buf(),
+                        field: field.to_string(),
+                        expected: "F32, F64 or I64".into(),
+                        found: format!("{other:?}"),
+                    });
+                }
+            };
+            stored.push(Stored {
+                name: field,
+                shape: view.shape().to_vec(),
+                values,
+            });
+        }
+        Dataset::new(from_stored(stored, path)?)
+    }
+}
+
+/// An iterator over the batches of a [`Dataset`] ([`Dataset::batches`]).
+#[derive(Debug)]
+pub struct Batches<'a> {
+    batch: &'a Batch,
+    order: Option<Vec<usize>>,
+    batch_size: usize,
+    next: usize,
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        let len = self.batch.len();
+        if self.next >= len {
+            return None;
+        }
+        let end = (self.next + self.batch_size).min(len);
+        let out = match &self.order {
+            None => self.batch.slice(self.next, end),
+            Some(order) => self.batch.take(&order[self.next..end]),
+        };
+        self.next = end;
+        Some(out)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.batch.len() - self.next.min(self.batch.len())).div_ceil(self.batch_size);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Batches<'_> {}
+
+enum Format {
+    Npz,
+    SafeTensors,
+}
+
+impl Format {
+    fn of(path: &Path) -> Result<Format> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("npz") => Ok(Format::Npz),
+            Some("safetensors") => Ok(Format::SafeTensors),
+            _ => Err(Error::UnknownFormat {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+enum Values {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+}
+
+impl Values {
+    fn dtype(&self) -> &'static str {
+        match self {
+            Values::F32(_) => "float32",
+            Values::F64(_) => "float64",
+            Values::I64(_) => "int64",
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::F64(v) => v.len(),
+            Values::I64(v) => v.len(),
+        }
+    }
+}
+
+struct Stored {
+    name: &'static str,
+    shape: Vec<usize>,
+    values: Values,
+}
+
+/// The batch's tensors as plain arrays in file layout.
+fn to_stored(batch: &Batch) -> Result<Vec<Stored>> {
+    let plain = |name: &'static str, t: &Tensor| -> Result<Stored> {
+        let t = t.f_to_device(tch::Device::Cpu)?;
+        let t = match t.kind() {
+            Kind::ComplexFloat | Kind::ComplexDouble => {
+                t.f_resolve_conj()?.f_contiguous()?.f_view_as_real()?
+            }
+            _ => t,
+        }
+        .f_contiguous()?;
+        let shape: Vec<usize> = t.size().iter().map(|&s| s as usize).collect();
+        let numel = t.numel();
+        let values = match t.kind() {
+            Kind::Float => {
+                let mut v = vec![0f32; numel];
+                t.f_copy_data(&mut v, numel)?;
+                Values::F32(v)
+            }
+            Kind::Double => {
+                let mut v = vec![0f64; numel];
+                t.f_copy_data(&mut v, numel)?;
+                Values::F64(v)
+            }
+            _ => {
+                let mut v = vec![0i64; numel];
+                t.f_to_kind(Kind::Int64)?.f_copy_data(&mut v, numel)?;
+                Values::I64(v)
+            }
+        };
+        Ok(Stored {
+            name,
+            shape,
+            values,
+        })
+    };
+    Ok(vec![
+        plain("links", &batch.links)?,
+        plain("plaquettes", &batch.plaquettes)?,
+        plain("site_labels", &batch.site_labels)?,
+        plain("chern", &batch.chern)?,
+    ])
+}
+
+/// Checks the arrays of a file against the layout and builds the batch.
+fn from_stored(stored: Vec<Stored>, path: &Path) -> Result<Batch> {
+    let bad = |s: &Stored, expected: String| Error::BadField {
+        path: PathBuf::from(path),
+        field: s.name.to_string(),
+        expected,
+        found: format!("{} array of shape {:?}", s.values.dtype(), s.shape),
+    };
+    let [links, plaquettes, labels, chern]: [Stored; 4] =
+        stored.try_into().map_err(|_| Error::UnknownFormat {
+            path: path.to_path_buf(),
+        })?;
+    // links: (B, d, L.., n, n, 2); the other shapes follow from it.
+    let ls = &links.shape;
+    let d = ls.get(1).copied().unwrap_or(0);
+    let ok_links = ls.len() == d + 5
+        && d >= 1
+        && ls[ls.len() - 1] == 2
+        && ls[ls.len() - 2] == ls[ls.len() - 3]
+        && !matches!(links.values, Values::I64(_))
+        && links.values.len() == ls.iter().product::<usize>();
+    if !ok_links {
+        return Err(bad(
+            &links,
+            "float32/float64 array of shape (B, d, L_1, .., L_d, n, n, 2)".into(),
+        ));
+    }
+    let b = ls[0];
+    let extents = &ls[2..2 + d];
+    let n = ls[ls.len() - 2];
+    let mut expected = vec![b, d * (d - 1) / 2];
+    expected.extend_from_slice(extents);
+    expected.extend([n, n, 2]);
+    if plaquettes.shape != expected
+        || plaquettes.values.dtype() != links.values.dtype()
+        || plaquettes.values.len() != expected.iter().product::<usize>()
+    {
+        return Err(bad(
+            &plaquettes,
+            format!("{} array of shape {expected:?}", links.values.dtype()),
+        ));
+    }
+    let mut expected = vec![b];
+    expected.extend_from_slice(extents);
+    if labels.shape != expected
+        || !matches!(labels.values, Values::F32(_))
+        || labels.values.len() != expected.iter().product::<usize>()
+    {
+        return Err(bad(&labels, format!("float32 array of shape {expected:?}")));
+    }
+    if chern.shape != [b] || !matches!(chern.values, Values::I64(_)) || chern.values.len() != b {
+        return Err(bad(&chern, format!("int64 array of shape [{b}]")));
+    }
+    let tensor = |s: Stored| -> Result<Tensor> {
+        let shape: Vec<i64> = s.shape.iter().map(|&x| x as i64).collect();
+        let t = match s.values {
+            Values::F32(v) => Tensor::f_from_slice(&v)?,
+            Values::F64(v) => Tensor::f_from_slice(&v)?,
+            Values::I64(v) => Tensor::f_from_slice(&v)?,
+        };
+        Ok(t.f_view(shape.as_slice())?)
+    };
+    Ok(Batch {
+        links: tensor(links)?.f_view_as_complex()?,
+        plaquettes: tensor(plaquettes)?.f_view_as_complex()?,
+        site_labels: tensor(labels)?,
+        chern: tensor(chern)?,
+    })
+}
+
+/// Checks that the tensors of a batch agree on the number of samples and have the right kinds.
+fn check_batch(batch: &Batch) -> Result<()> {
+    let b = batch.len() as i64;
+    let complex = [Kind::ComplexFloat, Kind::ComplexDouble];
+    for (what, t, kinds) in [
+        ("links", &batch.links, &complex[..]),
+        ("plaquettes", &batch.plaquettes, &complex[..]),
+        ("site_labels", &batch.site_labels, &[Kind::Float][..]),
+        ("chern", &batch.chern, &[Kind::Int64][..]),
+    ] {
+        if !kinds.contains(&t.kind()) {
+            return Err(Error::Kind {
+                what,
+                expected: kinds.to_vec(),
+                found: t.kind(),
+            });
+        }
+        let size = t.size();
+        if size.first() != Some(&b) {
+            let mut expected = size.clone();
+            match expected.first_mut() {
+                Some(e) => *e = b,
+                None => expected.push(b),
+            }
+            return Err(Error::Shape {
+                what,
+                expected,
+                found: size,
+            });
+        }
+    }
+    if batch.chern.dim() != 1 {
+        return Err(Error::Shape {
+            what: "chern",
+            expected: vec![b],
+            found: batch.chern.size(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::Precision;
+    use crate::data::{DiagonalConfig, DiagonalSource, GeneralConfig, HaarSource};
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("gauge-nn-dataset-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn haar(n: usize, precision: Precision, size: usize) -> Dataset {
+        let mut s = HaarSource::new(GeneralConfig {
+            extents: vec![4, 3],
+            n,
+            seed: 3,
+            precision,
+            ..Default::default()
+        })
+        .unwrap();
+        Dataset::generate(&mut s, size).unwrap()
+    }
+
+    fn identical(a: &Batch, b: &Batch) -> bool {
+        a.links.equal(&b.links)
+            && a.plaquettes.equal(&b.plaquettes)
+            && a.site_labels.equal(&b.site_labels)
+            && a.chern.equal(&b.chern)
+    }
+
+    #[test]
+    fn files_round_trip_exactly_in_both_formats_and_precisions() -> Result<()> {
+        for precision in [Precision::Single, Precision::Double] {
+            let data = haar(2, precision, 5);
+            for ext in ["npz", "safetensors"] {
+                let path = scratch(&format!("round-trip-{precision:?}.{ext}"));
+                data.save(&path)?;
+                let back = Dataset::load(&path)?;
+                assert_eq!(back.len(), 5);
+                assert_eq!(back.batch().links.kind(), precision.complex_kind());
+                assert!(identical(back.batch(), data.batch()), "{ext} {precision:?}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn npz_layout_is_real_and_imaginary_parts_on_the_last_axis() -> Result<()> {
+        let data = haar(1, Precision::Double, 2);
+        let path = scratch("layout.npz");
+        data.save(&path)?;
+        let mut npz = NpzReader::new(File::open(&path).unwrap()).unwrap();
+        let links: ArrayD<f64> = npz.by_name("links").unwrap();
+        assert_eq!(links.shape(), [2, 2, 4, 3, 1, 1, 2]);
+        let t = &data.batch().links;
+        let index = [1i64, 0, 2, 1, 0, 0];
+        assert_eq!(links[[1, 0, 2, 1, 0, 0, 0]], t.real().double_value(&index));
+        assert_eq!(links[[1, 0, 2, 1, 0, 0, 1]], t.imag().double_value(&index));
+        Ok(())
+    }
+
+    #[test]
+    fn batches_cover_every_sample_once_in_a_seeded_order() -> Result<()> {
+        let mut s = DiagonalSource::new(DiagonalConfig {
+            n: 1,
+            chern: crate::data::ChernChoice::Range { lo: -2, hi: 2 },
+            ..Default::default()
+        })?;
+        let data = Dataset::generate(&mut s, 10)?;
+        // Tag each sample by a value unique to it: the label at site 0.
+        let tags = |b: &Batch| -> Vec<f32> {
+            Vec::<f32>::try_from(&b.site_labels.flatten(1, -1).select(1, 0)).unwrap()
+        };
+        let all = tags(data.batch());
+        let in_order: Vec<f32> = data.batches(4, None)?.flat_map(|b| tags(&b)).collect();
+        assert_eq!(in_order, all);
+        assert_eq!(
+            data.batches(4, None)?.map(|b| b.len()).collect::<Vec<_>>(),
+            [4, 4, 2]
+        );
+        let shuffled: Vec<f32> = data.batches(3, Some(7))?.flat_map(|b| tags(&b)).collect();
+        let again: Vec<f32> = data.batches(3, Some(7))?.flat_map(|b| tags(&b)).collect();
+        assert_eq!(shuffled, again);
+        assert_ne!(shuffled, all);
+        let mut sorted = shuffled.clone();
+        sorted.sort_by(f32::total_cmp);
+        let mut expected = all.clone();
+        expected.sort_by(f32::total_cmp);
+        assert_eq!(sorted, expected);
+        // Each shuffled batch keeps its samples whole: labels still sum to the Chern numbers.
+        for b in data.batches(3, Some(7))? {
+            let sums = b
+                .site_labels
+                .sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Double);
+            let c = b.chern.to_kind(Kind::Double);
+            assert!((sums - c).abs().max().double_value(&[]) < 1e-5);
+        }
+        assert!(matches!(
+            data.batches(0, None),
+            Err(Error::InvalidParameter { .. })
+        ));
+        let (a, b) = data.split_at(3);
+        assert_eq!((a.len(), b.len()), (3, 7));
+        Ok(())
+    }
+
+    #[test]
+    fn bad_files_are_errors_naming_the_file_and_field() -> Result<()> {
+        let data = haar(1, Precision::Single, 2);
+        assert!(matches!(
+            data.save(scratch("x.txt")),
+            Err(Error::UnknownFormat { .. })
+        ));
+        let missing = scratch("does-not-exist.npz");
+        match Dataset::load(&missing) {
+            Err(Error::Io { path, .. }) => assert_eq!(path, missing),
+            other => panic!("expected an io error, got {other:?}"),
+        }
+        // An archive with a wrongly shaped label array.
+        let path = scratch("bad-labels.npz");
+        {
+            let mut npz = NpzWriter::new(File::create(&path).unwrap());
+            for s in to_stored(data.batch())? {
+                match (s.name, s.values) {
+                    ("site_labels", Values::F32(v)) => {
+                        let a = ArrayD::from_shape_vec(IxDyn(&[2, 12]), v).unwrap();
+                        npz.add_array("site_labels", &a).unwrap();
+                    }
+                    (name, Values::F32(v)) => {
+                        npz.add_array(name, &ArrayD::from_shape_vec(IxDyn(&s.shape), v).unwrap())
+                            .unwrap();
+                    }
+                    (name, Values::I64(v)) => {
+                        npz.add_array(name, &ArrayD::from_shape_vec(IxDyn(&s.shape), v).unwrap())
+                            .unwrap();
+                    }
+                    _ => unreachable!("single precision data"),
+                }
+            }
+            npz.finish().unwrap();
+        }
+        match Dataset::load(&path) {
+            Err(Error::BadField { path: p, field, .. }) => {
+                assert_eq!(p, path);
+                assert_eq!(field, "site_labels");
+            }
+            other => panic!("expected a bad field, got {other:?}"),
+        }
+        // An archive without the Chern numbers.
+        let path = scratch("no-chern.npz");
+        {
+            let mut npz = NpzWriter::new(File::create(&path).unwrap());
+            for s in to_stored(data.batch())? {
+                if let Values::F32(v) = s.values {
+                    npz.add_array(s.name, &ArrayD::from_shape_vec(IxDyn(&s.shape), v).unwrap())
+                        .unwrap();
+                }
+            }
+            npz.finish().unwrap();
+        }
+        assert!(
+            matches!(Dataset::load(&path), Err(Error::NpzRead { field, .. }) if field == "chern")
+        );
+        // A safetensors file that is not one.
+        let path = scratch("garbage.safetensors");
+        std::fs::write(&path, b"not a safetensors file").unwrap();
+        assert!(matches!(
+            Dataset::load(&path),
+            Err(Error::SafeTensors { .. })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn inconsistent_batches_are_rejected() {
+        let data = haar(1, Precision::Single, 3).into_batch();
+        let bad = Batch {
+            chern: data.chern.narrow(0, 0, 2),
+            ..data.shallow_clone()
+        };
+        assert!(matches!(
+            Dataset::new(bad),
+            Err(Error::Shape { what: "links", .. })
+        ));
+        let bad = Batch {
+            site_labels: data.site_labels.to_kind(Kind::Double),
+            ..data
+        };
+        assert!(matches!(
+            Dataset::new(bad),
+            Err(Error::Kind {
+                what: "site_labels",
+                ..
+            })
+        ));
+    }
+}
