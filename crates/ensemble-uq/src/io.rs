@@ -112,6 +112,15 @@ fn npy_reason(e: &ReadNpyError) -> String {
     }
 }
 
+fn float_reason(e: &ReadNpyError) -> String {
+    match e {
+        ReadNpyError::WrongDescriptor(d) => {
+            format!("unsupported dtype {d} (member arrays must be float32 or float64)")
+        }
+        other => npy_reason(other),
+    }
+}
+
 fn npz_reason(e: &ReadNpzError) -> String {
     match e {
         ReadNpzError::Npy(n) => npy_reason(n),
@@ -264,7 +273,7 @@ fn read_npy3(path: &Path, field: Option<&str>) -> Result<FloatArray3> {
         Err(ReadNpyError::WrongDescriptor(_)) => {
             Array3::<f64>::read_npy(BufReader::new(open(path)?))
                 .map(FloatArray3::F64)
-                .map_err(|e| format_error(path, "", npy_reason(&e)))
+                .map_err(|e| format_error(path, "", float_reason(&e)))
         }
         Err(e) => Err(format_error(path, "", npy_reason(&e))),
     }
@@ -422,6 +431,16 @@ fn safetensors_header(path: &Path) -> Result<(File, Metadata, u64, u64)> {
     })?;
     let metadata: Metadata = serde_json::from_slice(&header)
         .map_err(|e| format_error(path, "", format!("invalid safetensors header: {e}")))?;
+    let expected = 8 + n + metadata.data_len() as u64;
+    if expected != file_len {
+        return Err(format_error(
+            path,
+            "",
+            format!(
+                "file has {file_len} bytes, its header describes {expected} (truncated or corrupt)"
+            ),
+        ));
+    }
     Ok((file, metadata, 8 + n, file_len))
 }
 
