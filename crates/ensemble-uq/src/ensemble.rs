@@ -53,11 +53,11 @@ impl EnsembleConfig {
 /// Which per-sample quantity ranks samples as "uncertain" (larger = more uncertain).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum UncertaintyScore {
-    /// $H[\bar p]$ (total uncertainty).
+    /// $H(\bar p)$ (total uncertainty).
     PredictiveEntropy,
-    /// $\mathbb E_m H[p_m]$ (aleatoric).
+    /// $\mathbb E_m H(p_m)$ (aleatoric).
     ExpectedEntropy,
-    /// $H[\bar p] - \mathbb E_m H[p_m]$ (epistemic).
+    /// $H(\bar p) - \mathbb E_m H(p_m)$ (epistemic).
     MutualInformation,
     /// $-\max_k \bar p_k$.
     NegativeMaxProbability,
@@ -205,12 +205,12 @@ impl UncertaintyScores {
         self.confidence.is_empty()
     }
 
-    /// $H[\bar p_i]$ per sample.
+    /// $H(\bar p_i)$ per sample.
     pub fn predictive_entropy(&self) -> &[f64] {
         &self.predictive_entropy
     }
 
-    /// $\mathbb E_m H[p_{m,i}]$ per sample.
+    /// $\mathbb E_m H(p_{m,i})$ per sample.
     pub fn expected_entropy(&self) -> &[f64] {
         &self.expected_entropy
     }
@@ -220,7 +220,7 @@ impl UncertaintyScores {
         &self.confidence
     }
 
-    /// Mutual information per sample, $\max(H[\bar p_i] - \mathbb E_m H[p_{m,i}], 0)$.
+    /// Mutual information per sample, $\max(H(\bar p_i) - \mathbb E_m H(p_{m,i}), 0)$.
     pub fn mutual_information(&self) -> Vec<f64> {
         self.predictive_entropy
             .iter()

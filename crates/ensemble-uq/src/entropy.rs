@@ -7,10 +7,10 @@ use crate::error::{Error, Result};
 /// How $-p\ln p$ is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub enum EntropyConvention {
-    /// $H[p] = -\sum_k p_k \ln p_k$ with $0 \ln 0 = 0$ exactly (as `scipy.special.entr`). The default.
+    /// $H(p) = -\sum_k p_k \ln p_k$ with $0 \ln 0 = 0$ exactly (as `scipy.special.entr`). The default.
     #[default]
     Exact,
-    /// The paper's code: $H[p] = -\sum_k p_k \ln(p_k + \epsilon)$ (its notebooks use
+    /// The paper's code: $H(p) = -\sum_k p_k \ln(p_k + \epsilon)$ (its notebooks use
     /// $\epsilon = 10^{-9}$, its `lib/uncertainty.py` the float32 machine epsilon).
     /// For reproducing published numbers only: it biases every entropy downwards.
     PaperEpsilon(f64),
@@ -55,7 +55,7 @@ pub fn entr(x: f64) -> f64 {
     if x > 0.0 { -x * x.ln() } else { 0.0 }
 }
 
-/// Shannon entropy $H[p] = -\sum_k p_k \ln p_k$ in nats, with $0 \ln 0 = 0$.
+/// Shannon entropy $H(p) = -\sum_k p_k \ln p_k$ in nats, with $0 \ln 0 = 0$.
 #[inline]
 pub fn entropy(p: &[f64]) -> f64 {
     p.iter().map(|&x| entr(x)).sum()
@@ -69,9 +69,9 @@ pub(crate) fn entropy_paper(p: &[f64], eps: f64) -> f64 {
 
 /// The uncertainty decomposition of one sample (nats).
 ///
-/// - predictive (total) entropy $H[\bar p]$ with $\bar p = \frac1M\sum_m p_m$;
-/// - expected (aleatoric) entropy $\mathbb E_m H[p_m] = \frac1M \sum_m H[p_m]$;
-/// - mutual information (epistemic) $I = H[\bar p] - \mathbb E_m H[p_m]$.
+/// - predictive (total) entropy $H(\bar p)$ with $\bar p = \frac1M\sum_m p_m$;
+/// - expected (aleatoric) entropy $\mathbb E_m H(p_m) = \frac1M \sum_m H(p_m)$;
+/// - mutual information (epistemic) $I = H(\bar p) - \mathbb E_m H(p_m)$.
 ///
 /// $I \ge 0$ by Jensen's inequality. In floating point the difference of two nearly equal
 /// entropies can come out a few ulps below zero; such values are clamped to exactly `0.0`
@@ -79,11 +79,11 @@ pub(crate) fn entropy_paper(p: &[f64], eps: f64) -> f64 {
 /// because the difference is mathematically non-negative.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Uncertainty {
-    /// $H[\bar p]$.
+    /// $H(\bar p)$.
     pub predictive_entropy: f64,
-    /// $\mathbb E_m H[p_m]$.
+    /// $\mathbb E_m H(p_m)$.
     pub expected_entropy: f64,
-    /// $\max(H[\bar p] - \mathbb E_m H[p_m],\ 0)$.
+    /// $\max(H(\bar p) - \mathbb E_m H(p_m),\ 0)$.
     pub mutual_information: f64,
 }
 

@@ -7,7 +7,7 @@
 //! classes $k = 1..K$, as an $(M, N, K)$ array of [`Logits`] or [`Probabilities`] (the kind is
 //! stated, never guessed). The ensemble predicts $\bar p = \frac1M \sum_m p_m$ (probability
 //! averaging) and each sample's uncertainty decomposes, in nats, as
-//! $$H[\bar p] = \underbrace{\mathbb E_m H[p_m]}_{\text{aleatoric}} +
+//! $$H(\bar p) = \underbrace{\mathbb E_m H(p_m)}_{\text{aleatoric}} +
 //! \underbrace{I}_{\text{epistemic}},\qquad I \ge 0,$$
 //! with $0 \ln 0 = 0$ ([`EntropyConvention::Exact`]; the paper's $\ln(p+\epsilon)$ variant on
 //! request).

@@ -96,9 +96,9 @@ pub struct Summary {
     pub netcal_ace: f64,
     /// Class-wise ECE, if accumulated.
     pub classwise_ece: Option<f64>,
-    /// Mean $H[\bar p]$.
+    /// Mean $H(\bar p)$.
     pub predictive_entropy: f64,
-    /// Mean $\mathbb E_m H[p_m]$.
+    /// Mean $\mathbb E_m H(p_m)$.
     pub expected_entropy: f64,
     /// Mean mutual information.
     pub mutual_information: f64,
