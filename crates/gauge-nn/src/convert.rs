@@ -28,7 +28,7 @@
 //! # fn main() -> gauge_nn::Result<()> {
 //! let lattice = Lattice::new(&[4, 3])?;
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-//! let links = LinkField::haar_random(&lattice, 2, &mut rng);
+//! let links = LinkField::haar_random(&lattice, 2, &mut rng)?;
 //! let t = links.to_tensor(Precision::Double)?;
 //! assert_eq!(t.size(), [2, 4, 3, 2, 2]);
 //! assert_eq!(t.kind(), tch::Kind::ComplexDouble);

@@ -1,23 +1,4 @@
 //! A fixed in-memory dataset, its batching, and its files.
-//!
-//! # File layout
-//! `.npz` (NumPy) and `.safetensors` files hold the same four arrays, C order, little endian:
-//!
-//! | name          | dtype                 | shape                                      |
-//! |---------------|-----------------------|--------------------------------------------|
-//! | `links`       | `float32` / `float64` | $(B, d, L_1, \dots, L_d, n, n, 2)$         |
-//! | `plaquettes`  | same as `links`       | $(B, P, L_1, \dots, L_d, n, n, 2)$         |
-//! | `site_labels` | `float32`             | $(B, L_1, \dots, L_d)$                     |
-//! | `chern`       | `int64`               | $(B)$                                      |
-//!
-//! The last axis of size 2 holds the real and imaginary parts; `float32` for
-//! [`Precision::Single`](crate::convert::Precision), `float64` for double precision. In Python:
-//! ```text
-//! import numpy as np
-//! d = np.load("train.npz")
-//! links = d["links"][..., 0] + 1j * d["links"][..., 1]   # (B, d, L1, .., Ld, n, n) complex
-//! ```
-//! and `safetensors.numpy.load_file("train.safetensors")` gives the same dictionary.
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -38,7 +19,26 @@ use crate::error::{Error, Result};
 /// The names of the arrays in a data file, in file order.
 pub const FIELDS: [&str; 4] = ["links", "plaquettes", "site_labels", "chern"];
 
-/// A fixed set of samples held in memory (one [`Batch`]).
+/// A fixed set of samples held in memory (one [`Batch`]), with files.
+///
+/// # File layout
+/// `.npz` (NumPy) and `.safetensors` files hold the same four arrays, C order, little endian:
+///
+/// | name          | dtype                 | shape                                      |
+/// |---------------|-----------------------|--------------------------------------------|
+/// | `links`       | `float32` / `float64` | $(B, d, L_1, \dots, L_d, n, n, 2)$         |
+/// | `plaquettes`  | same as `links`       | $(B, P, L_1, \dots, L_d, n, n, 2)$         |
+/// | `site_labels` | `float32`             | $(B, L_1, \dots, L_d)$                     |
+/// | `chern`       | `int64`               | $(B)$                                      |
+///
+/// The last axis of size 2 holds the real and imaginary parts; `float32` for
+/// [`Precision::Single`](crate::convert::Precision), `float64` for double precision. In Python:
+/// ```text
+/// import numpy as np
+/// d = np.load("train.npz")
+/// links = d["links"][..., 0] + 1j * d["links"][..., 1]   # (B, d, L1, .., Ld, n, n) complex
+/// ```
+/// and `safetensors.numpy.load_file("train.safetensors")` gives the same dictionary.
 #[derive(Debug)]
 pub struct Dataset {
     batch: Batch,
@@ -136,7 +136,7 @@ impl Dataset {
     }
 
     /// Writes the dataset to `path`, as `.npz` or `.safetensors` by its extension (see the
-    /// [module docs](self) for the layout).
+    /// [`Dataset`] docs for the layout).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         match Format::of(path)? {

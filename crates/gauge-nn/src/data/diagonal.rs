@@ -1,34 +1,4 @@
-//! The diagonal dataset: diagonal plaquettes with prescribed Chern number, and links that
-//! realise them.
-//!
-//! GEBLNet acts per site and is gauge equivariant, and every unitary plaquette is unitarily
-//! diagonalisable, so diagonal plaquettes $W(x) = \mathrm{diag}(e^{i\theta_1(x)}, \dots,
-//! e^{i\theta_n(x)})$ reach every gauge orbit of a single plaquette (GENet, App. C.2). Here each
-//! diagonal component $a$ is itself a $U(1)$ gauge field: its plaquette angles sum to
-//! $\sum_x \theta_a(x) = 2\pi c_a$ with an integer $c_a$, and $\sum_a c_a = C$. That is what a
-//! diagonal link field needs to exist on the torus, so the samples come with links
-//! $U_\mu(x) = \mathrm{diag}(e^{i A^a_\mu(x)})$ (an axial-like gauge) whose plaquettes are the
-//! $W(x)$: models that transport along links (GEConv) can train on them too.
-//!
-//! Labels: $f(x) = F(x)/2\pi$ with $F(x) = \sum_a \theta_a(x)$ and every
-//! $\theta_a(x) \in (-\pi, \pi]$, so $f(x)$ is the principal eigenphase sum over $2\pi$ of $W(x)$,
-//! exactly the label of the general dataset, and $\sum_x f(x) = C$.
-//!
-//! Sampling of one sample:
-//! 1. The target $C$ ([`ChernChoice`]).
-//! 2. At every site, $n$ eigenphases: the eigenphases of a Haar-random $U(n)$ matrix in random
-//!    order ([`EigenphaseDistribution::Cue`], the law of the eigenphases of the general
-//!    dataset's plaquettes, which are Haar distributed), or i.i.d. uniform on $(-\pi, \pi]$
-//!    ([`EigenphaseDistribution::Uniform`]).
-//! 3. Component totals $T_a = \sum_x \theta_a(x)$; integers $c_a$ nearest to $T_a/2\pi$,
-//!    corrected by unit steps on the components closest to the other rounding until
-//!    $\sum_a c_a = C$; every $\theta_a(x)$ is shifted by $(2\pi c_a - T_a)/V$ ($V$ sites), the
-//!    smallest uniform shift that makes the totals right. If a shifted eigenphase leaves
-//!    $(-\pi, \pi]$ the whole sample is redrawn.
-//!
-//! The shift is of order $1/\sqrt{V}$ for $C = 0$, so on large grids the per-site law is
-//! close to the unshifted one; on small grids and for large $|C|$ (where $2\pi C$ is a large
-//! part of the possible total) it is visibly distorted and the rejection rate grows.
+//! The diagonal dataset (GENet App. C.2, with links).
 use std::f64::consts::{PI, TAU};
 
 use lattice_gauge::{C64, Lattice, LinkField, matrix};
@@ -144,7 +114,37 @@ impl DiagonalSample {
     }
 }
 
-/// Diagonal plaquettes with prescribed Chern numbers (see the [module docs](self)).
+/// The diagonal dataset: diagonal plaquettes with prescribed Chern number, and links that
+/// realise them.
+///
+/// GEBLNet acts per site and is gauge equivariant, and every unitary plaquette is unitarily
+/// diagonalisable, so diagonal plaquettes $W(x) = \mathrm{diag}(e^{i\theta_1(x)}, \dots,
+/// e^{i\theta_n(x)})$ reach every gauge orbit of a single plaquette (GENet, App. C.2). Here each
+/// diagonal component $a$ is itself a $U(1)$ gauge field: its plaquette angles sum to
+/// $\sum_x \theta_a(x) = 2\pi c_a$ with an integer $c_a$, and $\sum_a c_a = C$. That is what a
+/// diagonal link field needs to exist on the torus, so the samples come with links
+/// $U_\mu(x) = \mathrm{diag}(e^{i A^a_\mu(x)})$ (an axial-like gauge) whose plaquettes are the
+/// $W(x)$: models that transport along links (GEConv) can train on them too.
+///
+/// Labels: $f(x) = F(x)/2\pi$ with $F(x) = \sum_a \theta_a(x)$ and every
+/// $\theta_a(x) \in (-\pi, \pi]$, so $f(x)$ is the principal eigenphase sum over $2\pi$ of $W(x)$,
+/// exactly the label of the general dataset, and $\sum_x f(x) = C$.
+///
+/// Sampling of one sample:
+/// 1. The target $C$ ([`ChernChoice`]).
+/// 2. At every site, $n$ eigenphases: the eigenphases of a Haar-random $U(n)$ matrix in random
+///    order ([`EigenphaseDistribution::Cue`], the law of the eigenphases of the general
+///    dataset's plaquettes, which are Haar distributed), or i.i.d. uniform on $(-\pi, \pi]$
+///    ([`EigenphaseDistribution::Uniform`]).
+/// 3. Component totals $T_a = \sum_x \theta_a(x)$; integers $c_a$ nearest to $T_a/2\pi$,
+///    corrected by unit steps on the components closest to the other rounding until
+///    $\sum_a c_a = C$; every $\theta_a(x)$ is shifted by $(2\pi c_a - T_a)/V$ ($V$ sites), the
+///    smallest uniform shift that makes the totals right. If a shifted eigenphase leaves
+///    $(-\pi, \pi]$ the whole sample is redrawn.
+///
+/// The shift is of order $1/\sqrt{V}$ for $C = 0$, so on large grids the per-site law is
+/// close to the unshifted one; on small grids and for large $|C|$ (where $2\pi C$ is a large
+/// part of the possible total) it is visibly distorted and the rejection rate grows.
 pub struct DiagonalSource {
     config: DiagonalConfig,
     lattice: Lattice,
@@ -294,7 +294,7 @@ impl DiagonalSource {
 }
 
 /// Shifts each component's eigenphases uniformly so that its total is $2\pi c_a$ with integers
-/// $\sum_a c_a = C$ (see the module docs); `false` if a shifted eigenphase leaves $(-\pi, \pi]$.
+/// $\sum_a c_a = C$ (see [`DiagonalSource`]); `false` if a shifted eigenphase leaves $(-\pi, \pi]$.
 fn fix_totals(theta: &mut [f64], n: usize, chern: i64) -> bool {
     let volume = theta.len() / n;
     let totals: Vec<f64> = (0..n)

@@ -3,17 +3,18 @@ use lattice_gauge::{Lattice, LinkField, PlaquetteField};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::second_chern::second_chern_density;
 use super::{
     Batch, Sample, SampleSource, assemble, eigenphase_label, install, sample_rng, thread_pool,
 };
-use crate::convert::Precision;
+use crate::convert::{Precision, TensorField};
 use crate::error::{Error, Result};
 
 /// Configuration of a [`HaarSource`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GeneralConfig {
-    /// Lattice extents $(L_1, L_2)$ (two-dimensional).
+    /// Lattice extents: $(L_1, L_2)$, or four extents for second-Chern samples.
     pub extents: Vec<usize>,
     /// Number of bands $n$: links are in $U(n)$.
     pub n: usize,
@@ -72,11 +73,12 @@ impl HaarSource {
     /// `threads = Some(0)` or `max_attempts = 0`.
     pub fn new(config: GeneralConfig) -> Result<HaarSource> {
         let lattice = Lattice::new(&config.extents)?;
-        if lattice.dim() != 2 {
+        if lattice.dim() != 2 && lattice.dim() != 4 {
             return Err(Error::InvalidParameter {
                 parameter: "extents",
                 value: format!("{:?}", config.extents),
-                reason: "the general dataset is two-dimensional: give two extents",
+                reason: "the general dataset is two-dimensional (Chern) or four-dimensional \
+                         (second Chern): give two or four extents",
             });
         }
         if config.n == 0 {
@@ -129,7 +131,10 @@ impl HaarSource {
         for _ in 0..attempts {
             let links = LinkField::haar_random(&self.lattice, self.config.n, &mut rng)?;
             let plaquettes = links.plaquettes();
-            let (site_labels, chern) = labels_2d(&plaquettes);
+            let (site_labels, chern) = match self.lattice.dim() {
+                2 => labels_2d(&plaquettes),
+                _ => labels_4d(&plaquettes)?,
+            };
             if !self.config.trivial_only || chern == 0 {
                 return Ok(HaarSample {
                     links,
@@ -156,16 +161,27 @@ impl HaarSource {
     }
 }
 
+/// Per-site second-Chern densities of a 4D plaquette field and their rounded sum.
+pub(crate) fn labels_4d(plaquettes: &PlaquetteField) -> Result<(Vec<f64>, i64)> {
+    let w = plaquettes.to_tensor(Precision::Double)?.f_unsqueeze(0)?;
+    let q = second_chern_density(&w)?.f_flatten(0, -1)?;
+    let labels = Vec::<f64>::try_from(&q)?;
+    let chern = labels.iter().sum::<f64>().round() as i64;
+    Ok((labels, chern))
+}
+
 /// One sample of the general dataset.
 #[derive(Clone, Debug)]
 pub struct HaarSample {
     /// The Haar-random links.
     pub links: LinkField,
-    /// Their plaquettes (one plane).
+    /// Their plaquettes (one plane in 2D, six in 4D).
     pub plaquettes: PlaquetteField,
-    /// $f(x)$ per site (row-major), [`eigenphase_label`] of the plaquette at $x$.
+    /// $f(x)$ per site (row-major): in 2D the [`eigenphase_label`] of the plaquette at $x$,
+    /// in 4D the [`second_chern_density`](super::second_chern_density).
     pub site_labels: Vec<f64>,
-    /// $C = \sum_x f(x)$, rounded (exact up to rounding errors).
+    /// $C = \sum_x f(x)$ rounded: exact up to rounding errors in 2D, the nearest integer to
+    /// the (non-integer) lattice $C_2$ in 4D.
     pub chern: i64,
 }
 
@@ -346,6 +362,32 @@ mod tests {
             .count();
         let p = zeros as f64 / count as f64;
         assert!((0.13..0.28).contains(&p), "P(C = 0) = {p}");
+        Ok(())
+    }
+
+    #[test]
+    fn four_dimensional_samples_carry_six_planes_and_second_chern_densities() -> Result<()> {
+        let mut s = HaarSource::new(GeneralConfig {
+            extents: vec![3, 3, 3, 3],
+            n: 2,
+            seed: 4,
+            precision: Precision::Double,
+            ..Default::default()
+        })?;
+        let batch = s.sample(2)?;
+        assert_eq!(batch.links.size(), [2, 4, 3, 3, 3, 3, 2, 2]);
+        assert_eq!(batch.plaquettes.size(), [2, 6, 3, 3, 3, 3, 2, 2]);
+        assert_eq!(batch.site_labels.size(), [2, 3, 3, 3, 3]);
+        let q = crate::data::second_chern_density(&batch.plaquettes)?;
+        let diff = (q.to_kind(Kind::Float) - &batch.site_labels).abs().max();
+        assert!(diff.double_value(&[]) < 1e-6);
+        let sums = q.sum_dim_intlist([1i64, 2, 3, 4].as_slice(), false, Kind::Double);
+        assert!(sums.round().to_kind(Kind::Int64).equal(&batch.chern));
+        // The plaquette channels are lattice-gauge's planes of the links.
+        let lattice = s.lattice().clone();
+        let links = LinkField::batch_from_tensor(&batch.links, &lattice)?;
+        let w = PlaquetteField::batch_from_tensor(&batch.plaquettes, &lattice)?;
+        assert!(links[1].plaquettes().max_abs_diff(&w[1])? < 1e-14);
         Ok(())
     }
 

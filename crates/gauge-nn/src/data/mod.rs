@@ -5,6 +5,8 @@
 //! - [`HaarSource`], the GENet "general dataset": every link an independent Haar-random $U(n)$
 //!   matrix, labels $f(x) = \frac{1}{2\pi}\sum_i \arg\lambda_i(W(x))$ (principal eigenphases of the
 //!   plaquette), Chern number $C = \sum_x f(x)$, an exact integer; optionally only $C = 0$.
+//!   On a 4D lattice the input has six plaquette planes and the labels are the gauge-invariant
+//!   second-Chern density [`second_chern_density`].
 //! - [`DiagonalSource`]: diagonal plaquettes $W(x) = \mathrm{diag}(e^{i\theta_1(x)}, \dots)$ with
 //!   a prescribed Chern number and eigenphase distribution, with links that realise them.
 //!
@@ -46,12 +48,14 @@ use crate::error::{Error, Result};
 mod dataset;
 mod diagonal;
 mod general;
+mod second_chern;
 
 pub use dataset::{Batches, Dataset, FIELDS};
 pub use diagonal::{
     ChernChoice, DiagonalConfig, DiagonalSample, DiagonalSource, EigenphaseDistribution,
 };
 pub use general::{GeneralConfig, HaarSample, HaarSource};
+pub use second_chern::{hermitian_log, second_chern_density};
 
 /// A batch of samples (see the [module docs](self) for the layout).
 #[derive(Debug)]
