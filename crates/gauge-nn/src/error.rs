@@ -17,6 +17,10 @@ pub enum Error {
     #[error("lattice-gauge: {0}")]
     Lattice(#[from] lattice_gauge::Error),
 
+    /// An error raised by `chern` (a model parameter, band set or Hamiltonian it rejects).
+    #[error("chern: {0}")]
+    Chern(#[from] chern::Error),
+
     /// A tensor has a kind that the operation does not accept.
     #[error("{what}: tensor kind {found:?} not accepted, expected one of {expected:?}")]
     Kind {

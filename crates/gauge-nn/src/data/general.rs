@@ -121,7 +121,7 @@ impl HaarSource {
 
     /// Sample `index` of the stream with its plaquettes, labels and Chern number,
     /// independent of the source's position.
-    pub fn sample_at(&self, index: u64) -> Result<HaarSample> {
+    pub fn sample_at(&self, index: u64) -> Result<LinkSample> {
         let mut rng = sample_rng(self.config.seed, index);
         let attempts = if self.config.trivial_only {
             self.config.max_attempts
@@ -136,7 +136,7 @@ impl HaarSource {
                 _ => labels_4d(&plaquettes)?,
             };
             if !self.config.trivial_only || chern == 0 {
-                return Ok(HaarSample {
+                return Ok(LinkSample {
                     links,
                     plaquettes,
                     site_labels,
@@ -172,7 +172,7 @@ pub(crate) fn labels_4d(plaquettes: &PlaquetteField) -> Result<(Vec<f64>, i64)> 
 
 /// One sample of the general dataset.
 #[derive(Clone, Debug)]
-pub struct HaarSample {
+pub struct LinkSample {
     /// The Haar-random links.
     pub links: LinkField,
     /// Their plaquettes (one plane in 2D, six in 4D).

@@ -9,6 +9,8 @@
 //!   second-Chern density [`second_chern_density`].
 //! - [`DiagonalSource`]: diagonal plaquettes $W(x) = \mathrm{diag}(e^{i\theta_1(x)}, \dots)$ with
 //!   a prescribed Chern number and eigenphase distribution, with links that realise them.
+//! - [`HamiltonianSource`]: links of the occupied bands of gapped Bloch Hamiltonians (random
+//!   smooth multiband models, QWZ, Hofstadter) on the training grid, labelled the same way.
 //!
 //! Every source is seeded: sample $k$ of a source is drawn from its own random stream
 //! (ChaCha8 with stream number $k$), so the samples do not depend on the batch sizes or on the
@@ -48,13 +50,15 @@ use crate::error::{Error, Result};
 mod dataset;
 mod diagonal;
 mod general;
+mod hamiltonian;
 mod second_chern;
 
 pub use dataset::{Batches, Dataset, FIELDS};
 pub use diagonal::{
     ChernChoice, DiagonalConfig, DiagonalSample, DiagonalSource, EigenphaseDistribution,
 };
-pub use general::{GeneralConfig, HaarSample, HaarSource};
+pub use general::{GeneralConfig, HaarSource, LinkSample};
+pub use hamiltonian::{HamiltonianConfig, HamiltonianModel, HamiltonianSource};
 pub use second_chern::{hermitian_log, second_chern_density};
 
 /// A batch of samples (see the [module docs](self) for the layout).
