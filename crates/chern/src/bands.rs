@@ -133,8 +133,11 @@ impl BandStructure {
         let row: usize = extents[1..].iter().product();
         let mut energies = vec![0.0; nk * n];
         let mut vectors = vec![C64::new(0.0, 0.0); nk * r * n];
-        let all_kept = r == n;
         let kept = keep.bands();
+        let axes: Vec<Vec<f64>> = extents
+            .iter()
+            .map(|&l| (0..l).map(|i| 2.0 * PI * i as f64 / l as f64).collect())
+            .collect();
         energies
             .par_chunks_mut(row * n)
             .zip(vectors.par_chunks_mut(row * r * n))
@@ -144,47 +147,42 @@ impl BandStructure {
                     (
                         Eigensolver::new(n),
                         vec![C64::new(0.0, 0.0); n * n],
-                        vec![C64::new(0.0, 0.0); n * n],
                         vec![0.0; extents.len()],
+                        vec![0usize; extents.len()],
                     )
                 },
-                |(solver, hbuf, vbuf, k), (i0, (e_row, v_row))| -> Result<()> {
-                    let solver = solver.as_mut().map_err(|m| Error::Lapack {
-                        routine: "zheev work query",
-                        k: vec![],
-                        message: m.clone(),
-                    })?;
+                |(solver, hbuf, k, idx), (i0, (e_row, v_row))| -> Result<()> {
+                    // Momenta from per-axis tables and an odometer over the trailing axes.
+                    let d = extents.len();
+                    idx.fill(0);
+                    k[0] = axes[0][i0];
+                    for a in 1..d {
+                        k[a] = axes[a][0];
+                    }
                     for j in 0..row {
-                        let s = i0 * row + j;
-                        let mut rest = s;
-                        for (kc, &l) in k.iter_mut().zip(extents).rev() {
-                            *kc = 2.0 * PI * (rest % l) as f64 / l as f64;
-                            rest /= l;
+                        if j > 0 {
+                            let mut a = d - 1;
+                            loop {
+                                idx[a] += 1;
+                                if idx[a] < extents[a] {
+                                    k[a] = axes[a][idx[a]];
+                                    break;
+                                }
+                                idx[a] = 0;
+                                k[a] = axes[a][0];
+                                a -= 1;
+                            }
                         }
                         h.write_hamiltonian(k, hbuf);
                         check_hermitian(hbuf, n, k)?;
                         let e = &mut e_row[j * n..(j + 1) * n];
-                        if all_kept {
-                            solver
-                                .solve(hbuf, e, &mut v_row[j * n * n..(j + 1) * n * n])
-                                .map_err(|message| Error::Lapack {
-                                    routine: "zheev",
-                                    k: k.clone(),
-                                    message,
-                                })?;
-                        } else {
-                            solver
-                                .solve(hbuf, e, vbuf)
-                                .map_err(|message| Error::Lapack {
-                                    routine: "zheev",
-                                    k: k.clone(),
-                                    message,
-                                })?;
-                            let out = &mut v_row[j * r * n..(j + 1) * r * n];
-                            for (a, &b) in kept.iter().enumerate() {
-                                out[a * n..(a + 1) * n].copy_from_slice(&vbuf[b * n..(b + 1) * n]);
-                            }
-                        }
+                        let out = &mut v_row[j * r * n..(j + 1) * r * n];
+                        solver
+                            .solve_selected(hbuf, e, kept, out)
+                            .map_err(|message| Error::Eigensolver {
+                                k: k.clone(),
+                                message,
+                            })?;
                     }
                     Ok(())
                 },

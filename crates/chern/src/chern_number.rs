@@ -3,7 +3,7 @@
 use crate::bands::{BandSet, BandStructure, check_grid};
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
-use crate::links::{Tolerances, neighbour, occupied_links, overlap_into, singular};
+use crate::links::{Tolerances, occupied_links, overlap_into, singular};
 use lattice_gauge::{Dir, Site, matrix};
 use ndarray::Array2;
 use num_complex::Complex64 as C64;
@@ -94,15 +94,16 @@ fn link_phases(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result
     let (n, r) = (bands.n_bands(), set.len());
     let nk = bands.n_kpoints();
     let mut phases = vec![[C64::new(0.0, 0.0); 2]; nk];
-    let row = extents[1];
-    phases.par_chunks_mut(row).enumerate().try_for_each_init(
+    let (l1, l2) = (extents[0], extents[1]);
+    phases.par_chunks_mut(l2).enumerate().try_for_each_init(
         || vec![C64::new(0.0, 0.0); r * r],
         |m, (i, out)| -> Result<()> {
+            let i1 = if i + 1 == l1 { 0 } else { i + 1 };
             for (j, p) in out.iter_mut().enumerate() {
-                let s = i * row + j;
+                let j1 = if j + 1 == l2 { 0 } else { j + 1 };
+                let s = i * l2 + j;
                 let v = &frame[s * r * n..(s + 1) * r * n];
-                for (mu, pm) in p.iter_mut().enumerate() {
-                    let t = neighbour(extents, s, mu);
+                for (mu, t) in [(0, i1 * l2 + j), (1, i * l2 + j1)] {
                     let w = &frame[t * r * n..(t + 1) * r * n];
                     let d = if r == 1 {
                         v.iter().zip(w).map(|(a, b)| a.conj() * b).sum::<C64>()
@@ -114,7 +115,7 @@ fn link_phases(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result
                     if modulus.is_nan() || modulus < tol.overlap {
                         return Err(singular(extents, s, mu, modulus, tol.overlap));
                     }
-                    *pm = d / modulus;
+                    p[mu] = d / modulus;
                 }
             }
             Ok(())
@@ -137,15 +138,19 @@ pub fn chern_number(
     let flux: Vec<f64> = match config.method {
         Method::Determinant => {
             let u = link_phases(bands, set, &config.tolerances)?;
-            (0..u.len())
-                .into_par_iter()
-                .map(|s| {
-                    let sx = neighbour(extents, s, 0);
-                    let sy = neighbour(extents, s, 1);
-                    let w = u[s][0] * u[sx][1] * (u[sy][0] * u[s][1]).conj();
-                    matrix::principal_arg(w)
-                })
-                .collect()
+            let (l1, l2) = (grid[0], grid[1]);
+            let mut flux = vec![0.0; u.len()];
+            flux.par_chunks_mut(l2).enumerate().for_each(|(i, row)| {
+                let i1 = if i + 1 == l1 { 0 } else { i + 1 };
+                for (j, f) in row.iter_mut().enumerate() {
+                    let j1 = if j + 1 == l2 { 0 } else { j + 1 };
+                    let w = u[i * l2 + j][0]
+                        * u[i1 * l2 + j][1]
+                        * (u[i * l2 + j1][0] * u[i * l2 + j][1]).conj();
+                    *f = matrix::principal_arg(w);
+                }
+            });
+            flux
         }
         Method::EigenphaseSum => {
             let links = occupied_links(bands, set, &config.tolerances)?;

@@ -109,14 +109,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A LAPACK routine failed.
-    #[error("LAPACK {routine} failed at k = {k:?}: {message}")]
-    Lapack {
-        /// The routine.
-        routine: &'static str,
+    /// The eigen-solver failed (no convergence, which needs a pathological matrix).
+    #[error("eigen-decomposition of H(k) failed at k = {k:?}: {message}")]
+    Eigensolver {
         /// The k-point.
         k: Vec<f64>,
-        /// LAPACK's error.
+        /// What failed.
         message: String,
     },
     /// An error of the lattice-gauge crate (building link fields).

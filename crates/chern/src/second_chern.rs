@@ -100,9 +100,8 @@ pub fn second_chern_number(
     let density: Vec<Option<f64>> = (0..nk)
         .into_par_iter()
         .map_init(
-            || Eigensolver::new(r).ok(),
+            || Eigensolver::new(r),
             |solver, s| {
-                let solver = solver.as_mut()?;
                 let mut f = vec![C64::new(0.0, 0.0); 6 * r * r];
                 for (p, fp) in f.chunks_mut(r * r).enumerate() {
                     log_unitary(plaquettes.plaquette(p, Site(s)), fp, r, solver)?;

@@ -190,7 +190,11 @@ fn parse<'de, T: Deserialize<'de>>(text: &'de str, format: ModelFormat, file: &P
             serde_path_to_error::deserialize(de).map_err(|e| {
                 let field = e.path().to_string();
                 let inner = e.into_inner();
-                let (line, col) = inner.span().map_or((0, 0), |s| line_col(text, s.start));
+                let (mut line, col) = inner.span().map_or((0, 0), |s| line_col(text, s.start));
+                // toml spans a whole array of tables; point at the offending `[[hoppings]]` instead.
+                if let Some(header) = hopping_header_line(text, &field) {
+                    line = header;
+                }
                 fail(
                     line,
                     (col > 0).then_some(col),
@@ -200,6 +204,17 @@ fn parse<'de, T: Deserialize<'de>>(text: &'de str, format: ModelFormat, file: &P
             })
         }
     }
+}
+
+/// Line of the `[[hoppings]]` header of element `n` when `field` is `hoppings[n]...`.
+fn hopping_header_line(text: &str, field: &str) -> Option<usize> {
+    let rest = field.strip_prefix("hoppings[")?;
+    let n: usize = rest[..rest.find(']')?].parse().ok()?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with("[[hoppings]]"))
+        .nth(n)
+        .map(|(i, _)| i + 1)
 }
 
 fn strip_position(message: &str) -> String {
