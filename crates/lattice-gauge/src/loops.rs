@@ -18,7 +18,8 @@ impl LinkField {
     /// $W_{\nu\mu}(x) = W_{\mu\nu}(x)^\dagger$, and $W_{\mu\mu}(x) = 1$.
     ///
     /// # Panics
-    /// If `mu`, `nu` or `s` is out of range; [`LinkField::plaquette_field`] checks instead.
+    /// If `mu`, `nu` or `s` is out of range; [`LinkField::try_plaquette`] and
+    /// [`LinkField::plaquette_field`] check instead.
     pub fn plaquette(&self, mu: Dir, nu: Dir, s: Site) -> Vec<C64> {
         let n = self.n();
         let mut out = vec![C64::new(0.0, 0.0); n * n];
@@ -26,6 +27,17 @@ impl LinkField {
         let mut t2 = Scratch::new(n);
         self.plaquette_into(mu, nu, s, &mut out, &mut t1, &mut t2);
         out
+    }
+
+    /// [`LinkField::plaquette`] with range checks.
+    ///
+    /// # Errors
+    /// [`Error::DirOutOfRange`], [`Error::SiteOutOfRange`]. ($\mu = \nu$ is allowed and gives 1.)
+    pub fn try_plaquette(&self, mu: Dir, nu: Dir, s: Site) -> Result<Vec<C64>> {
+        self.lattice().check_dir(mu)?;
+        self.lattice().check_dir(nu)?;
+        self.lattice().check_site(s)?;
+        Ok(self.plaquette(mu, nu, s))
     }
 
     /// [`LinkField::plaquette`] into `out`, with two scratch buffers of length $n^2$.

@@ -267,6 +267,19 @@ fn invalid_input_is_an_error_naming_the_values() {
         Err(Error::DirOutOfRange { dir: 5, dim: 2 })
     );
     assert_eq!(
+        links.try_plaquette(Dir(0), Dir(3), Site(0)),
+        Err(Error::DirOutOfRange { dir: 3, dim: 2 })
+    );
+    assert_eq!(
+        links.try_plaquette(Dir(0), Dir(1), Site(99)),
+        Err(Error::SiteOutOfRange {
+            site: 99,
+            volume: 12
+        })
+    );
+    let w_same = links.try_plaquette(Dir(1), Dir(1), Site(3)).unwrap();
+    assert!(max_diff(&w_same, &matrix::identity(2)) < 1e-14);
+    assert_eq!(
         links.wilson_loop(Dir(0), Dir(1), 1, 1, Site(12)),
         Err(Error::SiteOutOfRange {
             site: 12,
