@@ -253,9 +253,9 @@ pub fn binned_calibration(
     })
 }
 
-/// Scale of the fixed-point sums of probabilities ($2^{64}$): integer addition is associative,
-/// so class-wise bins are identical for any batching and thread count.
-const FIXED_POINT: f64 = 18_446_744_073_709_551_616.0;
+/// Scale of the fixed-point sums of probabilities ($2^{53}$, the f64 mantissa): integer addition
+/// is associative, so class-wise bins are identical for any batching and thread count.
+const FIXED_POINT: f64 = 9_007_199_254_740_992.0;
 
 /// Equal-width bins of every class's probability $\bar p_{i,k}$ against $[y_i = k]$, accumulated
 /// during the pass over samples (class-wise calibration needs all $K$ probabilities per sample,
@@ -267,7 +267,7 @@ pub struct ClasswiseBins {
     edges: Vec<u64>,
     count: Vec<u64>,
     hits: Vec<u64>,
-    /// $\sum \bar p_{i,k}$ in units of $2^{-64}$.
+    /// $\sum \bar p_{i,k}$ in units of $2^{-53}$.
     probability: Vec<u128>,
     samples: u64,
 }
@@ -307,7 +307,8 @@ impl ClasswiseBins {
             let at = k * self.bins + j;
             self.count[at] += 1;
             self.hits[at] += u64::from(k == label);
-            self.probability[at] += (p * FIXED_POINT) as u128;
+            // p <= 1 (within the row-sum tolerance), so p 2^53 fits a u64 (the cast saturates).
+            self.probability[at] += u128::from((p * FIXED_POINT) as u64);
         }
         self.samples += 1;
     }

@@ -48,7 +48,11 @@ fn sorted_pairs(
 /// [`Error::DegenerateClasses`] without positives or negatives, [`Error::NanScore`],
 /// [`Error::ShapeMismatch`].
 pub fn auroc(score: &[f64], positive: &[bool]) -> Result<f64> {
-    let pairs = sorted_pairs(score, positive, "AUROC")?;
+    Ok(auroc_sorted(&sorted_pairs(score, positive, "AUROC")?))
+}
+
+/// AUROC of (score, positive) pairs sorted by ascending score.
+fn auroc_sorted(pairs: &[(f64, bool)]) -> f64 {
     let (mut twice_rank_sum, mut p_count) = (0u128, 0u128);
     let mut r0 = 0usize;
     while r0 < pairs.len() {
@@ -65,7 +69,7 @@ pub fn auroc(score: &[f64], positive: &[bool]) -> Result<f64> {
     }
     let n_neg = pairs.len() as u128 - p_count;
     let twice_u = twice_rank_sum - p_count * (p_count + 1);
-    Ok(twice_u as f64 / (2 * p_count * n_neg) as f64)
+    twice_u as f64 / (2 * p_count * n_neg) as f64
 }
 
 /// Average precision of `score` for `positive`: $\sum_t (R_t - R_{t-1}) P_t$ over the distinct
@@ -75,7 +79,15 @@ pub fn auroc(score: &[f64], positive: &[bool]) -> Result<f64> {
 /// # Errors
 /// As [`auroc`].
 pub fn average_precision(score: &[f64], positive: &[bool]) -> Result<f64> {
-    let pairs = sorted_pairs(score, positive, "average precision")?;
+    Ok(average_precision_sorted(&sorted_pairs(
+        score,
+        positive,
+        "average precision",
+    )?))
+}
+
+/// Average precision of (score, positive) pairs sorted by ascending score.
+fn average_precision_sorted(pairs: &[(f64, bool)]) -> f64 {
     let total_pos = pairs.iter().filter(|p| p.1).count() as f64;
     let (mut tp, mut fp) = (0usize, 0usize);
     let mut ap = 0.0;
@@ -95,7 +107,7 @@ pub fn average_precision(score: &[f64], positive: &[bool]) -> Result<f64> {
         prev_recall = recall;
         r1 = r0;
     }
-    Ok(ap)
+    ap
 }
 
 /// AUROC and AUPRC of one score.
@@ -113,9 +125,11 @@ impl Detection {
     /// # Errors
     /// As [`auroc`].
     pub fn new(score: &[f64], positive: &[bool]) -> Result<Self> {
+        // One sort serves both.
+        let pairs = sorted_pairs(score, positive, "AUROC/AUPRC")?;
         Ok(Self {
-            auroc: auroc(score, positive)?,
-            auprc: average_precision(score, positive)?,
+            auroc: auroc_sorted(&pairs),
+            auprc: average_precision_sorted(&pairs),
         })
     }
 

@@ -69,13 +69,17 @@ impl SelectiveRanking {
                 requirement: "at most 2^32 - 1 samples per ranking",
             });
         }
-        let mut order: Vec<(f64, usize)> = certainty.iter().copied().zip(0..).collect();
-        // Descending certainty, ascending index on ties: the stable order.
-        order.par_sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut order: Vec<(f64, bool)> = certainty
+            .iter()
+            .copied()
+            .zip(correct.iter().copied())
+            .collect();
+        // Descending certainty; a stable sort keeps ties in sample order.
+        order.par_sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut cumulative_errors = Vec::with_capacity(order.len());
         let mut e = 0u32;
-        for (_, i) in order {
-            e += u32::from(!correct[i]);
+        for (_, ok) in order {
+            e += u32::from(!ok);
             cumulative_errors.push(e);
         }
         Ok(Self { cumulative_errors })
