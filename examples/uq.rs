@@ -1,0 +1,258 @@
+//! `uq`: uncertainty metrics of an ensemble's predictions saved from Python.
+//!
+//! ```text
+//! cargo run --release --example uq -- (--logits F... | --probs F...) --labels F
+//!     [--bins B] [--json] [--plots DIR] [--ood F...]
+//! ```
+//! F is `.npy`, `.npz`, `.safetensors` or `.json` holding an (M, N, K) float32/float64 array
+//! (`file.npz:name` picks a field); labels an N-vector of integers. Several `--logits`/`--probs`
+//! files, in order, are epochs: the table (or the JSON's `epochs`) has one row per epoch, and the
+//! top-level JSON keys are those of the last. `--ood` gives member predictions of the same kind
+//! for out-of-distribution inputs, once per epoch or once for the last epoch.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use ensemble_uq::{
+    Binning, CalibrationConfig, ConfidenceOneRule, EnsembleConfig, EnsemblePrediction,
+    EntropyConvention, EpochSeries, FloatArray3, Labels, Logits, NllConvention, Probabilities,
+    Report, SummaryOptions, UncertaintyScores, plots, read_array3, read_labels, split_field,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Uncertainty metrics (entropy decomposition, calibration, selective prediction) of an ensemble"
+)]
+struct Args {
+    /// Member logits (M, N, K); several files are epochs, in order.
+    #[arg(long, num_args = 1.., required_unless_present = "probs", conflicts_with = "probs")]
+    logits: Vec<String>,
+    /// Member probabilities (M, N, K); several files are epochs, in order.
+    #[arg(long, num_args = 1..)]
+    probs: Vec<String>,
+    /// Integer labels (N).
+    #[arg(long)]
+    labels: String,
+    /// Calibration bins (equal width unless --equal-mass).
+    #[arg(long, default_value_t = 15)]
+    bins: usize,
+    /// Equal-mass bins instead of equal-width.
+    #[arg(long)]
+    equal_mass: bool,
+    /// Put confidence 1.0 into an extra bin, as torchmetrics does (default: last bin).
+    #[arg(long)]
+    torchmetrics_bins: bool,
+    /// NLL convention: exact (+inf for p = 0), sklearn (clip to [eps, 1 - eps]), paper (+1e-9).
+    #[arg(long, default_value = "exact")]
+    nll: String,
+    /// Entropy convention: exact (0 ln 0 = 0), paper-notebook (ln(p + 1e-9)), paper-repo (ln(p + eps_f32)).
+    #[arg(long, default_value = "exact")]
+    entropy: String,
+    /// Print one JSON object instead of a Markdown table.
+    #[arg(long)]
+    json: bool,
+    /// Write SVG plots into this folder.
+    #[arg(long)]
+    plots: Option<PathBuf>,
+    /// Member predictions (same kind as the inputs) of out-of-distribution samples.
+    #[arg(long, num_args = 1..)]
+    ood: Vec<String>,
+}
+
+enum Members {
+    Logits32(Logits<f32>),
+    Logits64(Logits<f64>),
+    Probs32(Probabilities<f32>),
+    Probs64(Probabilities<f64>),
+}
+
+impl Members {
+    fn read(spec: &str, logits: bool) -> Result<Self> {
+        let (path, field) = split_field(spec);
+        let array = read_array3(&path, field.as_deref())?;
+        let what = || format!("{}: invalid member predictions", path.display());
+        Ok(match (array, logits) {
+            (FloatArray3::F32(a), true) => Self::Logits32(Logits::new(a).with_context(what)?),
+            (FloatArray3::F64(a), true) => Self::Logits64(Logits::new(a).with_context(what)?),
+            (FloatArray3::F32(a), false) => {
+                Self::Probs32(Probabilities::new(a).with_context(what)?)
+            }
+            (FloatArray3::F64(a), false) => {
+                Self::Probs64(Probabilities::new(a).with_context(what)?)
+            }
+        })
+    }
+
+    fn classes(&self) -> usize {
+        match self {
+            Self::Logits32(x) => x.shape().2,
+            Self::Logits64(x) => x.shape().2,
+            Self::Probs32(x) => x.shape().2,
+            Self::Probs64(x) => x.shape().2,
+        }
+    }
+
+    fn predict(
+        &self,
+        labels: &Labels,
+        config: EnsembleConfig,
+    ) -> ensemble_uq::Result<EnsemblePrediction> {
+        match self {
+            Self::Logits32(x) => EnsemblePrediction::new(x, labels, config),
+            Self::Logits64(x) => EnsemblePrediction::new(x, labels, config),
+            Self::Probs32(x) => EnsemblePrediction::new(x, labels, config),
+            Self::Probs64(x) => EnsemblePrediction::new(x, labels, config),
+        }
+    }
+
+    fn scores(&self, c: EntropyConvention) -> ensemble_uq::Result<UncertaintyScores> {
+        match self {
+            Self::Logits32(x) => UncertaintyScores::from_members(x, c),
+            Self::Logits64(x) => UncertaintyScores::from_members(x, c),
+            Self::Probs32(x) => UncertaintyScores::from_members(x, c),
+            Self::Probs64(x) => UncertaintyScores::from_members(x, c),
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let (files, logits) = if args.logits.is_empty() {
+        (&args.probs, false)
+    } else {
+        (&args.logits, true)
+    };
+    if files.is_empty() {
+        bail!("give --logits or --probs");
+    }
+    if !args.ood.is_empty() && args.ood.len() != 1 && args.ood.len() != files.len() {
+        bail!(
+            "--ood needs one file per epoch ({}) or one file for the last epoch, got {}",
+            files.len(),
+            args.ood.len()
+        );
+    }
+    if args.bins == 0 {
+        bail!("--bins must be at least 1");
+    }
+    let entropy = match args.entropy.as_str() {
+        "exact" => EntropyConvention::Exact,
+        "paper-notebook" => EntropyConvention::PAPER_NOTEBOOK,
+        "paper-repo" => EntropyConvention::PAPER_REPOSITORY,
+        other => bail!("unknown --entropy {other:?} (exact, paper-notebook, paper-repo)"),
+    };
+    let nll = match args.nll.as_str() {
+        "exact" => NllConvention::Exact,
+        "sklearn" => NllConvention::SKLEARN,
+        "paper" => NllConvention::PAPER,
+        other => bail!("unknown --nll {other:?} (exact, sklearn, paper)"),
+    };
+    let mut options = SummaryOptions::new(args.bins);
+    options.nll = nll;
+    options.calibration = CalibrationConfig::new(args.bins)
+        .with_binning(if args.equal_mass {
+            Binning::EqualMass
+        } else {
+            Binning::EqualWidth
+        })
+        .with_confidence_one(if args.torchmetrics_bins {
+            ConfidenceOneRule::TorchmetricsExtraBin
+        } else {
+            ConfidenceOneRule::LastBin
+        });
+    let config = EnsembleConfig {
+        entropy,
+        classwise_bins: Some(args.bins),
+    };
+
+    let (label_path, label_field) = split_field(&args.labels);
+    let raw_labels = read_labels(&label_path, label_field.as_deref())?;
+
+    let progress = ProgressBar::new(files.len() as u64);
+    progress.set_style(ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} epochs {msg}",
+    )?);
+    if files.len() == 1 {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut series = EpochSeries::default();
+    let mut last: Option<(EnsemblePrediction, Report)> = None;
+    for (e, file) in files.iter().enumerate() {
+        progress.set_message(file.clone());
+        let members = Members::read(file, logits)?;
+        let labels = Labels::from_signed(&raw_labels, members.classes())
+            .with_context(|| format!("{}: labels do not fit {}", label_path.display(), file))?;
+        let prediction = members
+            .predict(&labels, config)
+            .with_context(|| format!("{file} with labels {}", label_path.display()))?;
+        drop(members);
+        let ood_file = match args.ood.len() {
+            0 => None,
+            1 if e + 1 == files.len() => Some(&args.ood[0]),
+            1 => None,
+            _ => Some(&args.ood[e]),
+        };
+        let ood = ood_file
+            .map(|f| -> Result<UncertaintyScores> {
+                let m = Members::read(f, logits)?;
+                if m.classes() != prediction.classes() {
+                    bail!(
+                        "{f}: {} classes, the in-distribution inputs have {}",
+                        m.classes(),
+                        prediction.classes()
+                    );
+                }
+                Ok(m.scores(entropy)?)
+            })
+            .transpose()?;
+        let report = Report::new(&prediction, ood.as_ref(), options)?;
+        series.push(file.clone(), report.summary.clone());
+        last = Some((prediction, report));
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let Some((prediction, report)) = last else {
+        bail!("no input");
+    };
+
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        plots::reliability_diagram(&dir.join("reliability.svg"), &report.calibration)?;
+        plots::histogram(
+            &dir.join("predictive_entropy.svg"),
+            prediction.scores().predictive_entropy(),
+            "Predictive entropy H[p̄]",
+            "nats",
+            50,
+        )?;
+        plots::histogram(
+            &dir.join("mutual_information.svg"),
+            &prediction.scores().mutual_information(),
+            "Mutual information (epistemic)",
+            "nats",
+            50,
+        )?;
+        plots::accuracy_rejection(
+            &dir.join("accuracy_rejection.svg"),
+            &report.accuracy_rejection,
+        )?;
+        if series.len() > 1 {
+            plots::metrics_versus_epoch(&dir.join("metrics_vs_epoch.svg"), &series)?;
+        }
+    }
+
+    if args.json {
+        let mut object = serde_json::to_value(&report.summary)?;
+        if series.len() > 1 {
+            object["epochs"] = serde_json::to_value(&series)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&object)?);
+    } else if series.len() > 1 {
+        print!("{}", series.to_markdown());
+    } else {
+        print!("{}", report.summary.to_markdown());
+    }
+    Ok(())
+}
