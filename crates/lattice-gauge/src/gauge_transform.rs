@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::C64;
 use crate::error::{Error, Result};
-use crate::lattice::{Dir, Lattice, Site};
+use crate::lattice::{Lattice, Site};
 use crate::link_field::LinkField;
 use crate::matrix::{self, Scratch, UNITARITY_TOLERANCE};
 use crate::matrix_field::MatrixField;
@@ -155,10 +155,15 @@ impl GaugeTransform {
         let volume = lat.volume();
         let mut out = links.clone();
         let mut tmp = Scratch::new(n);
-        for (k, u) in out.flat_mut().chunks_exact_mut(n * n).enumerate() {
-            let (mu, s) = (Dir(k / volume), Site(k % volume));
-            matrix::mul(self.omega(s), links.link(mu, s), &mut tmp, n);
-            matrix::mul_adj(&tmp, self.omega(lat.forward(s, mu)), u, n);
+        for (mu, out_mu) in lat
+            .dirs()
+            .zip(out.flat_mut().chunks_exact_mut(volume * n * n))
+        {
+            let fwd = lat.shift_indices(mu, 1);
+            for (s, u) in out_mu.chunks_exact_mut(n * n).enumerate() {
+                matrix::mul(self.omega(Site(s)), links.link(mu, Site(s)), &mut tmp, n);
+                matrix::mul_adj(&tmp, self.omega(Site(fwd[s])), u, n);
+            }
         }
         Ok(out)
     }

@@ -197,6 +197,41 @@ impl Lattice {
         Site(s.0 - x * stride + y * stride)
     }
 
+    /// The table of shifted sites, `table[x] = x + steps * mu` for every site $x$ in index order
+    /// (a gather index for whole-field shifts), computed without per-site divisions.
+    ///
+    /// # Errors
+    /// [`Error::DirOutOfRange`].
+    pub fn shift_table(&self, mu: Dir, steps: isize) -> Result<Vec<Site>> {
+        self.check_dir(mu)?;
+        Ok(self
+            .shift_indices(mu, steps)
+            .into_iter()
+            .map(Site)
+            .collect())
+    }
+
+    /// The index stride of axis `mu` (product of the later extents); `mu` must be in range.
+    pub(crate) fn stride(&self, mu: Dir) -> usize {
+        self.strides[mu.0]
+    }
+
+    /// [`Lattice::shift_table`] as plain indices; `mu` must be in range.
+    pub(crate) fn shift_indices(&self, mu: Dir, steps: isize) -> Vec<usize> {
+        let l = self.extents[mu.0];
+        let stride = self.strides[mu.0];
+        let block = l * stride;
+        let mut table = Vec::with_capacity(self.volume);
+        for outer in (0..self.volume).step_by(block) {
+            for x in 0..l {
+                let y = wrap(x as isize + steps % l as isize, l);
+                let base = outer + y * stride;
+                table.extend(base..base + stride);
+            }
+        }
+        table
+    }
+
     /// [`Lattice::shift`] with range checks.
     ///
     /// # Errors
@@ -351,6 +386,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn shift_tables_match_shift() {
+        let lat = Lattice::new(&[3, 1, 4, 2]).unwrap();
+        for mu in lat.dirs() {
+            for steps in [-5isize, -1, 0, 1, 2, 7] {
+                let table = lat.shift_table(mu, steps).unwrap();
+                let expected: Vec<Site> = lat.sites().map(|s| lat.shift(s, mu, steps)).collect();
+                assert_eq!(table, expected);
+            }
+        }
+        assert!(lat.shift_table(Dir(4), 1).is_err());
     }
 
     #[test]

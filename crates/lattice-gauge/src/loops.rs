@@ -68,11 +68,9 @@ impl LinkField {
         self.lattice().check_plane(mu, nu)?;
         let n = self.n();
         let mut field = MatrixField::zeros(self.lattice(), n)?;
-        let mut t1 = Scratch::new(n);
-        let mut t2 = Scratch::new(n);
-        for (s, out) in field.flat_mut().chunks_exact_mut(n * n).enumerate() {
-            self.plaquette_into(mu, nu, Site(s), out, &mut t1, &mut t2);
-        }
+        let fwd_mu = self.lattice().shift_indices(mu, 1);
+        let fwd_nu = self.lattice().shift_indices(nu, 1);
+        self.plaquettes_into(mu, nu, &fwd_mu, &fwd_nu, field.flat_mut());
         Ok(field)
     }
 
@@ -82,18 +80,52 @@ impl LinkField {
         let lat = self.lattice().clone();
         let n = self.n();
         let planes = lat.planes();
-        let mut data = Array4::zeros((planes.len(), lat.volume(), n, n));
+        let volume = lat.volume();
+        let mut data = Array4::zeros((planes.len(), volume, n, n));
         let flat = data
             .as_slice_mut()
             .expect("freshly allocated arrays are in standard layout");
-        let mut t1 = Scratch::new(n);
-        let mut t2 = Scratch::new(n);
-        let volume = lat.volume();
-        for (k, out) in flat.chunks_exact_mut(n * n).enumerate() {
-            let (mu, nu) = planes[k / volume];
-            self.plaquette_into(mu, nu, Site(k % volume), out, &mut t1, &mut t2);
+        let fwd: Vec<Vec<usize>> = lat.dirs().map(|mu| lat.shift_indices(mu, 1)).collect();
+        for (out, &(mu, nu)) in flat.chunks_exact_mut(volume * n * n).zip(&planes) {
+            self.plaquettes_into(mu, nu, &fwd[mu.0], &fwd[nu.0], out);
         }
         PlaquetteField::from_parts(lat, n, data)
+    }
+
+    /// The plaquettes of one plane at every site into `out` (length volume * n^2), with the
+    /// forward-neighbour tables of `mu` and `nu`.
+    fn plaquettes_into(
+        &self,
+        mu: Dir,
+        nu: Dir,
+        fwd_mu: &[usize],
+        fwd_nu: &[usize],
+        out: &mut [C64],
+    ) {
+        let n = self.n();
+        let nn = n * n;
+        let volume = self.lattice().volume();
+        let data = self.flat();
+        let (u_mu, u_nu) = (
+            &data[mu.0 * volume * nn..(mu.0 + 1) * volume * nn],
+            &data[nu.0 * volume * nn..(nu.0 + 1) * volume * nn],
+        );
+        if n == 1 {
+            for (s, w) in out.iter_mut().enumerate() {
+                let (x_mu, x_nu) = (fwd_mu[s], fwd_nu[s]);
+                *w = u_mu[s] * u_nu[x_mu] * (u_nu[s] * u_mu[x_nu]).conj();
+            }
+            return;
+        }
+        let mut t1 = Scratch::new(n);
+        let mut t2 = Scratch::new(n);
+        for (s, w) in out.chunks_exact_mut(nn).enumerate() {
+            let (x_mu, x_nu) = (fwd_mu[s], fwd_nu[s]);
+            // W = [U_mu(x) U_nu(x+mu)] [U_nu(x) U_mu(x+nu)]^dagger.
+            matrix::mul(block(u_mu, s, nn), block(u_nu, x_mu, nn), &mut t1, n);
+            matrix::mul(block(u_nu, s, nn), block(u_mu, x_nu, nn), &mut t2, n);
+            matrix::mul_adj(&t1, &t2, w, n);
+        }
     }
 
     /// The ordered product of `len` links along a straight line,
@@ -156,12 +188,61 @@ impl LinkField {
     pub fn wilson_loop_field(&self, mu: Dir, nu: Dir, r: usize, t: usize) -> Result<MatrixField> {
         self.check_loop(mu, nu, r, t)?;
         let n = self.n();
-        let mut field = MatrixField::zeros(self.lattice(), n)?;
-        let mut scratch = LoopScratch::new(n);
-        for (s, out) in field.flat_mut().chunks_exact_mut(n * n).enumerate() {
-            self.wilson_loop_into(mu, nu, r, t, Site(s), out, &mut scratch);
+        let nn = n * n;
+        let lat = self.lattice();
+        // Straight-line products shared by all loops: (R - 1) + (T - 1) + 3 products per site.
+        let line_mu = self.line_field(mu, r);
+        let line_nu = self.line_field(nu, t);
+        let (right, up) = (
+            lat.shift_indices(mu, r as isize),
+            lat.shift_indices(nu, t as isize),
+        );
+        let mut field = MatrixField::zeros(lat, n)?;
+        let mut a = Scratch::new(n);
+        let mut b = Scratch::new(n);
+        for (s, out) in field.flat_mut().chunks_exact_mut(nn).enumerate() {
+            matrix::mul(
+                block(&line_mu, s, nn),
+                block(&line_nu, right[s], nn),
+                &mut a,
+                n,
+            );
+            matrix::mul(
+                block(&line_nu, s, nn),
+                block(&line_mu, up[s], nn),
+                &mut b,
+                n,
+            );
+            matrix::mul_adj(&a, &b, out, n);
         }
         Ok(field)
+    }
+
+    /// The straight-line products $L^{(\ell)}_\mu(x)$ at every site, flat (site, row, column),
+    /// by the recursion $L^{(k+1)}_\mu(x) = U_\mu(x)\,L^{(k)}_\mu(x+\hat\mu)$; `len >= 1`.
+    fn line_field(&self, mu: Dir, len: usize) -> Vec<C64> {
+        let n = self.n();
+        let nn = n * n;
+        let volume = self.lattice().volume();
+        let u_mu = &self.flat()[mu.0 * volume * nn..(mu.0 + 1) * volume * nn];
+        let mut line = u_mu.to_vec();
+        if len > 1 {
+            let fwd = self.lattice().shift_indices(mu, 1);
+            let mut next = vec![C64::new(0.0, 0.0); volume * nn];
+            for _ in 1..len {
+                for (s, out) in next.chunks_exact_mut(nn).enumerate() {
+                    let x = fwd[s];
+                    matrix::mul(
+                        &u_mu[s * nn..(s + 1) * nn],
+                        &line[x * nn..(x + 1) * nn],
+                        out,
+                        n,
+                    );
+                }
+                std::mem::swap(&mut line, &mut next);
+            }
+        }
+        line
     }
 
     fn check_loop(&self, mu: Dir, nu: Dir, r: usize, t: usize) -> Result<()> {
@@ -215,12 +296,33 @@ impl LinkField {
     /// [`Error::DirOutOfRange`].
     pub fn polyakov_loop_field(&self, mu: Dir) -> Result<MatrixField> {
         self.lattice().check_dir(mu)?;
-        let len = self.lattice().extents()[mu.0];
+        let lat = self.lattice();
+        let (len, stride, volume) = (lat.extents()[mu.0], lat.stride(mu), lat.volume());
         let n = self.n();
-        let mut field = MatrixField::zeros(self.lattice(), n)?;
+        let nn = n * n;
+        let mut field = MatrixField::zeros(lat, n)?;
+        let out = field.flat_mut();
         let mut tmp = Scratch::new(n);
-        for (s, out) in field.flat_mut().chunks_exact_mut(n * n).enumerate() {
-            self.line_into(Site(s), mu, len, out, &mut tmp);
+        // One full product per line along mu, then P(x + mu) = U_mu(x)^dagger P(x) U_mu(x):
+        // about two products per site instead of L_mu - 1.
+        for outer in (0..volume).step_by(len * stride) {
+            for s0 in outer..outer + stride {
+                self.line_into(
+                    Site(s0),
+                    mu,
+                    len,
+                    &mut out[s0 * nn..(s0 + 1) * nn],
+                    &mut tmp,
+                );
+                for x in 1..len {
+                    let prev = s0 + (x - 1) * stride;
+                    let s = prev + stride;
+                    let u = self.link(mu, Site(prev));
+                    let (head, tail) = out.split_at_mut(s * nn);
+                    matrix::adj_mul(u, &head[prev * nn..(prev + 1) * nn], &mut tmp, n);
+                    matrix::mul(&tmp, u, &mut tail[..nn], n);
+                }
+            }
         }
         Ok(field)
     }
@@ -237,10 +339,10 @@ impl LinkField {
         let lat = self.lattice();
         let mut field = MatrixField::zeros(lat, n)?;
         let mut tmp = Scratch::new(n);
+        let fwd = lat.shift_indices(mu, 1);
         for (s, out) in field.flat_mut().chunks_exact_mut(n * n).enumerate() {
-            let s = Site(s);
-            let u = self.link(mu, s);
-            matrix::mul(u, y.matrix(lat.forward(s, mu)), &mut tmp, n);
+            let u = self.link(mu, Site(s));
+            matrix::mul(u, y.matrix(Site(fwd[s])), &mut tmp, n);
             matrix::mul_adj(&tmp, u, out, n);
         }
         Ok(field)
@@ -258,8 +360,9 @@ impl LinkField {
         let lat = self.lattice();
         let mut field = MatrixField::zeros(lat, n)?;
         let mut tmp = Scratch::new(n);
+        let bwd = lat.shift_indices(mu, -1);
         for (s, out) in field.flat_mut().chunks_exact_mut(n * n).enumerate() {
-            let xm = lat.backward(Site(s), mu);
+            let xm = Site(bwd[s]);
             let u = self.link(mu, xm);
             matrix::adj_mul(u, y.matrix(xm), &mut tmp, n);
             matrix::mul(&tmp, u, out, n);
@@ -289,6 +392,11 @@ impl LinkField {
         self.lattice().check_dir(mu)?;
         self.check_compatible(y.lattice(), y.n())
     }
+}
+
+/// Matrix number `s` of a flat array of `nn`-entry matrices.
+fn block(data: &[C64], s: usize, nn: usize) -> &[C64] {
+    &data[s * nn..(s + 1) * nn]
 }
 
 struct LoopScratch {

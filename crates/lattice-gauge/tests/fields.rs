@@ -74,12 +74,18 @@ fn plaquettes_and_wilson_loops_match_the_path_walk() {
                     assert!(max_diff(&w, &reference) < 1e-12, "{extents:?} {r}x{t}");
                 }
             }
-            let loops = links.wilson_loop_field(mu, nu, 2, 3).unwrap();
-            for s in lat.sites() {
-                assert_eq!(
-                    loops.matrix(s),
-                    links.wilson_loop(mu, nu, 2, 3, s).unwrap().as_slice()
-                );
+            for (a, b) in [(mu, nu), (nu, mu)] {
+                for (r, t) in [(1, 1), (2, 3), (6, 5)] {
+                    let loops = links.wilson_loop_field(a, b, r, t).unwrap();
+                    for s in lat.sites() {
+                        let reference =
+                            path_product(&links, &lat.coords(s), &rectangle(a.0, b.0, r, t));
+                        assert!(
+                            max_diff(loops.matrix(s), &reference) < 1e-12,
+                            "{extents:?} {r}x{t}"
+                        );
+                    }
+                }
             }
             assert_eq!(plaquettes.plane(mu, nu).unwrap(), field);
             let reversed = plaquettes.plane(nu, mu).unwrap();
