@@ -198,6 +198,12 @@ impl LinkField {
             lat.shift_indices(nu, t as isize),
         );
         let mut field = MatrixField::zeros(lat, n)?;
+        if n == 1 {
+            for (s, w) in field.flat_mut().iter_mut().enumerate() {
+                *w = line_mu[s] * line_nu[right[s]] * (line_nu[s] * line_mu[up[s]]).conj();
+            }
+            return Ok(field);
+        }
         let mut a = Scratch::new(n);
         let mut b = Scratch::new(n);
         for (s, out) in field.flat_mut().chunks_exact_mut(nn).enumerate() {
@@ -230,6 +236,13 @@ impl LinkField {
             let fwd = self.lattice().shift_indices(mu, 1);
             let mut next = vec![C64::new(0.0, 0.0); volume * nn];
             for _ in 1..len {
+                if n == 1 {
+                    for (s, out) in next.iter_mut().enumerate() {
+                        *out = u_mu[s] * line[fwd[s]];
+                    }
+                    std::mem::swap(&mut line, &mut next);
+                    continue;
+                }
                 for (s, out) in next.chunks_exact_mut(nn).enumerate() {
                     let x = fwd[s];
                     matrix::mul(
