@@ -1,7 +1,7 @@
 //! Band structure on a periodic k-grid: one eigen-decomposition per k-point, in parallel.
 use crate::eigen::Eigensolver;
 use crate::error::{Error, Result};
-use crate::hamiltonian::BlochHamiltonian;
+use crate::hamiltonian::{BlochHamiltonian, KPoint};
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -138,6 +138,15 @@ impl BandStructure {
             .iter()
             .map(|&l| (0..l).map(|i| 2.0 * PI * i as f64 / l as f64).collect())
             .collect();
+        let tables = [
+            axes.clone(),
+            axes.iter()
+                .map(|a| a.iter().map(|k| k.sin()).collect())
+                .collect(),
+            axes.iter()
+                .map(|a| a.iter().map(|k| k.cos()).collect())
+                .collect(),
+        ];
         energies
             .par_chunks_mut(row * n)
             .zip(vectors.par_chunks_mut(row * r * n))
@@ -147,17 +156,21 @@ impl BandStructure {
                     (
                         Eigensolver::new(n),
                         vec![C64::new(0.0, 0.0); n * n],
-                        vec![0.0; extents.len()],
+                        [
+                            vec![0.0; extents.len()],
+                            vec![0.0; extents.len()],
+                            vec![0.0; extents.len()],
+                        ],
                         vec![0usize; extents.len()],
                     )
                 },
-                |(solver, hbuf, k, idx), (i0, (e_row, v_row))| -> Result<()> {
+                |(solver, hbuf, kk, idx), (i0, (e_row, v_row))| -> Result<()> {
                     // Momenta from per-axis tables and an odometer over the trailing axes.
                     let d = extents.len();
                     idx.fill(0);
-                    k[0] = axes[0][i0];
+                    set_axis(kk, &tables, 0, i0);
                     for a in 1..d {
-                        k[a] = axes[a][0];
+                        set_axis(kk, &tables, a, 0);
                     }
                     for j in 0..row {
                         if j > 0 {
@@ -165,15 +178,16 @@ impl BandStructure {
                             loop {
                                 idx[a] += 1;
                                 if idx[a] < extents[a] {
-                                    k[a] = axes[a][idx[a]];
+                                    set_axis(kk, &tables, a, idx[a]);
                                     break;
                                 }
                                 idx[a] = 0;
-                                k[a] = axes[a][0];
+                                set_axis(kk, &tables, a, 0);
                                 a -= 1;
                             }
                         }
-                        h.write_hamiltonian(k, hbuf);
+                        let [k, sin, cos] = &*kk;
+                        h.write_hamiltonian_at(&KPoint { k, sin, cos }, hbuf);
                         check_hermitian(hbuf, n, k)?;
                         let e = &mut e_row[j * n..(j + 1) * n];
                         let out = &mut v_row[j * r * n..(j + 1) * r * n];
@@ -324,6 +338,14 @@ impl BandStructure {
             }
         });
         Ok(std::borrow::Cow::Owned(out))
+    }
+}
+
+/// Sets axis `a` of the momentum `kk` = ($k$, $\sin k$, $\cos k$) to grid index `i`.
+#[inline]
+fn set_axis(kk: &mut [Vec<f64>; 3], tables: &[Vec<Vec<f64>>; 3], a: usize, i: usize) {
+    for (x, t) in kk.iter_mut().zip(tables) {
+        x[a] = t[a][i];
     }
 }
 

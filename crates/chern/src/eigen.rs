@@ -40,7 +40,7 @@ impl Eigensolver {
             e: vec![0.0; n],
             phase: vec![C64::new(1.0, 0.0); n],
             rotations: Vec::with_capacity(4 * n * n),
-            x: vec![0.0; n],
+            x: Vec::with_capacity(n * n),
             order: (0..n).collect(),
             y: vec![C64::new(0.0, 0.0); n],
             p: vec![C64::new(0.0, 0.0); n],
@@ -95,18 +95,26 @@ impl Eigensolver {
                 for (out, &i) in energies.iter_mut().zip(&self.order) {
                     *out = self.d[i];
                 }
+                // Rows order[b] of G_K ... G_1 for all wanted b at once: e^T G_K ... G_1,
+                // applying the rotations backwards (independent rows give the CPU parallel work).
+                let r = bands.len();
+                self.x.clear();
+                self.x.resize(r * n, 0.0);
                 for (row, &b) in bands.iter().enumerate() {
-                    // Row order[b] of G_K ... G_1: e^T G_K ... G_1, applying the rotations backwards.
-                    self.x.fill(0.0);
-                    self.x[self.order[b]] = 1.0;
-                    for &(i, c, s) in self.rotations.iter().rev() {
-                        let (xi, xi1) = (self.x[i], self.x[i + 1]);
-                        self.x[i] = c * xi + s * xi1;
-                        self.x[i + 1] = c * xi1 - s * xi;
+                    self.x[row * n + self.order[b]] = 1.0;
+                }
+                for &(i, c, s) in self.rotations.iter().rev() {
+                    for xr in self.x.chunks_exact_mut(n) {
+                        let (xi, xi1) = (xr[i], xr[i + 1]);
+                        xr[i] = c * xi + s * xi1;
+                        xr[i + 1] = c * xi1 - s * xi;
                     }
+                }
+                for (row, out) in vectors.chunks_exact_mut(n).take(r).enumerate() {
                     // y = D x, then H_0 H_1 ... y.
-                    for i in 0..n {
-                        self.y[i] = self.phase[i] * self.x[i];
+                    let xr = &self.x[row * n..(row + 1) * n];
+                    for ((y, ph), x) in self.y.iter_mut().zip(&self.phase).zip(xr) {
+                        *y = ph * x;
                     }
                     for k in (0..n.saturating_sub(2)).rev() {
                         let beta = self.beta[k];
@@ -122,7 +130,7 @@ impl Eigensolver {
                             self.y[i] -= self.a[i * n + k] * s;
                         }
                     }
-                    vectors[row * n..(row + 1) * n].copy_from_slice(&self.y);
+                    out.copy_from_slice(&self.y);
                 }
                 Ok(())
             }
@@ -252,16 +260,20 @@ impl Eigensolver {
                     i -= 1;
                     let f = s * e[i];
                     let b = c * e[i];
-                    r = (f * f + g * g).sqrt();
-                    e[i + 1] = r;
-                    if r == 0.0 {
+                    let r2 = f * f + g * g;
+                    if r2 == 0.0 {
+                        e[i + 1] = 0.0;
                         d[i + 1] -= p;
                         e[m] = 0.0;
                         underflow = true;
                         break;
                     }
-                    s = f / r;
-                    c = g / r;
+                    // One division instead of two on the latency-bound chain.
+                    let inv = 1.0 / r2.sqrt();
+                    r = r2 * inv;
+                    e[i + 1] = r;
+                    s = f * inv;
+                    c = g * inv;
                     g = d[i + 1] - p;
                     r = (d[i] - g) * s + 2.0 * c * b;
                     p = s * r;

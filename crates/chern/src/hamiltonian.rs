@@ -14,6 +14,13 @@ pub trait BlochHamiltonian {
     /// Writes $H(k)$ into `h` (row-major, length $N^2$). Every entry must be written.
     fn write_hamiltonian(&self, k: &[f64], h: &mut [C64]);
 
+    /// Writes $H(k)$ given $k$ with $\sin k_j$ and $\cos k_j$ already computed (the solvers
+    /// tabulate them once per grid axis). Override it in models built from $\sin k_j$, $\cos k_j$ to
+    /// skip the trigonometry; the default ignores the tables.
+    fn write_hamiltonian_at(&self, k: &KPoint<'_>, h: &mut [C64]) {
+        self.write_hamiltonian(k.k, h)
+    }
+
     /// $H(k)$ as a fresh row-major vector (convenience; the solvers use the buffer form).
     fn hamiltonian(&self, k: &[f64]) -> Vec<C64> {
         let n = self.n_bands();
@@ -21,6 +28,17 @@ pub trait BlochHamiltonian {
         self.write_hamiltonian(k, &mut h);
         h
     }
+}
+
+/// A momentum with its sines and cosines, $k_j$, $\sin k_j$, $\cos k_j$ per axis.
+#[derive(Clone, Copy, Debug)]
+pub struct KPoint<'a> {
+    /// $k_j$ (radians).
+    pub k: &'a [f64],
+    /// $\sin k_j$.
+    pub sin: &'a [f64],
+    /// $\cos k_j$.
+    pub cos: &'a [f64],
 }
 
 impl<T: BlochHamiltonian + ?Sized> BlochHamiltonian for &T {
@@ -33,6 +51,9 @@ impl<T: BlochHamiltonian + ?Sized> BlochHamiltonian for &T {
     fn write_hamiltonian(&self, k: &[f64], h: &mut [C64]) {
         (**self).write_hamiltonian(k, h)
     }
+    fn write_hamiltonian_at(&self, k: &KPoint<'_>, h: &mut [C64]) {
+        (**self).write_hamiltonian_at(k, h)
+    }
 }
 
 impl<T: BlochHamiltonian + ?Sized> BlochHamiltonian for Box<T> {
@@ -44,6 +65,9 @@ impl<T: BlochHamiltonian + ?Sized> BlochHamiltonian for Box<T> {
     }
     fn write_hamiltonian(&self, k: &[f64], h: &mut [C64]) {
         (**self).write_hamiltonian(k, h)
+    }
+    fn write_hamiltonian_at(&self, k: &KPoint<'_>, h: &mut [C64]) {
+        (**self).write_hamiltonian_at(k, h)
     }
 }
 

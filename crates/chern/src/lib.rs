@@ -25,7 +25,7 @@ pub use chern_number::{
     chern_number_of,
 };
 pub use error::{Error, Result};
-pub use hamiltonian::{BlochHamiltonian, DynHamiltonian, FnHamiltonian};
+pub use hamiltonian::{BlochHamiltonian, DynHamiltonian, FnHamiltonian, KPoint};
 pub use links::{Tolerances, links_of, occupied_links};
 pub use models::combine::{DirectSum, Plane, Rotated};
 pub use models::dirac4d::Dirac4d;

@@ -1,5 +1,5 @@
 //! The four-dimensional lattice Dirac model, whose two lower bands carry a second Chern number.
-use crate::hamiltonian::BlochHamiltonian;
+use crate::hamiltonian::{BlochHamiltonian, KPoint};
 use num_complex::Complex64 as C64;
 
 /// 4D lattice Dirac model
@@ -32,10 +32,22 @@ impl BlochHamiltonian for Dirac4d {
         4
     }
     fn write_hamiltonian(&self, k: &[f64], h: &mut [C64]) {
-        let (s1, c1) = k[0].sin_cos();
-        let (s2, c2) = k[1].sin_cos();
-        let (s3, c3) = k[2].sin_cos();
-        let (s4, c4) = k[3].sin_cos();
+        let sc: [(f64, f64); 4] = std::array::from_fn(|j| k[j].sin_cos());
+        self.write(sc.map(|x| x.0), sc.map(|x| x.1), h);
+    }
+    fn write_hamiltonian_at(&self, k: &KPoint<'_>, h: &mut [C64]) {
+        self.write(
+            [k.sin[0], k.sin[1], k.sin[2], k.sin[3]],
+            [k.cos[0], k.cos[1], k.cos[2], k.cos[3]],
+            h,
+        );
+    }
+}
+
+impl Dirac4d {
+    fn write(&self, s: [f64; 4], c: [f64; 4], h: &mut [C64]) {
+        let [s1, s2, s3, s4] = s;
+        let [c1, c2, c3, c4] = c;
         let mass = self.m + c1 + c2 + c3 + c4;
         let z = C64::new(0.0, 0.0);
         h.fill(z);

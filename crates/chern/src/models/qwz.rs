@@ -1,5 +1,5 @@
 //! The Qi–Wu–Zhang two-band Chern insulator.
-use crate::hamiltonian::BlochHamiltonian;
+use crate::hamiltonian::{BlochHamiltonian, KPoint};
 use num_complex::Complex64 as C64;
 
 /// Qi–Wu–Zhang model
@@ -30,6 +30,16 @@ impl BlochHamiltonian for Qwz {
     fn write_hamiltonian(&self, k: &[f64], h: &mut [C64]) {
         let (s1, c1) = k[0].sin_cos();
         let (s2, c2) = k[1].sin_cos();
+        self.write(s1, c1, s2, c2, h);
+    }
+    fn write_hamiltonian_at(&self, k: &KPoint<'_>, h: &mut [C64]) {
+        self.write(k.sin[0], k.cos[0], k.sin[1], k.cos[1], h);
+    }
+}
+
+impl Qwz {
+    #[inline]
+    fn write(&self, s1: f64, c1: f64, s2: f64, c2: f64, h: &mut [C64]) {
         let dz = self.m + c1 + c2;
         h[0] = C64::new(dz, 0.0);
         h[1] = C64::new(s1, -s2);
