@@ -29,14 +29,18 @@ pub const SINGULAR_RTOL: f64 = 1e-12;
 // Boxing the stack variant would defeat its purpose: no heap allocation in hot loops.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Scratch {
+    Small([C64; 16], usize),
     Stack([C64; 64], usize),
     Heap(Vec<C64>),
 }
 
 impl Scratch {
+    #[inline]
     pub(crate) fn new(n: usize) -> Scratch {
         let len = n * n;
-        if len <= 64 {
+        if len <= 16 {
+            Scratch::Small([ZERO; 16], len)
+        } else if len <= 64 {
             Scratch::Stack([ZERO; 64], len)
         } else {
             Scratch::Heap(vec![ZERO; len])
@@ -46,8 +50,10 @@ impl Scratch {
 
 impl std::ops::Deref for Scratch {
     type Target = [C64];
+    #[inline]
     fn deref(&self) -> &[C64] {
         match self {
+            Scratch::Small(a, len) => &a[..*len],
             Scratch::Stack(a, len) => &a[..*len],
             Scratch::Heap(v) => v,
         }
@@ -55,12 +61,21 @@ impl std::ops::Deref for Scratch {
 }
 
 impl std::ops::DerefMut for Scratch {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [C64] {
         match self {
+            Scratch::Small(a, len) => &mut a[..*len],
             Scratch::Stack(a, len) => &mut a[..*len],
             Scratch::Heap(v) => v,
         }
     }
+}
+
+/// $|\operatorname{Re} z| + |\operatorname{Im} z|$: LAPACK's cheap modulus for pivoting and
+/// deflation tests (within a factor $\sqrt 2$ of $|z|$, no `hypot`).
+#[inline]
+fn cabs1(z: C64) -> f64 {
+    z.re.abs() + z.im.abs()
 }
 
 fn check_len(name: &str, len: usize, n: usize) {
@@ -111,6 +126,7 @@ fn rows_mut<const N: usize>(a: &mut [C64]) -> &mut [[C64; N]] {
 }
 
 /// $\text{out} = A B$.
+#[inline]
 pub fn mul(a: &[C64], b: &[C64], out: &mut [C64], n: usize) {
     check_len("mul", a.len().min(b.len()).min(out.len()), n);
     dispatch_fixed!(n, mul_fixed, mul_generic, (a, b, out));
@@ -144,6 +160,7 @@ fn mul_generic(a: &[C64], b: &[C64], out: &mut [C64], n: usize) {
 }
 
 /// $\text{out} = A B^\dagger$.
+#[inline]
 pub fn mul_adj(a: &[C64], b: &[C64], out: &mut [C64], n: usize) {
     check_len("mul_adj", a.len().min(b.len()).min(out.len()), n);
     dispatch_fixed!(n, mul_adj_fixed, mul_adj_generic, (a, b, out));
@@ -173,6 +190,7 @@ fn mul_adj_generic(a: &[C64], b: &[C64], out: &mut [C64], n: usize) {
 }
 
 /// $\text{out} = A^\dagger B$.
+#[inline]
 pub fn adj_mul(a: &[C64], b: &[C64], out: &mut [C64], n: usize) {
     check_len("adj_mul", a.len().min(b.len()).min(out.len()), n);
     dispatch_fixed!(n, adj_mul_fixed, adj_mul_generic, (a, b, out));
@@ -206,6 +224,7 @@ fn adj_mul_generic(a: &[C64], b: &[C64], out: &mut [C64], n: usize) {
 }
 
 /// $\text{out} = A^\dagger$.
+#[inline]
 pub fn adjoint(a: &[C64], out: &mut [C64], n: usize) {
     check_len("adjoint", a.len().min(out.len()), n);
     for i in 0..n {
@@ -230,12 +249,14 @@ pub fn product(a: &[C64], b: &[C64], n: usize) -> Vec<C64> {
 }
 
 /// $\operatorname{Tr} A$.
+#[inline]
 pub fn trace(a: &[C64], n: usize) -> C64 {
     check_len("trace", a.len(), n);
     (0..n).map(|i| a[i * n + i]).sum()
 }
 
 /// $\det A$: closed forms for $n \le 3$, LU with partial pivoting above.
+#[inline]
 pub fn det(a: &[C64], n: usize) -> C64 {
     check_len("det", a.len(), n);
     match n {
@@ -252,7 +273,7 @@ pub fn det(a: &[C64], n: usize) -> C64 {
             let mut d = ONE;
             for k in 0..n {
                 let p = (k..n)
-                    .max_by(|&i, &j| lu[i * n + k].norm().total_cmp(&lu[j * n + k].norm()))
+                    .max_by(|&i, &j| cabs1(lu[i * n + k]).total_cmp(&cabs1(lu[j * n + k])))
                     .unwrap_or(k);
                 if p != k {
                     for j in 0..n {
@@ -439,7 +460,7 @@ fn hessenberg(h: &mut [C64], n: usize) {
 
 /// Shifted QR iteration on an upper Hessenberg matrix; eigenvalues into `eig`.
 fn hessenberg_qr(h: &mut [C64], eig: &mut [C64], n: usize) -> Result<()> {
-    let norm = h.iter().map(|z| z.norm()).fold(0.0, f64::max);
+    let norm = h.iter().map(|&z| cabs1(z)).fold(0.0, f64::max);
     if norm == 0.0 {
         eig.fill(ZERO);
         return Ok(());
@@ -464,9 +485,9 @@ fn hessenberg_qr(h: &mut [C64], eig: &mut [C64], n: usize) -> Result<()> {
         // Find the start `lo` of the unreduced block ending at `hi`.
         let mut lo = hi;
         while lo > 0 {
-            let s = h[lo * n + lo].norm() + h[(lo - 1) * n + lo - 1].norm();
+            let s = cabs1(h[lo * n + lo]) + cabs1(h[(lo - 1) * n + lo - 1]);
             let s = if s == 0.0 { norm } else { s };
-            if h[lo * n + lo - 1].norm() <= f64::EPSILON * s {
+            if cabs1(h[lo * n + lo - 1]) <= f64::EPSILON * s {
                 h[lo * n + lo - 1] = ZERO;
                 break;
             }
