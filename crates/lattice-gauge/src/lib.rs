@@ -5,6 +5,16 @@
 //! Polyakov loops and parallel transport of covariant fields, with fast small-matrix kernels
 //! ([`matrix`]) for $n = 1, \dots, 8$.
 //!
+//! | Item | What it is |
+//! |---|---|
+//! | [`Lattice`], [`Site`], [`Dir`] | periodic geometry, row-major site indices, neighbours, planes |
+//! | [`matrix`] | products, adjoint, trace, det, eigenvalues/eigenphases, polar factor, Haar sampling |
+//! | [`LinkField`] | $U_\mu(x)$: plaquettes, Wilson and Polyakov loops, parallel transport |
+//! | [`MatrixField`], [`PlaquetteField`] | covariant fields: one matrix per site (and plane) |
+//! | [`GaugeTransform`] | $\Omega(x)$ acting on links and covariant fields |
+//! | [`Error`], [`Result`] | every failure, with the offending values |
+//! | `proptest` (feature `proptest-support`) | strategies for property tests |
+//!
 //! Conventions (the workspace's `PHYSICS.md`, section 1):
 //! - Sites are numbered row-major, the last axis fastest; steps wrap around periodically.
 //! - A gauge transformation acts as
