@@ -59,6 +59,9 @@ struct Args {
     /// Member predictions (same kind as the inputs) of out-of-distribution samples.
     #[arg(long, num_args = 1..)]
     ood: Vec<String>,
+    /// Print wall times of reading and computing (JSON, one line) to stderr.
+    #[arg(long)]
+    timings: bool,
 }
 
 enum Members {
@@ -179,9 +182,13 @@ fn main() -> Result<()> {
     }
     let mut series = EpochSeries::default();
     let mut last: Option<(EnsemblePrediction, Report)> = None;
+    let (mut read_s, mut compute_s) = (0.0, 0.0);
     for (e, file) in files.iter().enumerate() {
         progress.set_message(file.clone());
+        let clock = std::time::Instant::now();
         let members = Members::read(file, logits)?;
+        read_s += clock.elapsed().as_secs_f64();
+        let clock = std::time::Instant::now();
         let labels = Labels::from_signed(&raw_labels, members.classes())
             .with_context(|| format!("{}: labels do not fit {}", label_path.display(), file))?;
         let prediction = members
@@ -208,11 +215,16 @@ fn main() -> Result<()> {
             })
             .transpose()?;
         let report = Report::new(&prediction, ood.as_ref(), options)?;
+        compute_s += clock.elapsed().as_secs_f64();
         series.push(file.clone(), report.summary.clone());
         last = Some((prediction, report));
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if args.timings {
+        // Reading includes validation; computing includes the OOD file's pass, if any.
+        eprintln!("{{\"read_and_validate_s\": {read_s:.6}, \"compute_s\": {compute_s:.6}}}");
+    }
     let Some((prediction, report)) = last else {
         bail!("no input");
     };

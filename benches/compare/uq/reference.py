@@ -21,13 +21,14 @@ logits_path, labels_path, n_bins = sys.argv[1], sys.argv[2], int(sys.argv[3])
 logits = np.load(logits_path)                      # (M, N, K) float32
 labels = np.load(labels_path)
 M, N, K = logits.shape
-times, values = {}, {}
+times, cpu, values = {}, {}, {}
 
 
 def step(name, fn):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
     times[name] = time.perf_counter() - t
+    cpu[name] = time.process_time() - c
     return out
 
 
@@ -70,6 +71,7 @@ def aurc():
 values["aurc"], values["e_aurc"] = step("numpy AURC / E-AURC", aurc)
 print(json.dumps({
     "times": times,
+    "cpu_times": cpu,
     "values": values,
     "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
 }))

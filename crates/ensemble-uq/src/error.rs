@@ -130,7 +130,7 @@ pub enum Error {
         found: usize,
     },
     /// An input file could not be opened or read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Io {
         /// The file.
         path: PathBuf,
