@@ -87,7 +87,8 @@ fn grid_2d(bands: &BandStructure) -> Result<[usize; 2]> {
     }
 }
 
-/// $\det M_\mu(k)/|\det M_\mu(k)|$ for every site and both directions, in parallel.
+/// $\det M_\mu(k)$ for every site and both directions, in parallel (unnormalised: the
+/// plaquette phase $\arg$ of their product is all that is used, and it ignores positive factors).
 fn link_phases(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result<Vec<[C64; 2]>> {
     let frame = bands.frame(set)?;
     let extents = bands.extents();
@@ -111,11 +112,12 @@ fn link_phases(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result
                         overlap_into(v, w, m, n, r);
                         matrix::det(m, r)
                     };
-                    let modulus = d.norm();
-                    if modulus.is_nan() || modulus < tol.overlap {
-                        return Err(singular(extents, s, mu, modulus, tol.overlap));
+                    // |det M| is only compared: the plaquette's argument does not need it.
+                    let m2 = d.norm_sqr();
+                    if m2.is_nan() || m2 < tol.overlap * tol.overlap {
+                        return Err(singular(extents, s, mu, m2.sqrt(), tol.overlap));
                     }
-                    p[mu] = d / modulus;
+                    p[mu] = d;
                 }
             }
             Ok(())

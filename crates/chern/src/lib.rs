@@ -1,12 +1,41 @@
 //! # chern
 //!
-//! Bloch Hamiltonians of topological insulators and exact, fast Fukui–Hatsugai–Suzuki Chern
-//! numbers.
+//! Bloch Hamiltonians of topological insulators and exact, fast Fukui–Hatsugai–Suzuki (FHS)
+//! Chern numbers.
+//!
+//! - **Models** implement [`BlochHamiltonian`] (k-space dimension, number of bands, $H(k)$
+//!   written into a buffer); closures work through [`FnHamiltonian`]. Built in: [`Qwz`],
+//!   [`Haldane`], [`Hofstadter`], [`DirectSum`] and [`Rotated`] combinations, the 4D lattice
+//!   Dirac model [`Dirac4d`], seeded [`RandomSmooth`] multiband models, PythTB-like hopping lists
+//!   [`TightBinding`] (JSON/TOML) and Wannier90 `_hr.dat` files [`Wannier90`] with a 2D [`Plane`].
+//! - **Band structure** on the periodic grid $k_j = 2\pi i_j/L_j$: [`BandStructure`]
+//!   diagonalises every $H(k)$ once (closed form for $2\times2$, Householder + implicit QL
+//!   above), in parallel, keeping the eigenvectors of a [`BandSet`] only.
+//! - **Links** $U_\mu(k)$, the polar factors of $M_\mu(k) = V(k)^\dagger V(k+\hat\mu)$, as a
+//!   [`lattice_gauge::LinkField`]: [`occupied_links`], [`links_of`].
+//! - **Invariants**: [`chern_number`] by the determinant formula ([`Method::Determinant`], FHS's
+//!   sign: QWZ's lower band has $C = +1$ for $0 < m < 2$) or the eigenphase sum
+//!   ([`Method::EigenphaseSum`], GENet's label), with the Berry-flux field; per-band values
+//!   [`band_chern_numbers`]; Wilson-loop spectra and their winding [`wilson_loops`]; the second
+//!   Chern number in 4D [`second_chern_number`].
+//! - **Errors, not numbers**, where the answer is undefined: a gap below tolerance
+//!   ([`Error::GapClosed`] with the k-point and the gap), a nearly singular overlap
+//!   ([`Error::SingularOverlap`]: grid too coarse), a non-Hermitian or non-finite $H(k)$, a bad
+//!   band set, a malformed model file (file, line, field).
 //!
 //! ```
-//! use chern::{chern_number_of, BandSet, ChernConfig, Qwz};
+//! use chern::{chern_number_of, BandSet, ChernConfig, Hofstadter, Method, Qwz};
 //! let c = chern_number_of(&Qwz::new(1.0), &[24, 24], &BandSet::lowest(1), &ChernConfig::default())?;
 //! assert_eq!(c.chern, 1);
+//! assert!((c.raw - 1.0).abs() < 1e-9);
+//!
+//! // The two lowest Hofstadter bands at flux 1/5 carry C = -2 (TKNN), by either formula.
+//! let h = Hofstadter::new(1, 5, 1.0)?;
+//! let config = ChernConfig { method: Method::EigenphaseSum, ..Default::default() };
+//! assert_eq!(chern_number_of(&h, &[40, 40], &BandSet::lowest(2), &config)?.chern, -2);
+//!
+//! // At m = 2 the gap closes at (pi, pi): an error, not a number.
+//! assert!(chern_number_of(&Qwz::new(2.0), &[24, 24], &BandSet::lowest(1), &ChernConfig::default()).is_err());
 //! # Ok::<(), chern::Error>(())
 //! ```
 mod bands;

@@ -10,10 +10,26 @@ use std::f64::consts::PI;
 ///
 /// The $r$ lowest bands carry $C = -t_r$ with $r = q s_r + p t_r$, $|t_r| \le q/2$ (TKNN).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "HofstadterParams")]
 pub struct Hofstadter {
     p: i64,
     q: usize,
     t: f64,
+}
+
+/// Unchecked parameters, validated into a [`Hofstadter`] on deserialisation.
+#[derive(serde::Deserialize)]
+struct HofstadterParams {
+    p: i64,
+    q: usize,
+    t: f64,
+}
+
+impl TryFrom<HofstadterParams> for Hofstadter {
+    type Error = Error;
+    fn try_from(h: HofstadterParams) -> Result<Self> {
+        Hofstadter::new(h.p, h.q, h.t)
+    }
 }
 
 impl Hofstadter {

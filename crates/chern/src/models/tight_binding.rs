@@ -112,18 +112,31 @@ impl TryFrom<RawHopping> for Hopping {
 /// t = [0.0, -0.5]   # or a real number
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "TightBindingSpec")]
 pub struct TightBinding {
-    /// Dimension of k-space (number of lattice vectors).
-    pub dim: usize,
-    /// Number of orbitals (bands).
-    pub orbitals: usize,
-    /// On-site energies, one per orbital (all zero when absent).
+    dim: usize,
+    orbitals: usize,
+    onsite: Vec<f64>,
+    hoppings: Vec<Hopping>,
+}
+
+/// The file's fields before the whole-model checks.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TightBindingSpec {
+    dim: usize,
+    orbitals: usize,
     #[serde(default)]
-    pub onsite: Vec<f64>,
-    /// Hopping terms; each adds its Hermitian conjugate.
+    onsite: Vec<f64>,
     #[serde(default)]
-    pub hoppings: Vec<Hopping>,
+    hoppings: Vec<Hopping>,
+}
+
+impl TryFrom<TightBindingSpec> for TightBinding {
+    type Error = Error;
+    fn try_from(s: TightBindingSpec) -> Result<Self> {
+        TightBinding::new(s.dim, s.orbitals, s.onsite, s.hoppings)
+    }
 }
 
 #[derive(Deserialize)]
@@ -254,9 +267,25 @@ impl TightBinding {
         }
         HEADER.with(|h| h.set(Some((header.dim, header.orbitals))));
         let _reset = Reset;
-        let model: TightBinding = parse(text, format, file)?;
-        model.validate(file)?;
-        Ok(model)
+        let spec: TightBindingSpec = parse(text, format, file)?;
+        TightBinding::new(spec.dim, spec.orbitals, spec.onsite, spec.hoppings).map_err(
+            |e| match e {
+                Error::ModelFile {
+                    line,
+                    column,
+                    field,
+                    reason,
+                    ..
+                } => Error::ModelFile {
+                    file: file.to_path_buf(),
+                    line,
+                    column,
+                    field,
+                    reason,
+                },
+                e => e,
+            },
+        )
     }
 
     /// Reads a model from a `.json` or `.toml` file.
@@ -269,40 +298,77 @@ impl TightBinding {
         Self::parse(&text, ModelFormat::from_path(path), path)
     }
 
-    /// Checks a model built in code (files are checked on reading).
-    pub fn validate(&self, file: &Path) -> Result<()> {
+    /// A model from its parts; errors (naming the field) if `dim` or `orbitals` is 0, `onsite` has
+    /// the wrong length or a non-finite value, or a hopping names a missing orbital, has an $R$
+    /// of the wrong length, a non-finite amplitude, or is an on-site term.
+    pub fn new(
+        dim: usize,
+        orbitals: usize,
+        onsite: Vec<f64>,
+        hoppings: Vec<Hopping>,
+    ) -> Result<Self> {
         let bad = |field: String, reason: String| Error::ModelFile {
-            file: PathBuf::from(file),
+            file: PathBuf::from("<model>"),
             line: 0,
             column: None,
             field,
             reason,
         };
-        if self.dim == 0 || self.orbitals == 0 {
+        if dim == 0 || orbitals == 0 {
             return Err(bad("dim/orbitals".into(), "must be at least 1".into()));
         }
-        if !self.onsite.is_empty() && self.onsite.len() != self.orbitals {
+        if !onsite.is_empty() && onsite.len() != orbitals {
             return Err(bad(
                 "onsite".into(),
-                format!(
-                    "{} values for {} orbitals",
-                    self.onsite.len(),
-                    self.orbitals
-                ),
+                format!("{} values for {} orbitals", onsite.len(), orbitals),
             ));
         }
-        if let Some(p) = self.onsite.iter().position(|e| !e.is_finite()) {
+        if let Some(p) = onsite.iter().position(|e| !e.is_finite()) {
             return Err(bad(format!("onsite[{p}]"), "non-finite energy".into()));
         }
-        for (n, h) in self.hoppings.iter().enumerate() {
-            if h.i >= self.orbitals || h.j >= self.orbitals || h.r.len() != self.dim {
+        for (n, h) in hoppings.iter().enumerate() {
+            let t = h.t.value();
+            if h.i >= orbitals || h.j >= orbitals {
                 return Err(bad(
                     format!("hoppings[{n}]"),
-                    "orbital out of range or R of the wrong length".into(),
+                    format!("orbital out of range 0..{orbitals}"),
+                ));
+            }
+            if h.r.len() != dim {
+                return Err(bad(
+                    format!("hoppings[{n}].R"),
+                    format!("{} components, expected {dim}", h.r.len()),
+                ));
+            }
+            if !(t.re.is_finite() && t.im.is_finite()) {
+                return Err(bad(
+                    format!("hoppings[{n}].t"),
+                    "non-finite amplitude".into(),
+                ));
+            }
+            if h.i == h.j && h.r.iter().all(|&c| c == 0) {
+                return Err(bad(
+                    format!("hoppings[{n}].R"),
+                    "an on-site term; use `onsite`".into(),
                 ));
             }
         }
-        Ok(())
+        Ok(Self {
+            dim,
+            orbitals,
+            onsite,
+            hoppings,
+        })
+    }
+
+    /// On-site energies (empty when all zero).
+    pub fn onsite(&self) -> &[f64] {
+        &self.onsite
+    }
+
+    /// Hopping terms.
+    pub fn hoppings(&self) -> &[Hopping] {
+        &self.hoppings
     }
 }
 
