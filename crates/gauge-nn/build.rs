@@ -29,5 +29,8 @@ fn main() {
     #[cfg(unix)]
     std::os::unix::fs::symlink(&lib, &link).expect("symlink libtorch/lib into OUT_DIR");
     println!("cargo:rustc-link-search=native={}", link.display());
-    println!("cargo:rerun-if-changed={}", lib.join("libtorch_cpu.so").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        lib.join("libtorch_cpu.so").display()
+    );
 }
