@@ -84,7 +84,7 @@ pub fn rescale_from(f: &[f64], c: &[i64]) -> Result<f64> {
     let num: f64 = f.iter().zip(c).map(|(f, &c)| f * c as f64).sum();
     let den: f64 = f.iter().map(|f| f * f).sum();
     let k = num / den;
-    if !(den > f64::MIN_POSITIVE) || !k.is_finite() {
+    if den.is_nan() || den <= f64::MIN_POSITIVE || !k.is_finite() {
         return Err(Error::Calibration {
             samples: f.len(),
             sum_of_squares: den,

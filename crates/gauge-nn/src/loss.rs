@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// Which loss to train with.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LossConfig {
     /// Mean absolute error on the per-plaquette labels.
+    #[default]
     Local,
     /// The paper's global loss with a spread penalty.
     Global {
@@ -28,12 +29,6 @@ pub enum LossConfig {
     ScaleInvariant,
 }
 
-impl Default for LossConfig {
-    fn default() -> Self {
-        LossConfig::Local
-    }
-}
-
 impl LossConfig {
     /// The paper's global loss: $\delta=0.5$, $\lambda=1$.
     pub const PAPER_GLOBAL: LossConfig = LossConfig::Global {
@@ -44,30 +39,34 @@ impl LossConfig {
     /// The loss of local outputs `f` `(B, sites..)` against per-site `labels` `(B, sites..)` and
     /// Chern numbers `chern` `(B,)` (a scalar tensor, differentiable in `f`).
     pub fn loss(&self, f: &Tensor, labels: &Tensor, chern: &Tensor) -> Tensor {
-        let f = f.flatten(1, -1).to_kind(Kind::Float);
+        // Double-precision outputs keep their precision; anything else is computed in f32.
+        let kind = if f.kind() == Kind::Double {
+            Kind::Double
+        } else {
+            Kind::Float
+        };
+        let f = f.flatten(1, -1).to_kind(kind);
         match *self {
             LossConfig::Local => {
-                let l = labels.flatten(1, -1).to_kind(Kind::Float);
-                (f - l).abs().mean(Kind::Float)
+                let l = labels.flatten(1, -1).to_kind(kind);
+                (f - l).abs().mean(kind)
             }
             LossConfig::Global {
                 delta,
                 spread_weight,
             } => {
-                let c = chern.to_kind(Kind::Float);
-                let global = (f.sum_dim_intlist(1, false, None) - c)
-                    .abs()
-                    .mean(Kind::Float);
+                let c = chern.to_kind(kind);
+                let global = (f.sum_dim_intlist(1, false, None) - c).abs().mean(kind);
                 let spread = f.std_dim(1, true, false);
-                let penalty = (spread.neg() + delta).relu().mean(Kind::Float);
+                let penalty = (spread.neg() + delta).relu().mean(kind);
                 global + penalty * spread_weight
             }
             LossConfig::ScaleInvariant => {
-                let c = chern.to_kind(Kind::Float);
+                let c = chern.to_kind(kind);
                 let sites = f.size()[1] as f64;
                 let rms = (f.sum_dim_intlist(1, false, None) - c)
                     .square()
-                    .mean(Kind::Float)
+                    .mean(kind)
                     .sqrt();
                 let spread = f.std(true) * sites.sqrt() + 1e-12;
                 rms / spread

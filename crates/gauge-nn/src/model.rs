@@ -89,7 +89,7 @@ impl NetConfig {
                 },
             });
         }
-        if !(self.trnorm.threshold > 0.0) {
+        if self.trnorm.threshold.is_nan() || self.trnorm.threshold <= 0.0 {
             return Err(Error::InvalidParameter {
                 parameter: "model.trnorm.threshold",
                 value: self.trnorm.threshold.to_string(),

@@ -158,6 +158,10 @@ pub struct TrainConfig {
     pub samples_per_epoch: usize,
     /// Batch size.
     pub batch: usize,
+    /// Forward and backward the batch in chunks of this many samples, accumulating the gradients
+    /// before one optimiser step (0: the whole batch at once). Same gradients, less memory; only
+    /// for losses that are means over samples (local and global, not scale-invariant).
+    pub micro_batch: usize,
     /// Seed of the weights and of every sample stream.
     pub seed: u64,
     /// libtorch intra-op threads (0: leave libtorch's default).
@@ -186,10 +190,11 @@ impl Default for TrainConfig {
             epochs: 10,
             samples_per_epoch: 1024,
             batch: 32,
+            micro_batch: 0,
             seed: 0,
             threads: 0,
             calibration_samples: 512,
-            validation_samples: 0,
+            validation_samples: 256,
             double_precision: false,
             device: DeviceChoice::Cpu,
         }
@@ -214,6 +219,16 @@ impl TrainConfig {
                 "batch/samples_per_epoch",
                 format!("{}/{}", self.batch, self.samples_per_epoch),
                 "both must be positive",
+            );
+        }
+        if self.micro_batch > 0
+            && self.micro_batch < self.batch
+            && self.loss == LossConfig::ScaleInvariant
+        {
+            return bad(
+                "micro_batch",
+                self.micro_batch.to_string(),
+                "the scale-invariant loss is not a mean over samples: train it without micro-batches",
             );
         }
         if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
@@ -557,17 +572,6 @@ impl Trainer {
     /// the weights untouched.
     pub fn train_step(&mut self, batch: &Batch) -> Result<f64> {
         let batch = batch.to_device(self.device);
-        let links = self.net.needs_links().then_some(&batch.links);
-        let f = self.net.forward(&batch.plaquettes, links);
-        let loss = self.config.loss.loss(&f, &batch.site_labels, &batch.chern);
-        let value = loss.double_value(&[]);
-        if !value.is_finite() {
-            return Err(Error::NonFiniteLoss {
-                epoch: self.state.epoch + 1,
-                step: self.state.step + 1,
-                loss: value,
-            });
-        }
         let vars = ordered_vars(&self.vs);
         for v in &vars {
             let mut g = v.grad();
@@ -575,7 +579,45 @@ impl Trainer {
                 let _ = g.zero_();
             }
         }
-        loss.backward();
+        let size = batch.len();
+        let chunk = if self.config.micro_batch == 0 {
+            size
+        } else {
+            self.config.micro_batch.min(size)
+        };
+        // Each chunk's loss is weighted by its share of the batch, so the accumulated gradient is
+        // the gradient of the batch mean; a non-finite chunk stops the step before the update.
+        let mut value = 0.0;
+        let mut start = 0;
+        while start < size {
+            let end = (start + chunk).min(size);
+            let part = if end - start == size {
+                batch.shallow_clone()
+            } else {
+                batch.slice(start, end)
+            };
+            let links = self.net.needs_links().then_some(&part.links);
+            let f = self.net.forward(&part.plaquettes, links);
+            let weight = (end - start) as f64 / size as f64;
+            let loss = self.config.loss.loss(&f, &part.site_labels, &part.chern) * weight;
+            let v = loss.double_value(&[]);
+            if !v.is_finite() {
+                for var in &vars {
+                    let mut g = var.grad();
+                    if g.defined() {
+                        let _ = g.zero_();
+                    }
+                }
+                return Err(Error::NonFiniteLoss {
+                    epoch: self.state.epoch + 1,
+                    step: self.state.step + 1,
+                    loss: v,
+                });
+            }
+            loss.backward();
+            value += v;
+            start = end;
+        }
         let total = self.steps_per_epoch() * self.config.epochs;
         let lr = self.config.optimizer.lr
             * self
@@ -1041,6 +1083,56 @@ mod tests {
         }
         assert_eq!(std::fs::read(dir.join(CHECKPOINT)).unwrap(), before);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn micro_batches_give_the_same_step() {
+        for loss in [LossConfig::Local, LossConfig::PAPER_GLOBAL] {
+            let (a, b) = (tmp_dir("micro-a"), tmp_dir("micro-b"));
+            let mut whole = Trainer::new(
+                TrainConfig {
+                    loss,
+                    ..small_config()
+                },
+                &a,
+            )
+            .unwrap();
+            let cfg = TrainConfig {
+                loss,
+                micro_batch: 3,
+                ..small_config()
+            };
+            let mut parts = Trainer::new(cfg, &b).unwrap();
+            let batch = TrainSource::new(whole.config()).unwrap().sample(8).unwrap();
+            for _ in 0..3 {
+                let l1 = whole.train_step(&batch).unwrap();
+                let l2 = parts.train_step(&batch).unwrap();
+                assert!(
+                    (l1 - l2).abs() < 1e-12 * l1.abs().max(1.0),
+                    "{loss:?}: {l1} vs {l2}"
+                );
+            }
+            let (va, vb) = (whole.var_store().variables(), parts.var_store().variables());
+            for (name, t) in &va {
+                let d = (t - &vb[name]).abs().max().double_value(&[]);
+                assert!(d < 1e-10, "{loss:?} {name}: {d}");
+            }
+            std::fs::remove_dir_all(&a).unwrap();
+            std::fs::remove_dir_all(&b).unwrap();
+        }
+        let c = TrainConfig {
+            loss: LossConfig::ScaleInvariant,
+            trivial_only: true,
+            micro_batch: 4,
+            ..small_config()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(Error::InvalidParameter {
+                parameter: "micro_batch",
+                ..
+            })
+        ));
     }
 
     #[test]
