@@ -4,7 +4,7 @@ use crate::bands::{BandSet, BandStructure, check_grid};
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use crate::links::{Tolerances, occupied_links, overlap_into, singular};
-use lattice_gauge::{Dir, Site, matrix};
+use lattice_gauge::{Dir, LinkField, Site, matrix};
 use ndarray::Array2;
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
@@ -242,4 +242,56 @@ pub fn band_chern_numbers(
         }
     }
     Ok(groups)
+}
+
+/// The Chern number of an arbitrary 2D field of unitary links (for example Haar-random links, as
+/// in GENet's training data): $C = \frac1{2\pi}\sum_x F(x)$ with $F(x) = \arg\det W(x)$
+/// ([`Method::Determinant`]) or $\sum_i \arg\lambda_i(W(x))$ ([`Method::EigenphaseSum`]), $W$ the
+/// plaquette $U_0(x)U_1(x+\hat 0)U_0(x+\hat 1)^\dagger U_1(x)^\dagger$. Both sums are exact
+/// integers on a torus; for random links they generally differ. `min_gap` is `NaN` (links
+/// carry no energies) and `bands` lists $0..n$.
+pub fn chern_number_of_links(links: &LinkField, method: Method) -> Result<ChernNumber> {
+    let extents = links.lattice().extents().to_vec();
+    let [l1, l2] = extents[..] else {
+        return Err(Error::BadGrid {
+            extents,
+            reason: "a first Chern number needs a 2D grid",
+        });
+    };
+    let n = links.n();
+    let plaquettes = links.plaquette_field(Dir(0), Dir(1))?;
+    let flux: Vec<f64> = (0..l1 * l2)
+        .into_par_iter()
+        .map_init(
+            || vec![0.0; n],
+            |phases, s| {
+                let w = plaquettes.matrix(Site(s));
+                match method {
+                    Method::Determinant => matrix::principal_arg(matrix::det(w, n)),
+                    Method::EigenphaseSum => {
+                        matrix::eigenphases_into(w, phases, n);
+                        phases.iter().sum::<f64>()
+                    }
+                }
+            },
+        )
+        .collect();
+    if let Some(s) = flux.iter().position(|f| !f.is_finite()) {
+        return Err(Error::BadParameter {
+            name: "plaquette flux at site",
+            value: s as f64,
+            reason: "non-finite plaquette phase",
+        });
+    }
+    let raw = flux.iter().sum::<f64>() / (2.0 * PI);
+    Ok(ChernNumber {
+        chern: raw.round() as i64,
+        raw,
+        min_gap: f64::NAN,
+        max_abs_flux: flux.iter().fold(0.0f64, |m, f| m.max(f.abs())),
+        grid: [l1, l2],
+        bands: (0..n).collect(),
+        method,
+        flux: Array2::from_shape_vec((l1, l2), flux).expect("one flux per site"),
+    })
 }

@@ -372,3 +372,22 @@ fn non_contiguous_band_sets_need_both_gaps() {
     .unwrap();
     assert_eq!(c.chern, -2);
 }
+
+#[test]
+fn links_of_a_band_structure_give_the_same_chern_number() {
+    let h = Hofstadter::new(1, 3, 1.0).unwrap();
+    let set = BandSet::lowest(2);
+    let direct = chern_number_of(&h, &[24, 24], &set, &ChernConfig::default()).unwrap();
+    let links = links_of(&h, &[24, 24], &set, &Tolerances::default()).unwrap();
+    for method in [Method::Determinant, Method::EigenphaseSum] {
+        let c = chern_number_of_links(&links, method).unwrap();
+        assert_eq!(c.chern, direct.chern);
+        assert!(c.min_gap.is_nan());
+    }
+    let lattice = lattice_gauge::Lattice::new(&[4, 4, 4]).unwrap();
+    let identity = lattice_gauge::LinkField::identity(&lattice, 1).unwrap();
+    assert!(matches!(
+        chern_number_of_links(&identity, Method::Determinant),
+        Err(Error::BadGrid { .. })
+    ));
+}
