@@ -14,8 +14,12 @@ use num_complex::Complex64 as C64;
 /// itself, as a reference.
 pub(crate) struct Eigensolver {
     n: usize,
-    /// Working copy of $H$, then the Householder vectors below the diagonal.
+    /// Working copy of $H$, reduced in place.
     a: Vec<C64>,
+    /// Householder vectors $v_k$, row $k$ (entries $0..N-k-1$ act on components $k+1..N$).
+    hv: Vec<C64>,
+    /// The complex sub-diagonal $T_{k+1,k}$ before the phase change.
+    sub: Vec<C64>,
     beta: Vec<f64>,
     d: Vec<f64>,
     e: Vec<f64>,
@@ -35,6 +39,8 @@ impl Eigensolver {
         Self {
             n,
             a: vec![C64::new(0.0, 0.0); n * n],
+            hv: vec![C64::new(0.0, 0.0); n * n],
+            sub: vec![C64::new(0.0, 0.0); n],
             beta: vec![0.0; n],
             d: vec![0.0; n],
             e: vec![0.0; n],
@@ -121,13 +127,16 @@ impl Eigensolver {
                         if beta == 0.0 {
                             continue;
                         }
-                        let mut s = C64::new(0.0, 0.0);
-                        for i in k + 1..n {
-                            s += self.a[i * n + k].conj() * self.y[i];
-                        }
-                        s *= beta;
-                        for i in k + 1..n {
-                            self.y[i] -= self.a[i * n + k] * s;
+                        let v = &self.hv[k * n..(k + 1) * n - k - 1];
+                        let y = &mut self.y[k + 1..];
+                        let s = v
+                            .iter()
+                            .zip(y.iter())
+                            .map(|(x, z)| x.conj() * z)
+                            .sum::<C64>()
+                            * beta;
+                        for (z, x) in y.iter_mut().zip(v) {
+                            *z -= x * s;
                         }
                     }
                     out.copy_from_slice(&self.y);
@@ -138,22 +147,26 @@ impl Eigensolver {
     }
 
     /// Householder reduction $T = Q^\dagger H Q$, $Q = H_0 H_1\cdots$, with
-    /// $H_k = 1 - \beta_k v_k v_k^\dagger$ (vector $v_k$ stored in column $k$ below the diagonal),
+    /// $H_k = 1 - \beta_k v_k v_k^\dagger$ (vector $v_k$ stored in row $k$ of `hv`),
     /// then the phases $D$ that make $T$ real: $T = D\,T'\,D^\dagger$, stored in `d`, `e`, `phase`.
     fn tridiagonalise(&mut self, h: &[C64]) {
         let n = self.n;
-        let a = &mut self.a;
+        let (a, hv, p, sub) = (&mut self.a, &mut self.hv, &mut self.p, &mut self.sub);
         a.copy_from_slice(&h[..n * n]);
         for k in 0..n - 2 {
-            let mut sigma2 = 0.0;
-            for i in k + 1..n {
-                sigma2 += a[i * n + k].norm_sqr();
+            let m0 = k + 1;
+            let len = n - m0;
+            // v_k, contiguous in row k of `hv` (positions 0..len).
+            let v = &mut hv[k * n..k * n + len];
+            for (vi, i) in v.iter_mut().zip(m0..n) {
+                *vi = a[i * n + k];
             }
-            let x0 = a[(k + 1) * n + k];
-            let tail = sigma2 - x0.norm_sqr();
-            if tail <= f64::MIN_POSITIVE {
+            let sigma2: f64 = v.iter().map(|z| z.norm_sqr()).sum();
+            let x0 = v[0];
+            if sigma2 - x0.norm_sqr() <= f64::MIN_POSITIVE {
                 // Already tridiagonal in this column.
                 self.beta[k] = 0.0;
+                sub[k] = x0;
                 continue;
             }
             let sigma = sigma2.sqrt();
@@ -163,55 +176,43 @@ impl Eigensolver {
                 C64::new(1.0, 0.0)
             };
             let alpha = -unit * sigma;
-            // v = x - alpha e1, stored in place; |v|^2 = 2 sigma (sigma + |x0|).
-            a[(k + 1) * n + k] = x0 - alpha;
+            // v = x - alpha e1; |v|^2 = 2 sigma (sigma + |x0|).
+            v[0] = x0 - alpha;
             let beta = 1.0 / (sigma * (sigma + x0.norm()));
             self.beta[k] = beta;
-            // p = beta A22 v (A22 Hermitian: use the full stored block).
-            for i in k + 1..n {
-                let mut s = C64::new(0.0, 0.0);
-                for j in k + 1..n {
-                    s += a[i * n + j] * a[j * n + k];
-                }
-                self.p[i] = s * beta;
+            sub[k] = alpha;
+            let v = &hv[k * n..k * n + len];
+            // p = beta A22 v (A22 Hermitian, stored in full).
+            let q = &mut p[..len];
+            for (qi, i) in q.iter_mut().zip(m0..n) {
+                let row = &a[i * n + m0..(i + 1) * n];
+                *qi = row.iter().zip(v).map(|(x, y)| x * y).sum::<C64>() * beta;
             }
-            let mut vp = C64::new(0.0, 0.0);
-            for i in k + 1..n {
-                vp += a[i * n + k].conj() * self.p[i];
-            }
+            let vp: C64 = v.iter().zip(q.iter()).map(|(x, y)| x.conj() * y).sum();
             let half = 0.5 * beta * vp.re;
-            for i in k + 1..n {
-                self.p[i] -= a[i * n + k] * half;
+            for (qi, vi) in q.iter_mut().zip(v) {
+                *qi -= vi * half;
             }
             // A22 -= v q^† + q v^†.
-            for i in k + 1..n {
-                let vi = a[i * n + k];
-                let qi = self.p[i];
-                for j in k + 1..n {
-                    let vj = a[j * n + k];
-                    let qj = self.p[j];
-                    a[i * n + j] -= vi * qj.conj() + qi * vj.conj();
+            for (r, i) in (m0..n).enumerate() {
+                let (vi, qi) = (v[r], q[r]);
+                let row = &mut a[i * n + m0..(i + 1) * n];
+                for ((x, vj), qj) in row.iter_mut().zip(v).zip(q.iter()) {
+                    *x -= vi * qj.conj() + qi * vj.conj();
                 }
             }
-            // The reflected column is alpha e1; keep v in the column, alpha on the diagonal band.
-            a[k * n + k + 1] = alpha.conj();
         }
-        // Diagonal, complex sub-diagonal, and the phases that make it real.
+        sub[n - 2] = a[(n - 1) * n + n - 2];
+        // Diagonal, and the phases that make the sub-diagonal real.
         self.phase[0] = C64::new(1.0, 0.0);
         for k in 0..n {
             self.d[k] = a[k * n + k].re;
         }
-        for k in 0..n - 1 {
-            // T_{k+1,k} = alpha_k for reflected columns, the stored entry otherwise.
-            let sub = if k < n - 2 && self.beta[k] != 0.0 {
-                a[k * n + k + 1].conj()
-            } else {
-                a[(k + 1) * n + k]
-            };
-            let m = sub.norm();
+        for (k, z) in sub[..n - 1].iter().enumerate() {
+            let m = z.norm();
             self.e[k] = m;
             self.phase[k + 1] = if m > 0.0 {
-                self.phase[k] * (sub / m)
+                self.phase[k] * (z / m)
             } else {
                 self.phase[k]
             };
