@@ -108,6 +108,12 @@ impl<H: BlochHamiltonian> Rotated<H> {
         }
         Ok(Self { inner, q })
     }
+    /// Conjugates `inner` by a Haar-random unitary drawn from `rng` (seed it for reproducible data).
+    pub fn haar<R: rand::Rng + ?Sized>(inner: H, rng: &mut R) -> Self {
+        let q = lattice_gauge::matrix::haar_unitary(rng, inner.n_bands());
+        Self { inner, q }
+    }
+
     /// The rotation $Q$ (row-major).
     pub fn rotation(&self) -> &[C64] {
         &self.q
