@@ -88,7 +88,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// A model file that cannot be read.
-    #[error("cannot read model file {file}: {source}")]
+    #[error("cannot read model file {file}")]
     Io {
         /// The file.
         file: PathBuf,
