@@ -44,7 +44,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use crate::convert::{Precision, complex_tensor};
+use crate::convert::Precision;
 use crate::error::{Error, Result};
 
 mod dataset;
@@ -228,25 +228,60 @@ pub(crate) fn assemble(
             .copied()
             .collect()
     };
-    let links: Vec<C64> = samples
-        .iter()
-        .flat_map(|s| s.links.iter().copied())
-        .collect();
-    let plaquettes: Vec<C64> = samples
-        .iter()
-        .flat_map(|s| s.plaquettes.iter().copied())
-        .collect();
-    let labels: Vec<f32> = samples
-        .iter()
-        .flat_map(|s| s.labels.iter().map(|&f| f as f32))
-        .collect();
+    let mut labels: Vec<f32> = Vec::with_capacity(samples.iter().map(|s| s.labels.len()).sum());
+    for s in samples {
+        labels.extend(s.labels.iter().map(|&f| f as f32));
+    }
     let chern: Vec<i64> = samples.iter().map(|s| s.chern).collect();
     Ok(Batch {
-        links: complex_tensor(&links, &shape(&[b, d], &nn), precision)?,
-        plaquettes: complex_tensor(&plaquettes, &shape(&[b, planes], &nn), precision)?,
+        links: stack_complex(samples, |s| &s.links, &shape(&[b, d], &nn), precision)?,
+        plaquettes: stack_complex(
+            samples,
+            |s| &s.plaquettes,
+            &shape(&[b, planes], &nn),
+            precision,
+        )?,
         site_labels: Tensor::f_from_slice(&labels)?.f_view(shape(&[b], &[]).as_slice())?,
         chern: Tensor::f_from_slice(&chern)?.f_to_kind(Kind::Int64)?,
     })
+}
+
+/// One complex tensor from the concatenated `part`s of the samples, written straight into a
+/// pre-sized buffer of real and imaginary parts (no intermediate complex copy).
+fn stack_complex(
+    samples: &[Sample],
+    part: impl Fn(&Sample) -> &[C64],
+    shape: &[i64],
+    precision: Precision,
+) -> Result<Tensor> {
+    let len: usize = samples.iter().map(|s| part(s).len()).sum();
+    let expected: i64 = shape.iter().product();
+    if expected != len as i64 {
+        return Err(Error::Shape {
+            what: "stacked samples",
+            expected: shape.to_vec(),
+            found: vec![len as i64],
+        });
+    }
+    let mut real_shape = shape.to_vec();
+    real_shape.push(2);
+    let real = match precision {
+        Precision::Double => {
+            let mut flat = Vec::with_capacity(2 * len);
+            for s in samples {
+                flat.extend(part(s).iter().flat_map(|z| [z.re, z.im]));
+            }
+            Tensor::f_from_slice(&flat)?
+        }
+        Precision::Single => {
+            let mut flat = Vec::with_capacity(2 * len);
+            for s in samples {
+                flat.extend(part(s).iter().flat_map(|z| [z.re as f32, z.im as f32]));
+            }
+            Tensor::f_from_slice(&flat)?
+        }
+    };
+    Ok(real.f_view(real_shape.as_slice())?.f_view_as_complex()?)
 }
 
 /// Runs `f` on the pool if there is one, else on rayon's global pool.
