@@ -1,4 +1,27 @@
-//! Gauge-equivariant networks (in progress).
+//! Gauge-equivariant networks that learn Chern numbers from Wilson loops (GENet, on libtorch).
+//!
+//! The input is the plaquette field $W(x)$ of $U(n)$ links, which transforms as
+//! $W(x)\to\Omega(x)W(x)\Omega(x)^\dagger$. The [`layers`] (GEBL, GEConv, GEReLU, TrNorm, the trace
+//! readout, the L-CNN fused layer) commute with that transformation, so the per-site outputs $f(x)$
+//! of a [`GaugeNet`] are gauge invariant and $\sum_x f(x)$ predicts the Chern number. [`data`] draws
+//! training samples, [`train`] runs training with checkpoints, [`eval`] measures accuracy and fits
+//! the output scale of models trained on trivial samples only.
+//!
+//! ```
+//! use gauge_nn::data::{GeneralConfig, HaarSource, SampleSource};
+//! use gauge_nn::{NetConfig, gauge_net, model::parameter_count};
+//!
+//! # fn main() -> gauge_nn::Result<()> {
+//! let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+//! let net = gauge_net(vs.root(), 2, &NetConfig::default())?; // GEBLNet 32, 16, 8
+//! assert_eq!(parameter_count(&vs), 153_217);
+//! let mut source = HaarSource::new(GeneralConfig { extents: vec![5, 5], n: 2, ..Default::default() })?;
+//! let batch = source.sample(4)?;
+//! let f = net.forward_checked(&batch.plaquettes, None)?; // local outputs f(x)
+//! assert_eq!(f.size(), [4, 5, 5]);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod convert;
 pub mod data;
