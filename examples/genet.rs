@@ -11,8 +11,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use gauge_nn::data::EigenphaseDistribution;
 use gauge_nn::data::SampleSource;
+use gauge_nn::data::{
+    EigenphaseDistribution, HamiltonianConfig, HamiltonianModel, HamiltonianSource,
+};
 use gauge_nn::eval::{EvalReport, evaluate_source};
 use gauge_nn::loss::LossConfig;
 use gauge_nn::model::NetConfig;
@@ -250,8 +252,10 @@ fn main() -> Result<()> {
             let start = Instant::now();
             let mut source: Box<dyn SampleSource> = match hamiltonian {
                 None => Box::new(ckpt.config.all_chern_source(&grid, seed)?),
-                Some(model) => {
-                    bail!("Hamiltonian samples ({model}) are not available in this build")
+                Some(spec) => {
+                    let model = hamiltonian_model(&spec, ckpt.config.bands)?;
+                    let cfg = HamiltonianConfig::new(grid.clone(), model, ckpt.config.bands, seed);
+                    Box::new(HamiltonianSource::new(cfg)?)
                 }
             };
             let report =
@@ -288,6 +292,35 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `qwz` (two bands, mass uniform in [-3, 3]), `random-smooth` (2n bands, random smooth Fourier
+/// Hamiltonians) or `hofstadter:P/Q` (Q bands, flux P/Q).
+fn hamiltonian_model(spec: &str, bands: usize) -> Result<HamiltonianModel> {
+    Ok(match spec {
+        "qwz" => HamiltonianModel::Qwz {
+            m_min: -3.0,
+            m_max: 3.0,
+        },
+        "random-smooth" => HamiltonianModel::RandomSmooth {
+            n_bands: 2 * bands,
+            max_harmonic: 1,
+            decay: 0.5,
+            spread: 1.0,
+        },
+        s if s.starts_with("hofstadter:") => {
+            let (p, q) = s["hofstadter:".len()..]
+                .split_once('/')
+                .with_context(|| format!("expected hofstadter:P/Q, got {s}"))?;
+            HamiltonianModel::Hofstadter {
+                p: p.parse()?,
+                q: q.parse()?,
+            }
+        }
+        other => {
+            bail!("unknown Hamiltonian model {other}: use qwz, random-smooth or hofstadter:P/Q")
+        }
+    })
 }
 
 /// The demo's run: small, fast, and the numbers it prints mean something.
