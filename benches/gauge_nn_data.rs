@@ -55,9 +55,6 @@ fn haar(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("gauge_nn", n), |b| {
             b.iter(|| black_box(source.sample(BATCH).expect("sampling works")))
         });
-        group.bench_function(BenchmarkId::new("torch_batched", n), |b| {
-            b.iter(|| black_box(torch_general(BATCH as i64, 5, n as i64)))
-        });
         let mut trivial = HaarSource::new(GeneralConfig {
             extents: vec![5, 5],
             n,
@@ -93,6 +90,21 @@ fn diagonal(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs after the pure-Rust groups: libtorch's OpenMP workers keep spinning for a while after
+/// a parallel op and would slow down whatever runs next on a small machine.
+fn torch_reference(c: &mut Criterion) {
+    let mut group = c.benchmark_group("haar_5x5");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.measurement_time(Duration::from_secs(4));
+    group.sample_size(10);
+    for n in NS {
+        group.bench_function(BenchmarkId::new("torch_batched", n), |b| {
+            b.iter(|| black_box(torch_general(BATCH as i64, 5, n as i64)))
+        });
+    }
+    group.finish();
+}
+
 fn four_d(c: &mut Criterion) {
     let mut group = c.benchmark_group("haar_3x3x3x3_second_chern");
     group.throughput(Throughput::Elements(16));
@@ -111,5 +123,5 @@ fn four_d(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, haar, diagonal, four_d);
+criterion_group!(benches, haar, diagonal, torch_reference, four_d);
 criterion_main!(benches);

@@ -142,9 +142,10 @@ impl DiagonalSample {
 ///    smallest uniform shift that makes the totals right. If a shifted eigenphase leaves
 ///    $(-\pi, \pi]$ the whole sample is redrawn.
 ///
-/// The shift is of order $1/\sqrt{V}$ for $C = 0$, so on large grids the per-site law is
-/// close to the unshifted one; on small grids and for large $|C|$ (where $2\pi C$ is a large
-/// part of the possible total) it is visibly distorted and the rejection rate grows.
+/// When the target can be met by rounding ($C = 0$, or $|C|$ small against the spread
+/// $\sqrt{nV/12}$ of $\sum_a T_a/2\pi$), each shift is of order $\pi/V$ and the per-site law is
+/// close to the unshifted one; for larger $|C|$ the shifts grow like $2\pi |C| / (nV)$, the
+/// per-site law is visibly tilted and the rejection rate grows.
 pub struct DiagonalSource {
     config: DiagonalConfig,
     lattice: Lattice,
