@@ -6,10 +6,9 @@ use ndarray::Array4;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, Sample, SampleSource, assemble, install, sample_rng, thread_pool};
+use super::{Batch, Sample, SampleSource, draw_batch, sample_rng, thread_pool};
 use crate::convert::Precision;
 use crate::error::{Error, Result};
 
@@ -369,19 +368,16 @@ pub(crate) fn diagonal_links(lattice: &Lattice, n: usize, theta: &[f64]) -> Resu
 impl SampleSource for DiagonalSource {
     fn sample(&mut self, batch: usize) -> Result<Batch> {
         let start = self.next;
-        let samples = install(self.pool.as_ref(), || {
-            (start..start + batch as u64)
-                .into_par_iter()
-                .map(|k| self.draw(k))
-                .collect::<Result<Vec<Sample>>>()
-        })?;
-        self.next = start + batch as u64;
-        assemble(
-            &samples,
+        let out = draw_batch(
+            self.pool.as_ref(),
+            start..start + batch as u64,
             &self.lattice,
             self.config.n,
             self.config.precision,
-        )
+            |k| self.draw(k),
+        )?;
+        self.next = start + batch as u64;
+        Ok(out)
     }
 
     fn lattice(&self) -> &Lattice {

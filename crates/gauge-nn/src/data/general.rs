@@ -1,12 +1,9 @@
 //! The general (Haar) dataset of GENet.
 use lattice_gauge::{Lattice, LinkField, PlaquetteField};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::second_chern::second_chern_density;
-use super::{
-    Batch, Sample, SampleSource, assemble, eigenphase_label, install, sample_rng, thread_pool,
-};
+use super::{Batch, Sample, SampleSource, draw_batch, eigenphase_label, sample_rng, thread_pool};
 use crate::convert::{Precision, TensorField};
 use crate::error::{Error, Result};
 
@@ -200,19 +197,16 @@ pub(crate) fn labels_2d(plaquettes: &PlaquetteField) -> (Vec<f64>, i64) {
 impl SampleSource for HaarSource {
     fn sample(&mut self, batch: usize) -> Result<Batch> {
         let start = self.next;
-        let samples = install(self.pool.as_ref(), || {
-            (start..start + batch as u64)
-                .into_par_iter()
-                .map(|k| self.draw(k))
-                .collect::<Result<Vec<Sample>>>()
-        })?;
-        self.next = start + batch as u64;
-        assemble(
-            &samples,
+        let out = draw_batch(
+            self.pool.as_ref(),
+            start..start + batch as u64,
             &self.lattice,
             self.config.n,
             self.config.precision,
-        )
+            |k| self.draw(k),
+        )?;
+        self.next = start + batch as u64;
+        Ok(out)
     }
 
     fn lattice(&self) -> &Lattice {

@@ -2,11 +2,10 @@
 use chern::{BandSet, Hofstadter, Qwz, RandomSmooth, RandomSmoothConfig, Tolerances};
 use lattice_gauge::{GaugeTransform, Lattice};
 use rand::Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::general::{LinkSample, labels_2d};
-use super::{Batch, Sample, SampleSource, assemble, install, sample_rng, thread_pool};
+use super::{Batch, Sample, SampleSource, draw_batch, sample_rng, thread_pool};
 use crate::convert::Precision;
 use crate::error::{Error, Result};
 
@@ -269,19 +268,16 @@ fn model_for(
 impl SampleSource for HamiltonianSource {
     fn sample(&mut self, batch: usize) -> Result<Batch> {
         let start = self.next;
-        let samples = install(self.pool.as_ref(), || {
-            (start..start + batch as u64)
-                .into_par_iter()
-                .map(|k| self.draw(k))
-                .collect::<Result<Vec<Sample>>>()
-        })?;
-        self.next = start + batch as u64;
-        assemble(
-            &samples,
+        let out = draw_batch(
+            self.pool.as_ref(),
+            start..start + batch as u64,
             &self.lattice,
             self.config.occupied,
             self.config.precision,
-        )
+            |k| self.draw(k),
+        )?;
+        self.next = start + batch as u64;
+        Ok(out)
     }
 
     fn lattice(&self) -> &Lattice {

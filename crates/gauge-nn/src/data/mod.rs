@@ -284,6 +284,27 @@ fn stack_complex(
     Ok(real.f_view(real_shape.as_slice())?.f_view_as_complex()?)
 }
 
+/// Draws the samples with stream indices `indices` in parallel (on `pool`, or rayon's global pool)
+/// and stacks them into a batch. Each sample depends only on its index, so the batch does not depend
+/// on the number of threads.
+pub(crate) fn draw_batch(
+    pool: Option<&rayon::ThreadPool>,
+    indices: std::ops::Range<u64>,
+    lattice: &Lattice,
+    n: usize,
+    precision: Precision,
+    draw: impl Fn(u64) -> Result<Sample> + Sync + Send,
+) -> Result<Batch> {
+    use rayon::prelude::*;
+    let samples = install(pool, || {
+        indices
+            .into_par_iter()
+            .map(&draw)
+            .collect::<Result<Vec<Sample>>>()
+    })?;
+    assemble(&samples, lattice, n, precision)
+}
+
 /// Runs `f` on the pool if there is one, else on rayon's global pool.
 pub(crate) fn install<T: Send>(
     pool: Option<&rayon::ThreadPool>,
