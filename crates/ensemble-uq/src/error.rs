@@ -139,7 +139,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// An input file is malformed or its field is missing, ambiguous or of the wrong type or shape.
-    #[error("{path}: field {field:?}: {reason}")]
+    #[error("{path}{}: {reason}", field_label(field))]
     Format {
         /// The file.
         path: PathBuf,
@@ -160,3 +160,12 @@ pub enum Error {
 
 /// Result with the crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// `": field \"name\""`, or nothing for a file that holds a single array.
+fn field_label(field: &str) -> String {
+    if field.is_empty() {
+        String::new()
+    } else {
+        format!(": field {field:?}")
+    }
+}
