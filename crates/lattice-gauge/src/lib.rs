@@ -66,6 +66,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod field_checks;
 mod gauge_transform;
 mod lattice;
 mod link_field;

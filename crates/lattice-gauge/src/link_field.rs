@@ -1,5 +1,6 @@
 //! Link fields $U_\mu(x) \in U(n)$.
 
+use crate::field_checks;
 use ndarray::Array4;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -247,23 +248,11 @@ impl LinkField {
     /// [`Error::LatticeMismatch`], [`Error::MatrixSizeMismatch`].
     pub fn max_abs_diff(&self, other: &LinkField) -> Result<f64> {
         self.check_compatible(&other.lattice, other.n)?;
-        Ok(self
-            .flat()
-            .iter()
-            .zip(other.flat())
-            .map(|(a, b)| (a - b).norm())
-            .fold(0.0, f64::max))
+        Ok(field_checks::max_abs_diff(self.flat(), other.flat()))
     }
 
     pub(crate) fn check_compatible(&self, lattice: &Lattice, n: usize) -> Result<()> {
-        self.lattice.check_same(lattice)?;
-        if self.n != n {
-            return Err(Error::MatrixSizeMismatch {
-                expected: self.n,
-                found: n,
-            });
-        }
-        Ok(())
+        field_checks::check_same_shape(&self.lattice, self.n, lattice, n)
     }
 
     pub(crate) fn zeros_unchecked(lattice: Lattice, n: usize) -> Result<LinkField> {

@@ -1,5 +1,6 @@
 //! Fields of one $n \times n$ complex matrix per site.
 
+use crate::field_checks;
 use ndarray::{Array1, Array3};
 use serde::{Deserialize, Serialize};
 
@@ -167,23 +168,11 @@ impl MatrixField {
     /// [`Error::LatticeMismatch`], [`Error::MatrixSizeMismatch`].
     pub fn max_abs_diff(&self, other: &MatrixField) -> Result<f64> {
         self.check_compatible(other)?;
-        Ok(self
-            .flat()
-            .iter()
-            .zip(other.flat())
-            .map(|(a, b)| (a - b).norm())
-            .fold(0.0, f64::max))
+        Ok(field_checks::max_abs_diff(self.flat(), other.flat()))
     }
 
     pub(crate) fn check_compatible(&self, other: &MatrixField) -> Result<()> {
-        self.lattice.check_same(&other.lattice)?;
-        if self.n != other.n {
-            return Err(Error::MatrixSizeMismatch {
-                expected: self.n,
-                found: other.n,
-            });
-        }
-        Ok(())
+        field_checks::check_same_shape(&self.lattice, self.n, &other.lattice, other.n)
     }
 
     pub(crate) fn flat(&self) -> &[C64] {

@@ -1,5 +1,6 @@
 //! The plaquettes of every plane at every site.
 
+use crate::field_checks;
 use ndarray::Array4;
 use serde::{Deserialize, Serialize};
 
@@ -162,23 +163,11 @@ impl PlaquetteField {
     /// [`Error::LatticeMismatch`], [`Error::MatrixSizeMismatch`].
     pub fn max_abs_diff(&self, other: &PlaquetteField) -> Result<f64> {
         self.check_compatible(&other.lattice, other.n)?;
-        Ok(self
-            .flat()
-            .iter()
-            .zip(other.flat())
-            .map(|(a, b)| (a - b).norm())
-            .fold(0.0, f64::max))
+        Ok(field_checks::max_abs_diff(self.flat(), other.flat()))
     }
 
     pub(crate) fn check_compatible(&self, lattice: &Lattice, n: usize) -> Result<()> {
-        self.lattice.check_same(lattice)?;
-        if self.n != n {
-            return Err(Error::MatrixSizeMismatch {
-                expected: self.n,
-                found: n,
-            });
-        }
-        Ok(())
+        field_checks::check_same_shape(&self.lattice, self.n, lattice, n)
     }
 
     pub(crate) fn flat(&self) -> &[C64] {
