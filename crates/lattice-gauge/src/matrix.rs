@@ -673,6 +673,11 @@ fn one_sided_jacobi(
     a.copy_from_slice(&m[..n * n]);
     identity_into(v, n);
     const MAX_SWEEPS: usize = 60;
+    // Columns count as orthogonal once |a_p^† a_q| <= tol |a_p| |a_q|. A bound of one machine
+    // epsilon is below what rounding of the n-term inner product can guarantee, and sweeps then
+    // cycle forever on some inputs; n eps (as in LAPACK's zgesvj, sqrt(n) eps) still leaves the
+    // polar factor unitary to ~n eps.
+    let tol = n as f64 * f64::EPSILON;
     for _sweep in 0..MAX_SWEEPS {
         let mut rotated = false;
         for p in 0..n {
@@ -688,7 +693,7 @@ fn one_sided_jacobi(
                     gamma += ap.conj() * aq;
                 }
                 let g = gamma.norm();
-                if g == 0.0 || g <= f64::EPSILON * (alpha * beta).sqrt() {
+                if g == 0.0 || g <= tol * (alpha * beta).sqrt() {
                     continue;
                 }
                 rotated = true;
