@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::calibration::{Calibration, CalibrationConfig, ClasswiseBins, binned_calibration};
 use crate::detection::Detection;
-use crate::entropy::{EntropyConvention, Uncertainty, entr};
+use crate::entropy::{EntropyConvention, Uncertainty};
 use crate::error::{Error, Result};
 use crate::input::{Labels, MemberPredictions};
+use crate::pass::{BlockScratch, reduce_block};
 use crate::scores::NllConvention;
 use crate::selective::SelectiveRanking;
 
@@ -83,63 +84,6 @@ impl UncertaintyScore {
     }
 }
 
-/// Per-sample scratch of the reduction kernel.
-struct Scratch {
-    probs: Vec<f64>,
-    entropies: Vec<f64>,
-    mean: Vec<f64>,
-}
-
-impl Scratch {
-    fn new(m: usize, k: usize) -> Self {
-        Self {
-            probs: vec![0.0; m * k],
-            entropies: vec![0.0; m],
-            mean: vec![0.0; k],
-        }
-    }
-}
-
-/// Reduces sample `i` to $\bar p$ (left in `s.mean`), its uncertainty, confidence and prediction.
-#[inline]
-fn reduce_sample<P: MemberPredictions + ?Sized>(
-    src: &P,
-    i: usize,
-    convention: EntropyConvention,
-    s: &mut Scratch,
-) -> (Uncertainty, f64, usize) {
-    let (m, _, k) = src.shape();
-    src.member_sample(i, convention, &mut s.probs, &mut s.entropies);
-    s.mean.copy_from_slice(&s.probs[..k]);
-    for row in s.probs[k..].chunks_exact(k) {
-        for (a, &p) in s.mean.iter_mut().zip(row) {
-            *a += p;
-        }
-    }
-    let inv_m = m as f64;
-    for a in &mut s.mean {
-        *a /= inv_m;
-    }
-    let expected = s.entropies.iter().sum::<f64>() / m as f64;
-    let predictive = match convention {
-        EntropyConvention::Exact => s.mean.iter().map(|&p| entr(p)).sum(),
-        c => c.entropy(&s.mean),
-    };
-    // First maximum, as numpy's argmax.
-    let (mut pred, mut conf) = (0, s.mean[0]);
-    for (j, &p) in s.mean.iter().enumerate().skip(1) {
-        if p > conf {
-            conf = p;
-            pred = j;
-        }
-    }
-    (
-        Uncertainty::from_entropies(predictive, expected),
-        conf,
-        pred,
-    )
-}
-
 /// Per-sample uncertainty scores without labels (e.g. of out-of-distribution inputs).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UncertaintyScores {
@@ -184,12 +128,15 @@ impl UncertaintyScores {
             .zip(self.confidence[start..].par_chunks_mut(BLOCK))
             .enumerate()
             .for_each(|(c, ((h, eh), conf))| {
-                let mut s = Scratch::new(m, k);
-                for j in 0..h.len() {
-                    let (u, cf, _) = reduce_sample(src, c * BLOCK + j, convention, &mut s);
-                    h[j] = u.predictive_entropy;
-                    eh[j] = u.expected_entropy;
-                    conf[j] = cf;
+                let mut s = BlockScratch::new(m, k);
+                let mut b0 = 0;
+                while b0 < h.len() {
+                    let len = s.capacity.min(h.len() - b0);
+                    reduce_block(src, c * BLOCK + b0, len, convention, &mut s);
+                    h[b0..b0 + len].copy_from_slice(&s.predictive[..len]);
+                    eh[b0..b0 + len].copy_from_slice(&s.expected[..len]);
+                    conf[b0..b0 + len].copy_from_slice(&s.confidence[..len]);
+                    b0 += len;
                 }
             });
         Ok(())
@@ -444,33 +391,40 @@ impl EnsembleAccumulator {
             .into_par_iter()
             .enumerate()
             .map(|(s_idx, seg)| {
-                let mut s = Scratch::new(m, k);
+                let mut s = BlockScratch::new(m, k);
                 // Only the first segment continues a block begun in an earlier batch.
                 let mut brier = if s_idx == 0 { carried } else { 0.0 };
                 let mut cw = classwise_shape.map(|(kk, bb)| ClasswiseBins::new(kk, bb));
                 let mut counts = vec![[0u64; 3]; k];
-                for j in 0..seg.h.len() {
-                    let i = seg.first + j;
-                    let (u, conf, pred) = reduce_sample(src, i, convention, &mut s);
-                    let label = y[i];
-                    seg.h[j] = u.predictive_entropy;
-                    seg.eh[j] = u.expected_entropy;
-                    seg.conf[j] = conf;
-                    seg.pred[j] = pred as u32;
-                    seg.correct[j] = pred == label;
-                    seg.ptrue[j] = s.mean[label];
-                    counts[label][0] += 1;
-                    counts[label][1] += u64::from(pred == label);
-                    counts[pred][2] += 1;
-                    let mut b = 0.0;
-                    for (c, &p) in s.mean.iter().enumerate() {
-                        let d = if c == label { p - 1.0 } else { p };
-                        b += d * d;
+                let mut b0 = 0;
+                while b0 < seg.h.len() {
+                    let len = s.capacity.min(seg.h.len() - b0);
+                    reduce_block(src, seg.first + b0, len, convention, &mut s);
+                    for r in 0..len {
+                        let (j, i) = (b0 + r, seg.first + b0 + r);
+                        let mean = &s.mean[r * k..(r + 1) * k];
+                        let pred = s.prediction[r];
+                        let label = y[i];
+                        seg.h[j] = s.predictive[r];
+                        seg.eh[j] = s.expected[r];
+                        seg.conf[j] = s.confidence[r];
+                        seg.pred[j] = pred as u32;
+                        seg.correct[j] = pred == label;
+                        seg.ptrue[j] = mean[label];
+                        counts[label][0] += 1;
+                        counts[label][1] += u64::from(pred == label);
+                        counts[pred][2] += 1;
+                        let mut b = 0.0;
+                        for (c, &p) in mean.iter().enumerate() {
+                            let d = if c == label { p - 1.0 } else { p };
+                            b += d * d;
+                        }
+                        brier += b;
+                        if let Some(cw) = cw.as_mut() {
+                            cw.add(mean, label);
+                        }
                     }
-                    brier += b;
-                    if let Some(cw) = cw.as_mut() {
-                        cw.add(&s.mean, label);
-                    }
+                    b0 += len;
                 }
                 (brier, cw, counts)
             })
@@ -695,10 +649,13 @@ pub fn ensemble_mean<P: MemberPredictions>(src: &P) -> ndarray::Array2<f64> {
         data.par_chunks_mut(k * BLOCK)
             .enumerate()
             .for_each(|(c, rows)| {
-                let mut s = Scratch::new(m, k);
-                for (j, row) in rows.chunks_exact_mut(k).enumerate() {
-                    reduce_sample(src, c * BLOCK + j, EntropyConvention::Exact, &mut s);
-                    row.copy_from_slice(&s.mean);
+                let mut s = BlockScratch::new(m, k);
+                let mut b0 = 0;
+                while b0 * k < rows.len() {
+                    let len = s.capacity.min(rows.len() / k - b0);
+                    reduce_block(src, c * BLOCK + b0, len, EntropyConvention::Exact, &mut s);
+                    rows[b0 * k..(b0 + len) * k].copy_from_slice(&s.mean[..len * k]);
+                    b0 += len;
                 }
             });
     }

@@ -337,6 +337,20 @@ pub(crate) mod sealed_input {
             probs: &mut [f64],
             entropies: &mut [f64],
         );
+
+        /// Adds $\sum_m p_m$ of samples `first .. first + len` to `s.mean` and
+        /// $\sum_m H(p_m)$ to `s.expected` (members in order). The default goes sample by
+        /// sample through [`SealedInput::member_sample`].
+        #[inline(always)]
+        fn accumulate_members(
+            &self,
+            first: usize,
+            len: usize,
+            convention: crate::entropy::EntropyConvention,
+            s: &mut crate::pass::BlockScratch,
+        ) {
+            crate::pass::accumulate_by_sample(self, first, len, convention, s);
+        }
     }
 }
 
@@ -353,6 +367,35 @@ impl<T: Real> MemberPredictions for Probabilities<T> {
 }
 
 impl<T: Real> sealed_input::SealedInput for Logits<T> {
+    #[inline(always)]
+    fn accumulate_members(
+        &self,
+        first: usize,
+        len: usize,
+        convention: crate::entropy::EntropyConvention,
+        s: &mut crate::pass::BlockScratch,
+    ) {
+        let (m_count, n, k) = self.shape();
+        if convention != crate::entropy::EntropyConvention::Exact {
+            for j in 0..len {
+                self.member_sample(first + j, convention, &mut s.probs, &mut s.entropies);
+                let mean = &mut s.mean[j * k..(j + 1) * k];
+                for row in s.probs.chunks_exact(k) {
+                    for (a, &p) in mean.iter_mut().zip(row) {
+                        *a += p;
+                    }
+                }
+                s.expected[j] += s.entropies.iter().sum::<f64>();
+            }
+            return;
+        }
+        let data = self.data();
+        for m in 0..m_count {
+            let start = (m * n + first) * k;
+            crate::pass::add_softmax_rows(&data[start..start + len * k], len, s);
+        }
+    }
+
     #[inline]
     fn member_sample(
         &self,

@@ -55,8 +55,10 @@ mod detection;
 mod ensemble;
 mod entropy;
 mod error;
+mod fast_math;
 mod input;
 mod io;
+mod pass;
 pub mod plots;
 #[cfg(test)]
 mod properties;
