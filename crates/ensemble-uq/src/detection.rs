@@ -1,14 +1,15 @@
 //! Uncertainty as a detector of misclassified or out-of-distribution samples: AUROC and AUPRC.
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 
-fn sorted_pairs(
+/// Checks the inputs and sorts the scores of the positives and of the negatives separately
+/// (stable radix sorts in `total_cmp` order; plain `f64` keys sort several times faster than
+/// (score, label) pairs, and one merge walk then gives every tie group).
+fn sorted_classes(
     score: &[f64],
     positive: &[bool],
     metric: &'static str,
-) -> Result<Vec<(f64, bool)>> {
+) -> Result<(Vec<f64>, Vec<f64>)> {
     if score.len() != positive.len() {
         return Err(Error::ShapeMismatch {
             what: "positives vs scores",
@@ -28,13 +29,55 @@ fn sorted_pairs(
             negatives,
         });
     }
-    let mut pairs: Vec<(f64, bool)> = score
-        .iter()
-        .copied()
-        .zip(positive.iter().copied())
-        .collect();
-    pairs.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(pairs)
+    let mut pos = Vec::with_capacity(positives);
+    let mut neg = Vec::with_capacity(negatives);
+    for (&s, &p) in score.iter().zip(positive) {
+        if p {
+            pos.push(s);
+        } else {
+            neg.push(s);
+        }
+    }
+    rayon::join(|| radsort::sort(&mut pos), || radsort::sort(&mut neg));
+    Ok((pos, neg))
+}
+
+/// Calls `f(positives, negatives)` for each group of tied scores (equal under `==`), in
+/// ascending score order, or descending if `descending`; `pos` and `neg` are sorted ascending.
+fn for_each_tie_group(pos: &[f64], neg: &[f64], descending: bool, mut f: impl FnMut(u64, u64)) {
+    let (mut i, mut j) = (0, 0);
+    let (np, nn) = (pos.len(), neg.len());
+    // Index from the front, or from the back when descending.
+    let at = |x: &[f64], idx: usize| {
+        if descending {
+            x[x.len() - 1 - idx]
+        } else {
+            x[idx]
+        }
+    };
+    while i < np || j < nn {
+        let v = if j == nn {
+            at(pos, i)
+        } else if i == np {
+            at(neg, j)
+        } else {
+            let (a, b) = (at(pos, i), at(neg, j));
+            let first = if descending {
+                a.total_cmp(&b).is_ge()
+            } else {
+                a.total_cmp(&b).is_le()
+            };
+            if first { a } else { b }
+        };
+        let (i0, j0) = (i, j);
+        while i < np && at(pos, i) == v {
+            i += 1;
+        }
+        while j < nn && at(neg, j) == v {
+            j += 1;
+        }
+        f((i - i0) as u64, (j - j0) as u64);
+    }
 }
 
 /// Area under the ROC curve of `score` (larger = more likely positive) for `positive`.
@@ -42,32 +85,27 @@ fn sorted_pairs(
 /// Computed as the Mann–Whitney statistic with average ranks for tied scores,
 /// $\mathrm{AUROC} = \bigl(\sum_{i \in +} r_i - \tfrac{P(P+1)}{2}\bigr) / (P\,N_-)$, which equals
 /// sklearn's `roc_auc_score` (ties count one half). Rank sums are exact integers (in halves).
-/// `-0.0` and `0.0` are distinct scores here (total order).
+/// Scores are ordered by `total_cmp` and tied when equal under `==` (so `-0.0` ties with `0.0`).
 ///
 /// # Errors
 /// [`Error::DegenerateClasses`] without positives or negatives, [`Error::NanScore`],
 /// [`Error::ShapeMismatch`].
 pub fn auroc(score: &[f64], positive: &[bool]) -> Result<f64> {
-    Ok(auroc_sorted(&sorted_pairs(score, positive, "AUROC")?))
+    let (pos, neg) = sorted_classes(score, positive, "AUROC")?;
+    Ok(auroc_groups(|f| for_each_tie_group(&pos, &neg, false, f)))
 }
 
-/// AUROC of (score, positive) pairs sorted by ascending score.
-fn auroc_sorted(pairs: &[(f64, bool)]) -> f64 {
-    let (mut twice_rank_sum, mut p_count) = (0u128, 0u128);
-    let mut r0 = 0usize;
-    while r0 < pairs.len() {
-        let mut r1 = r0 + 1;
-        while r1 < pairs.len() && pairs[r1].0 == pairs[r0].0 {
-            r1 += 1;
-        }
-        let g = (r1 - r0) as u128;
-        let pos = pairs[r0..r1].iter().filter(|p| p.1).count() as u128;
+/// AUROC from tie groups (positives, negatives) visited in ascending score order.
+fn auroc_groups(groups: impl FnOnce(&mut dyn FnMut(u64, u64))) -> f64 {
+    let (mut twice_rank_sum, mut p_count, mut r0) = (0u128, 0u128, 0u128);
+    groups(&mut |pos, neg| {
+        let (pos, g) = (u128::from(pos), u128::from(pos + neg));
         // Ranks r0+1 ..= r0+g; twice their mean is 2 r0 + g + 1.
-        twice_rank_sum += pos * (2 * r0 as u128 + g + 1);
+        twice_rank_sum += pos * (2 * r0 + g + 1);
         p_count += pos;
-        r0 = r1;
-    }
-    let n_neg = pairs.len() as u128 - p_count;
+        r0 += g;
+    });
+    let n_neg = r0 - p_count;
     let twice_u = twice_rank_sum - p_count * (p_count + 1);
     twice_u as f64 / (2 * p_count * n_neg) as f64
 }
@@ -79,35 +117,72 @@ fn auroc_sorted(pairs: &[(f64, bool)]) -> f64 {
 /// # Errors
 /// As [`auroc`].
 pub fn average_precision(score: &[f64], positive: &[bool]) -> Result<f64> {
-    Ok(average_precision_sorted(&sorted_pairs(
-        score,
-        positive,
-        "average precision",
-    )?))
+    let (pos, neg) = sorted_classes(score, positive, "average precision")?;
+    Ok(average_precision_groups(pos.len() as u64, |f| {
+        for_each_tie_group(&pos, &neg, true, f)
+    }))
 }
 
-/// Average precision of (score, positive) pairs sorted by ascending score.
-fn average_precision_sorted(pairs: &[(f64, bool)]) -> f64 {
-    let total_pos = pairs.iter().filter(|p| p.1).count() as f64;
-    let (mut tp, mut fp) = (0usize, 0usize);
-    let mut ap = 0.0;
-    let mut prev_recall = 0.0;
-    let mut r1 = pairs.len();
-    while r1 > 0 {
-        let mut r0 = r1 - 1;
-        while r0 > 0 && pairs[r0 - 1].0 == pairs[r1 - 1].0 {
-            r0 -= 1;
-        }
-        let pos = pairs[r0..r1].iter().filter(|p| p.1).count();
+/// Average precision from tie groups (positives, negatives) visited in descending score order.
+fn average_precision_groups(total_pos: u64, groups: impl FnOnce(&mut dyn FnMut(u64, u64))) -> f64 {
+    let total_pos = total_pos as f64;
+    let (mut tp, mut fp) = (0u64, 0u64);
+    let (mut ap, mut prev_recall) = (0.0, 0.0);
+    groups(&mut |pos, neg| {
         tp += pos;
-        fp += (r1 - r0) - pos;
+        fp += neg;
         let recall = tp as f64 / total_pos;
         let precision = tp as f64 / (tp + fp) as f64;
         ap += (recall - prev_recall) * precision;
         prev_recall = recall;
-        r1 = r0;
-    }
+    });
     ap
+}
+
+/// Detection metrics of (score, positive) pairs already sorted by ascending score (ties in
+/// any order): the ranking for selective prediction serves the score $-\max_k \bar p_k$.
+pub(crate) fn detection_of_sorted_pairs(pairs: &[(f64, bool)]) -> Result<Detection> {
+    let positives = pairs.iter().filter(|p| p.1).count();
+    let negatives = pairs.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return Err(Error::DegenerateClasses {
+            metric: "AUROC/AUPRC",
+            positives,
+            negatives,
+        });
+    }
+    // Tie groups as (end index, positives) in ascending order.
+    let groups = |descending: bool, f: &mut dyn FnMut(u64, u64)| {
+        let mut visit = |r0: usize, r1: usize| {
+            let pos = pairs[r0..r1].iter().filter(|p| p.1).count() as u64;
+            f(pos, (r1 - r0) as u64 - pos);
+        };
+        if descending {
+            let mut r1 = pairs.len();
+            while r1 > 0 {
+                let mut r0 = r1 - 1;
+                while r0 > 0 && pairs[r0 - 1].0 == pairs[r1 - 1].0 {
+                    r0 -= 1;
+                }
+                visit(r0, r1);
+                r1 = r0;
+            }
+        } else {
+            let mut r0 = 0;
+            while r0 < pairs.len() {
+                let mut r1 = r0 + 1;
+                while r1 < pairs.len() && pairs[r1].0 == pairs[r0].0 {
+                    r1 += 1;
+                }
+                visit(r0, r1);
+                r0 = r1;
+            }
+        }
+    };
+    Ok(Detection {
+        auroc: auroc_groups(|f| groups(false, f)),
+        auprc: average_precision_groups(positives as u64, |f| groups(true, f)),
+    })
 }
 
 /// AUROC and AUPRC of one score.
@@ -126,10 +201,12 @@ impl Detection {
     /// As [`auroc`].
     pub fn new(score: &[f64], positive: &[bool]) -> Result<Self> {
         // One sort serves both.
-        let pairs = sorted_pairs(score, positive, "AUROC/AUPRC")?;
+        let (pos, neg) = sorted_classes(score, positive, "AUROC/AUPRC")?;
         Ok(Self {
-            auroc: auroc_sorted(&pairs),
-            auprc: average_precision_sorted(&pairs),
+            auroc: auroc_groups(|f| for_each_tie_group(&pos, &neg, false, f)),
+            auprc: average_precision_groups(pos.len() as u64, |f| {
+                for_each_tie_group(&pos, &neg, true, f)
+            }),
         })
     }
 
@@ -185,6 +262,39 @@ mod tests {
             auroc(&s, &[false; 8]),
             Err(Error::DegenerateClasses { positives: 0, .. })
         ));
+    }
+
+    #[test]
+    fn split_merge_and_sorted_pair_paths_agree_with_pairwise_definition() {
+        // Many ties (a few distinct values, signed zeros among them) and scattered labels.
+        let values = [-0.0, 0.0, 0.25, -1.5, 3.0, 0.25 + f64::EPSILON];
+        let score: Vec<f64> = (0..400).map(|i| values[(i * 7 + i / 3) % 6]).collect();
+        let positive: Vec<bool> = (0..400).map(|i| (i * 13 + i / 5) % 3 == 0).collect();
+        let d = Detection::new(&score, &positive).unwrap();
+        assert!((d.auroc - auroc_pairs(&score, &positive)).abs() < 1e-15);
+        let mut pairs: Vec<(f64, bool)> = score.iter().copied().zip(positive.clone()).collect();
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert_eq!(detection_of_sorted_pairs(&pairs).unwrap(), d);
+        assert_eq!(auroc(&score, &positive).unwrap(), d.auroc);
+        assert_eq!(average_precision(&score, &positive).unwrap(), d.auprc);
+        // Average precision by its definition: over distinct thresholds t (descending),
+        // (recall(t) - recall(previous t)) * precision(t) with ">=" thresholds.
+        let mut thresholds: Vec<f64> = score.clone();
+        thresholds.sort_by(|a, b| b.total_cmp(a));
+        thresholds.dedup_by(|a, b| a == b);
+        let total = positive.iter().filter(|&&p| p).count() as f64;
+        let (mut ap, mut prev) = (0.0, 0.0);
+        for t in thresholds {
+            let tp = score
+                .iter()
+                .zip(&positive)
+                .filter(|(s, p)| **s >= t && **p)
+                .count() as f64;
+            let all = score.iter().filter(|s| **s >= t).count() as f64;
+            ap += (tp / total - prev) * (tp / all);
+            prev = tp / total;
+        }
+        assert!((d.auprc - ap).abs() < 1e-14);
     }
 
     #[test]

@@ -50,13 +50,7 @@ pub struct DetectionSummary {
 }
 
 impl DetectionSummary {
-    fn new(scores: &UncertaintyScores, detect: impl Fn(&[f64]) -> Result<Detection>) -> Self {
-        let one = |s: UncertaintyScore| detect(&scores.score(s)).ok();
-        let (h, mi, c) = (
-            one(UncertaintyScore::PredictiveEntropy),
-            one(UncertaintyScore::MutualInformation),
-            one(UncertaintyScore::NegativeMaxProbability),
-        );
+    fn from_parts(h: Option<Detection>, mi: Option<Detection>, c: Option<Detection>) -> Self {
         Self {
             auroc_entropy: h.map(|d| d.auroc),
             auprc_entropy: h.map(|d| d.auprc),
@@ -143,10 +137,21 @@ impl Report {
     ) -> Result<Self> {
         let scores = prediction.scores();
         let calibration = prediction.calibration(options.calibration)?;
-        let ranking = SelectiveRanking::new(scores.confidence(), prediction.correct())?;
-        let aurc = ranking.aurc();
         let errors = prediction.errors();
-        let error_detection = DetectionSummary::new(scores, |s| Detection::new(s, &errors));
+        // Three sorts of N scores, side by side; the ranking by confidence also serves the
+        // detection score -max p.
+        let ((h, mi), ranked) = rayon::join(
+            || {
+                rayon::join(
+                    || Detection::new(scores.predictive_entropy(), &errors).ok(),
+                    || Detection::new(&scores.mutual_information(), &errors).ok(),
+                )
+            },
+            || SelectiveRanking::with_error_detection(scores.confidence(), prediction.correct()),
+        );
+        let (ranking, c) = ranked?;
+        let aurc = ranking.aurc();
+        let error_detection = DetectionSummary::from_parts(h, mi, c.ok());
         let ood_detection = ood.map(|o| ood_summary(scores, o));
         let mean = scores.mean_uncertainty();
         let summary = Summary {
@@ -186,19 +191,16 @@ fn ood_summary(inside: &UncertaintyScores, outside: &UncertaintyScores) -> Detec
     let one = |s: UncertaintyScore| {
         Detection::out_of_distribution(&inside.score(s), &outside.score(s)).ok()
     };
-    let (h, mi, c) = (
-        one(UncertaintyScore::PredictiveEntropy),
-        one(UncertaintyScore::MutualInformation),
-        one(UncertaintyScore::NegativeMaxProbability),
+    let (h, (mi, c)) = rayon::join(
+        || one(UncertaintyScore::PredictiveEntropy),
+        || {
+            rayon::join(
+                || one(UncertaintyScore::MutualInformation),
+                || one(UncertaintyScore::NegativeMaxProbability),
+            )
+        },
     );
-    DetectionSummary {
-        auroc_entropy: h.map(|d| d.auroc),
-        auprc_entropy: h.map(|d| d.auprc),
-        auroc_mutual_information: mi.map(|d| d.auroc),
-        auprc_mutual_information: mi.map(|d| d.auprc),
-        auroc_neg_max_prob: c.map(|d| d.auroc),
-        auprc_neg_max_prob: c.map(|d| d.auprc),
-    }
+    DetectionSummary::from_parts(h, mi, c)
 }
 
 fn cell(v: Option<f64>) -> String {

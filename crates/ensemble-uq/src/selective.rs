@@ -1,8 +1,8 @@
 //! Selective prediction: risk–coverage and accuracy–rejection curves, AURC, oracle AURC, E-AURC.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::detection::{Detection, detection_of_sorted_pairs};
 use crate::error::{Error, Result};
 
 /// Samples ranked from most to least certain, with their error indicators.
@@ -45,6 +45,11 @@ impl SelectiveRanking {
     /// # Errors
     /// [`Error::ShapeMismatch`], [`Error::Empty`], [`Error::NanScore`].
     pub fn new(certainty: &[f64], correct: &[bool]) -> Result<Self> {
+        Self::check(certainty, correct)?;
+        Ok(Self::ranked(certainty, correct).0)
+    }
+
+    fn check(certainty: &[f64], correct: &[bool]) -> Result<()> {
         if certainty.len() != correct.len() {
             return Err(Error::ShapeMismatch {
                 what: "correct vs certainty",
@@ -69,20 +74,39 @@ impl SelectiveRanking {
                 requirement: "at most 2^32 - 1 samples per ranking",
             });
         }
+        Ok(())
+    }
+
+    /// The ranking, and AUROC/AUPRC of $-$`certainty` for detecting errors from the same sort
+    /// (the error-detection score $-\max_k \bar p_k$ needs no sort of its own).
+    ///
+    /// # Errors
+    /// As [`SelectiveRanking::new`]; the inner result as [`Detection::new`].
+    pub(crate) fn with_error_detection(
+        certainty: &[f64],
+        correct: &[bool],
+    ) -> Result<(Self, Result<Detection>)> {
+        Self::check(certainty, correct)?;
+        let (ranking, order) = Self::ranked(certainty, correct);
+        Ok((ranking, detection_of_sorted_pairs(&order)))
+    }
+
+    /// Sorts by descending certainty, ties in sample order: a stable radix sort of
+    /// $(-c_i, [\text{error}_i])$ by its first entry (negation reverses `total_cmp` exactly).
+    fn ranked(certainty: &[f64], correct: &[bool]) -> (Self, Vec<(f64, bool)>) {
         let mut order: Vec<(f64, bool)> = certainty
             .iter()
-            .copied()
-            .zip(correct.iter().copied())
+            .zip(correct)
+            .map(|(&c, &ok)| (-c, !ok))
             .collect();
-        // Descending certainty; a stable sort keeps ties in sample order.
-        order.par_sort_by(|a, b| b.0.total_cmp(&a.0));
+        radsort::sort_by_key(&mut order, |p| p.0);
         let mut cumulative_errors = Vec::with_capacity(order.len());
         let mut e = 0u32;
-        for (_, ok) in order {
-            e += u32::from(!ok);
+        for &(_, error) in &order {
+            e += u32::from(error);
             cumulative_errors.push(e);
         }
-        Ok(Self { cumulative_errors })
+        (Self { cumulative_errors }, order)
     }
 
     /// Number of samples $N$.
