@@ -155,16 +155,20 @@ impl BandStructure {
                 || {
                     (
                         Eigensolver::new(n),
-                        vec![C64::new(0.0, 0.0); n * n],
+                        [
+                            vec![C64::new(0.0, 0.0); n * n],
+                            vec![C64::new(0.0, 0.0); n * n],
+                        ],
                         [
                             vec![0.0; extents.len()],
                             vec![0.0; extents.len()],
                             vec![0.0; extents.len()],
                         ],
                         vec![0usize; extents.len()],
+                        vec![0.0; extents.len()],
                     )
                 },
-                |(solver, hbuf, kk, idx), (i0, (e_row, v_row))| -> Result<()> {
+                |(solver, hbuf, kk, idx, k_pending), (i0, (e_row, v_row))| -> Result<()> {
                     // Momenta from per-axis tables and an odometer over the trailing axes.
                     let d = extents.len();
                     idx.fill(0);
@@ -172,6 +176,14 @@ impl BandStructure {
                     for a in 1..d {
                         set_axis(kk, &tables, a, 0);
                     }
+                    let eigen_error = |k: &[f64], message| Error::Eigensolver {
+                        k: k.to_vec(),
+                        message,
+                    };
+                    // For N >= 3 the k-points go in pairs, whose QL sweeps the solver
+                    // interleaves; `pending` is the first of a pair, its H in `hbuf[0]`.
+                    let pairs = n >= 3;
+                    let mut pending = false;
                     for j in 0..row {
                         if j > 0 {
                             let mut a = d - 1;
@@ -187,16 +199,40 @@ impl BandStructure {
                             }
                         }
                         let [k, sin, cos] = &*kk;
-                        h.write_hamiltonian_at(&KPoint { k, sin, cos }, hbuf);
-                        check_hermitian(hbuf, n, k)?;
+                        let slot = usize::from(pending);
+                        h.write_hamiltonian_at(&KPoint { k, sin, cos }, &mut hbuf[slot]);
+                        check_hermitian(&hbuf[slot], n, k)?;
+                        if !pairs {
+                            let e = &mut e_row[j * n..(j + 1) * n];
+                            let out = &mut v_row[j * r * n..(j + 1) * r * n];
+                            solver
+                                .solve_selected(&hbuf[0], e, kept, out)
+                                .map_err(|m| eigen_error(k, m))?;
+                        } else if pending {
+                            let (e0, e1) = e_row[(j - 1) * n..(j + 1) * n].split_at_mut(n);
+                            let (v0, v1) =
+                                v_row[(j - 1) * r * n..(j + 1) * r * n].split_at_mut(r * n);
+                            let [a, b] = solver.solve_selected_pair(
+                                [&hbuf[0], &hbuf[1]],
+                                [e0, e1],
+                                kept,
+                                [v0, v1],
+                            );
+                            a.map_err(|m| eigen_error(k_pending, m))?;
+                            b.map_err(|m| eigen_error(k, m))?;
+                            pending = false;
+                        } else {
+                            k_pending.copy_from_slice(k);
+                            pending = true;
+                        }
+                    }
+                    if pending {
+                        let j = row - 1;
                         let e = &mut e_row[j * n..(j + 1) * n];
                         let out = &mut v_row[j * r * n..(j + 1) * r * n];
                         solver
-                            .solve_selected(hbuf, e, kept, out)
-                            .map_err(|message| Error::Eigensolver {
-                                k: k.clone(),
-                                message,
-                            })?;
+                            .solve_selected(&hbuf[0], e, kept, out)
+                            .map_err(|m| eigen_error(k_pending, m))?;
                     }
                     Ok(())
                 },

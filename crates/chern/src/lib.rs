@@ -9,8 +9,10 @@
 //!   Dirac model [`Dirac4d`], seeded [`RandomSmooth`] multiband models, PythTB-like hopping lists
 //!   [`TightBinding`] (JSON/TOML) and Wannier90 `_hr.dat` files [`Wannier90`] with a 2D [`Plane`].
 //! - **Band structure** on the periodic grid $k_j = 2\pi i_j/L_j$: [`BandStructure`]
-//!   diagonalises every $H(k)$ once (closed form for $2\times2$, Householder + implicit QL
-//!   above), in parallel, keeping the eigenvectors of a [`BandSet`] only.
+//!   diagonalises every $H(k)$ once (closed form for $2\times2$; above, Householder
+//!   tridiagonalisation, root-free QL eigenvalues and one twisted factorisation per wanted
+//!   eigenvector, with implicit QL as the fallback for degenerate bands), in parallel, keeping
+//!   the eigenvectors of a [`BandSet`] only.
 //! - **Links** $U_\mu(k)$, the polar factors of $M_\mu(k) = V(k)^\dagger V(k+\hat\mu)$, as a
 //!   [`lattice_gauge::LinkField`]: [`occupied_links`], [`links_of`].
 //! - **Invariants**: [`chern_number`] by the determinant formula ([`Method::Determinant`], FHS's
