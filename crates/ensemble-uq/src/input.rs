@@ -103,6 +103,14 @@ impl<T: Real> Logits<T> {
         let shape = check_extents(values.shape())?;
         let values = standard(values);
         let data = values.as_slice().unwrap_or(&[]);
+        // A branch-free screen (vectorised, at memory speed); the search for the first bad
+        // value only runs when there is one.
+        let all_finite = data
+            .par_chunks(VALIDATION_CHUNK * 16)
+            .all(|c| c.iter().fold(true, |ok, v| ok & v.to_f64().is_finite()));
+        if all_finite {
+            return Ok(Self { values });
+        }
         if let Some(e) = first_failure(data, shape, |member, sample, row| {
             row.iter().enumerate().find_map(|(class, &v)| {
                 let value = v.to_f64();

@@ -14,7 +14,11 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array3};
-use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError};
+use ndarray_npy::npy::header::Header;
+use ndarray_npy::{
+    NpzReader, ReadDataError, ReadNpyError, ReadNpyExt, ReadNpzError, ReadableElement,
+};
+use rayon::prelude::*;
 use safetensors::tensor::{Dtype, Metadata, TensorInfo};
 
 use crate::error::{Error, Result};
@@ -268,6 +272,11 @@ fn read_npy3(path: &Path, field: Option<&str>) -> Result<FloatArray3> {
             "a .npy file holds one array and has no fields",
         ));
     }
+    if let Some(a) = read_npy3_parallel(path)? {
+        return Ok(a);
+    }
+    // Anything unusual (Fortran order, other dtypes, a malformed or truncated file) goes
+    // through ndarray-npy's sequential reader, which also words the errors.
     match Array3::<f32>::read_npy(BufReader::new(open(path)?)) {
         Ok(a) => Ok(FloatArray3::F32(a)),
         Err(ReadNpyError::WrongDescriptor(_)) => {
@@ -277,6 +286,94 @@ fn read_npy3(path: &Path, field: Option<&str>) -> Result<FloatArray3> {
         }
         Err(e) => Err(format_error(path, "", npy_reason(&e))),
     }
+}
+
+/// Bytes per read in [`read_npy3_parallel`].
+const READ_CHUNK_BYTES: usize = 1 << 20;
+
+/// The common case of a large `.npy` file, a C-order 3-D float32/float64 array whose size
+/// matches the header: the header is parsed by ndarray-npy, and the data are read with
+/// positioned reads of 1 MiB chunks on all threads, each decoded by ndarray-npy and copied
+/// into place (so the kernel's copy and the page faults of the new array are shared among the
+/// threads). `Ok(None)` for anything else.
+#[cfg(unix)]
+fn read_npy3_parallel(path: &Path) -> Result<Option<FloatArray3>> {
+    use std::os::unix::fs::FileExt;
+
+    let file = open(path)?;
+    let io_error = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file_len = file.metadata().map_err(io_error)?.len();
+    let mut reader = BufReader::new(&file);
+    let Ok(header) = Header::from_reader(&mut reader) else {
+        return Ok(None);
+    };
+    let offset = reader.stream_position().map_err(io_error)?;
+    if header.layout.is_fortran() || header.shape.len() != 3 {
+        return Ok(None);
+    }
+    let shape = (header.shape[0], header.shape[1], header.shape[2]);
+    let Some(len) = shape
+        .0
+        .checked_mul(shape.1)
+        .and_then(|x| x.checked_mul(shape.2))
+    else {
+        return Ok(None);
+    };
+    let desc = &header.type_descriptor;
+
+    fn read_all<T: ReadableElement + Copy + Default + Send + Sync>(
+        file: &File,
+        header: &Header,
+        offset: u64,
+        len: usize,
+    ) -> std::io::Result<std::result::Result<Vec<T>, ReadDataError>> {
+        let size = std::mem::size_of::<T>();
+        let mut data = vec![T::default(); len];
+        let chunk = READ_CHUNK_BYTES / size;
+        let decoded = data
+            .par_chunks_mut(chunk)
+            .enumerate()
+            .map_init(Vec::new, |bytes, (c, out)| {
+                bytes.resize(std::mem::size_of_val(out), 0u8);
+                file.read_exact_at(bytes, offset + (c * chunk * size) as u64)?;
+                Ok(
+                    T::read_to_end_exact_vec(&bytes[..], &header.type_descriptor, out.len())
+                        .map(|values| out.copy_from_slice(&values)),
+                )
+            })
+            .collect::<std::io::Result<std::result::Result<(), ReadDataError>>>()?;
+        Ok(decoded.map(|()| data))
+    }
+
+    let fits = |size: u64| {
+        (len as u64)
+            .checked_mul(size)
+            .and_then(|b| b.checked_add(offset))
+            == Some(file_len)
+    };
+    let empty: &[u8] = &[];
+    let array = if f32::read_to_end_exact_vec(empty, desc, 0).is_ok() && fits(4) {
+        match read_all::<f32>(&file, &header, offset, len).map_err(io_error)? {
+            Ok(v) => Array3::from_shape_vec(shape, v).ok().map(FloatArray3::F32),
+            Err(_) => None,
+        }
+    } else if f64::read_to_end_exact_vec(empty, desc, 0).is_ok() && fits(8) {
+        match read_all::<f64>(&file, &header, offset, len).map_err(io_error)? {
+            Ok(v) => Array3::from_shape_vec(shape, v).ok().map(FloatArray3::F64),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    Ok(array)
+}
+
+#[cfg(not(unix))]
+fn read_npy3_parallel(_path: &Path) -> Result<Option<FloatArray3>> {
+    Ok(None)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

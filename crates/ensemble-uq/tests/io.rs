@@ -89,6 +89,68 @@ fn npy_float32_float64_and_integer_labels() {
     ));
 }
 
+/// Arrays of several read chunks, little- or big-endian, go through the parallel reader;
+/// Fortran-order files through ndarray-npy's sequential one; truncated or padded files are
+/// errors, not panics.
+#[test]
+fn npy_large_big_endian_fortran_and_truncated() {
+    let d = dir("npy-large");
+    // 2.4 MB of float32 (3 chunks) and 4.8 MB of float64, values unique per position.
+    let a = Array3::from_shape_fn((3, 50_000, 4), |(m, i, k)| {
+        (m as f32 * 1e5 + i as f32) * 0.5 - k as f32
+    });
+    a.write_npy(std::fs::File::create(d.join("big32.npy")).unwrap())
+        .unwrap();
+    assert_eq!(
+        read_array3(d.join("big32.npy"), None).unwrap(),
+        FloatArray3::F32(a.clone())
+    );
+    let b = a.mapv(|v| f64::from(v) + 1e-9);
+    b.write_npy(std::fs::File::create(d.join("big64.npy")).unwrap())
+        .unwrap();
+    assert_eq!(
+        read_array3(d.join("big64.npy"), None).unwrap(),
+        FloatArray3::F64(b.clone())
+    );
+    // Fortran order: same logical array.
+    let f = b.t().as_standard_layout().into_owned().reversed_axes();
+    assert!(!f.is_standard_layout());
+    f.write_npy(std::fs::File::create(d.join("fortran.npy")).unwrap())
+        .unwrap();
+    match read_array3(d.join("fortran.npy"), None).unwrap() {
+        FloatArray3::F64(r) => assert_eq!(r, b),
+        other => panic!("unexpected {other:?}"),
+    }
+    // Big-endian float32: rewrite the descriptor and swap every value's bytes.
+    let bytes = std::fs::read(d.join("big32.npy")).unwrap();
+    let header_len = bytes.len() - a.len() * 4;
+    let mut be = bytes[..header_len].to_vec();
+    let at = be.windows(3).position(|w| w == b"<f4").unwrap();
+    be[at] = b'>';
+    for v in bytes[header_len..].chunks_exact(4) {
+        be.extend(v.iter().rev());
+    }
+    std::fs::write(d.join("be.npy"), &be).unwrap();
+    assert_eq!(
+        read_array3(d.join("be.npy"), None).unwrap(),
+        FloatArray3::F32(a.clone())
+    );
+    // Truncated and padded files.
+    std::fs::write(d.join("short.npy"), &bytes[..bytes.len() - 3]).unwrap();
+    let e = read_array3(d.join("short.npy"), None).unwrap_err();
+    assert!(
+        matches!(&e, Error::Format { path, .. } if path.ends_with("short.npy")),
+        "{e}"
+    );
+    let mut long = bytes.clone();
+    long.extend([0u8; 8]);
+    std::fs::write(d.join("long.npy"), &long).unwrap();
+    assert!(matches!(
+        read_array3(d.join("long.npy"), None),
+        Err(Error::Format { .. })
+    ));
+}
+
 #[test]
 fn npz_by_name_and_by_rank() {
     let d = dir("npz");
