@@ -4,13 +4,15 @@
 //! genet demo                                   # trivial-only n = 1 on 5x5, calibrate, evaluate on all C
 //! genet train --bands 2 --grid 5 --trivial-only --loss scale-invariant --epochs 20 --out runs/n2
 //! genet eval --checkpoint runs/n2 --grid 10 --samples 2000 --json
+//! genet sweep --bands 1,2,3,4 --grid 5 --eval-grids 5,10,16 --epochs 8 --out runs/sweep
+//! genet train --grid 3x3x3x3 --bands 2 --epochs 4 --out runs/4d   # second Chern number, 4D
 //! genet bench --bands 4 --grid 5 --batch 32 --steps 10 --json   # training throughput and peak memory
 //! ```
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use gauge_nn::data::SampleSource;
 use gauge_nn::data::{
     EigenphaseDistribution, HamiltonianConfig, HamiltonianModel, HamiltonianSource,
@@ -18,10 +20,11 @@ use gauge_nn::data::{
 use gauge_nn::eval::{EvalReport, evaluate_source};
 use gauge_nn::loss::LossConfig;
 use gauge_nn::model::NetConfig;
+use gauge_nn::plot;
+use gauge_nn::sweep::{BandRun, BandSweepConfig, run_band_sweep};
 use gauge_nn::train::{
-    Checkpoint, DataConfig, EpochMetrics, Schedule, TrainConfig, TrainSource, Trainer,
+    Checkpoint, DataConfig, Schedule, TrainConfig, TrainSource, Trainer, read_metrics,
 };
-use plotters::prelude::*;
 
 #[derive(Parser)]
 #[command(name = "genet", about = "Gauge-equivariant networks for Chern numbers")]
@@ -48,39 +51,134 @@ enum DataArg {
     Diagonal,
 }
 
+/// The training run: a JSON config (optional) and flags overriding its fields.
+#[derive(Args)]
+struct RunArgs {
+    /// Training grid: `L` for L x L, or `L1xL2[x..]` (four extents train on the second Chern density).
+    #[arg(long, value_parser = parse_grid)]
+    grid: Option<Grid>,
+    #[arg(long)]
+    trivial_only: bool,
+    #[arg(long, value_enum)]
+    loss: Option<LossArg>,
+    #[arg(long, value_enum)]
+    data: Option<DataArg>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    samples_per_epoch: Option<usize>,
+    #[arg(long)]
+    batch: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    threads: Option<usize>,
+    /// A JSON TrainConfig; the flags above override its fields.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// Lattice extents given on the command line.
+#[derive(Clone, Debug)]
+struct Grid(Vec<usize>);
+
+/// `5` -> [5, 5]; `3x3x3x3` -> [3, 3, 3, 3].
+fn parse_grid(s: &str) -> Result<Grid> {
+    let parts: Vec<usize> = s
+        .split('x')
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<std::result::Result<_, _>>()
+        .with_context(|| format!("grid `{s}`: expected L or L1xL2[x..] with positive integers"))?;
+    if parts.contains(&0) {
+        bail!("grid `{s}`: extents must be positive");
+    }
+    Ok(Grid(if parts.len() == 1 {
+        vec![parts[0]; 2]
+    } else {
+        parts
+    }))
+}
+
+impl RunArgs {
+    /// The TrainConfig: the --config file (or defaults), then the flags.
+    fn train_config(&self, bands: Option<usize>) -> Result<TrainConfig> {
+        let mut cfg: TrainConfig = match &self.config {
+            Some(path) => serde_json::from_str(
+                &std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            )
+            .with_context(|| format!("parsing {}", path.display()))?,
+            None => TrainConfig::default(),
+        };
+        if let Some(b) = bands {
+            cfg.bands = b;
+        }
+        if let Some(g) = &self.grid {
+            cfg.grid = g.0.clone();
+        }
+        if self.trivial_only {
+            cfg.trivial_only = true;
+            if self.loss.is_none() && self.config.is_none() {
+                cfg.loss = LossConfig::ScaleInvariant;
+            }
+        }
+        if let Some(l) = self.loss {
+            cfg.loss = loss_of(l);
+        }
+        match self.data {
+            Some(DataArg::General) => cfg.data = DataConfig::General,
+            Some(DataArg::Diagonal) => {
+                cfg.data = DataConfig::Diagonal {
+                    eigenphases: EigenphaseDistribution::Cue,
+                    max_chern: 3,
+                }
+            }
+            None => {}
+        }
+        macro_rules! set {
+            ($($f:ident),*) => { $(if let Some(v) = self.$f { cfg.$f = v; })* };
+        }
+        set!(epochs, samples_per_epoch, batch, seed, threads);
+        if let Some(lr) = self.lr {
+            cfg.optimizer.lr = lr;
+        }
+        Ok(cfg)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train a network (fresh samples every epoch), checkpoint and metrics in --out.
     Train {
+        /// Filled bands n (links in U(n)).
         #[arg(long)]
         bands: Option<usize>,
-        /// Side L of the L x L training grid.
-        #[arg(long)]
-        grid: Option<usize>,
-        #[arg(long)]
-        trivial_only: bool,
-        #[arg(long, value_enum)]
-        loss: Option<LossArg>,
-        #[arg(long, value_enum)]
-        data: Option<DataArg>,
-        #[arg(long)]
-        epochs: Option<usize>,
-        #[arg(long)]
-        samples_per_epoch: Option<usize>,
-        #[arg(long)]
-        batch: Option<usize>,
-        #[arg(long)]
-        lr: Option<f64>,
-        #[arg(long)]
-        seed: Option<u64>,
-        #[arg(long)]
-        threads: Option<usize>,
-        /// A JSON TrainConfig; the flags above override its fields.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
         /// Continue the run in --out (the flags may raise --epochs).
         #[arg(long)]
         resume: bool,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Train one network per number of filled bands and evaluate each on several grids;
+    /// writes sweep.json and sweep.svg in --out (rerun the same command to resume).
+    Sweep {
+        /// Numbers of filled bands, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        bands: Vec<usize>,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Evaluation grids, comma-separated, each `L` (L x L) or `L1xL2[x..]` (default: the training grid).
+        #[arg(long, value_delimiter = ',', value_parser = parse_grid)]
+        eval_grids: Vec<Grid>,
+        /// Fresh all-C samples per network and grid.
+        #[arg(long, default_value_t = 2000)]
+        eval_samples: usize,
+        #[arg(long, default_value_t = 20_251_127)]
+        eval_seed: u64,
         #[arg(long)]
         out: PathBuf,
     },
@@ -88,9 +186,9 @@ enum Command {
     Eval {
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Side L of the L x L evaluation grid (default: the training grid).
-        #[arg(long)]
-        grid: Option<usize>,
+        /// Evaluation grid, `L` or `L1xL2[x..]` (default: the training grid).
+        #[arg(long, value_parser = parse_grid)]
+        grid: Option<Grid>,
         #[arg(long, default_value_t = 2000)]
         samples: usize,
         /// Evaluate on Hamiltonian samples of this model instead of Haar-random links.
@@ -149,72 +247,22 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train {
             bands,
-            grid,
-            trivial_only,
-            loss,
-            data,
-            epochs,
-            samples_per_epoch,
-            batch,
-            lr,
-            seed,
-            threads,
-            config,
+            run,
             resume,
             out,
         } => {
             let mut trainer = if resume {
                 let mut ckpt = Checkpoint::read(&out)
                     .with_context(|| format!("resuming {}", out.display()))?;
-                if let Some(e) = epochs {
+                if let Some(e) = run.epochs {
                     ckpt.config.epochs = e;
                 }
-                if let Some(t) = threads {
+                if let Some(t) = run.threads {
                     ckpt.config.threads = t;
                 }
                 Trainer::resume_with(&out, ckpt)?
             } else {
-                let mut cfg: TrainConfig = match &config {
-                    Some(path) => serde_json::from_str(
-                        &std::fs::read_to_string(path)
-                            .with_context(|| format!("reading {}", path.display()))?,
-                    )
-                    .with_context(|| format!("parsing {}", path.display()))?,
-                    None => TrainConfig::default(),
-                };
-                if let Some(b) = bands {
-                    cfg.bands = b;
-                }
-                if let Some(g) = grid {
-                    cfg.grid = vec![g, g];
-                }
-                if trivial_only {
-                    cfg.trivial_only = true;
-                    if loss.is_none() && config.is_none() {
-                        cfg.loss = LossConfig::ScaleInvariant;
-                    }
-                }
-                if let Some(l) = loss {
-                    cfg.loss = loss_of(l);
-                }
-                match data {
-                    Some(DataArg::General) => cfg.data = DataConfig::General,
-                    Some(DataArg::Diagonal) => {
-                        cfg.data = DataConfig::Diagonal {
-                            eigenphases: EigenphaseDistribution::Cue,
-                            max_chern: 3,
-                        }
-                    }
-                    None => {}
-                }
-                macro_rules! set {
-                    ($($f:ident),*) => { $(if let Some(v) = $f { cfg.$f = v; })* };
-                }
-                set!(epochs, samples_per_epoch, batch, seed, threads);
-                if let Some(lr) = lr {
-                    cfg.optimizer.lr = lr;
-                }
-                Trainer::new(cfg, &out)?
+                Trainer::new(run.train_config(bands)?, &out)?
             };
             let metrics = trainer.train(true)?;
             let last = metrics.last();
@@ -228,8 +276,25 @@ fn main() -> Result<()> {
                 trainer.state().rescale,
                 out.display()
             );
-            let all = read_metrics(&out)?;
-            plot_metrics(&all, &out.join("loss.svg"))?;
+            plot::training_curves(&read_metrics(&out)?, &out.join("loss.svg"))?;
+        }
+        Command::Sweep {
+            bands,
+            run,
+            eval_grids,
+            eval_samples,
+            eval_seed,
+            out,
+        } => {
+            let config = BandSweepConfig {
+                bands,
+                train: run.train_config(None)?,
+                grids: eval_grids.into_iter().map(|g| g.0).collect(),
+                eval_samples,
+                eval_seed,
+                ..Default::default()
+            };
+            sweep(&config, &out)?;
         }
         Command::Eval {
             checkpoint,
@@ -247,7 +312,7 @@ fn main() -> Result<()> {
             let ckpt = Checkpoint::read(&checkpoint)?;
             let (_vs, net) = ckpt.network(tch::Device::cuda_if_available())?;
             let grid = grid
-                .map(|g| vec![g, g])
+                .map(|g| g.0)
                 .unwrap_or_else(|| ckpt.config.grid.clone());
             let start = Instant::now();
             let mut source: Box<dyn SampleSource> = match hamiltonian {
@@ -364,12 +429,14 @@ fn demo(out: &Path, threads: usize) -> Result<()> {
         }
     }
     let cfg = demo_config(threads);
-    println!(
-        "GENet demo: GEBLNet ({} real parameters) on U({}) links, {}x{} grid, trained on samples with Chern number 0 only.",
-        153_217, cfg.bands, cfg.grid[0], cfg.grid[1]
-    );
     let start = Instant::now();
     let mut trainer = Trainer::new(cfg.clone(), out)?;
+    println!(
+        "GENet demo: GEBLNet ({} real parameters) on U({}) links, {} grid, trained on samples with Chern number 0 only.",
+        gauge_nn::model::parameter_count(trainer.var_store()),
+        cfg.bands,
+        grid_name(&cfg.grid)
+    );
     let metrics = trainer.train(true)?;
     let train_s = start.elapsed().as_secs_f64();
     let rescale = trainer.state().rescale;
@@ -377,8 +444,8 @@ fn demo(out: &Path, threads: usize) -> Result<()> {
     let report = evaluate_source(trainer.net(), &mut test, 2000, 256, rescale)?;
     let total_s = start.elapsed().as_secs_f64();
     print_report(&report, &cfg.grid, cfg.bands);
-    plot_metrics(&metrics, &out.join("loss.svg"))?;
-    plot_predictions(&report, &out.join("predictions.svg"))?;
+    plot::training_curves(&metrics, &out.join("loss.svg"))?;
+    plot::predictions(&report, &out.join("predictions.svg"))?;
     let json = serde_json::json!({
         "accuracy": report.accuracy, "accuracy_nontrivial": report.accuracy_nontrivial,
         "samples": report.samples, "grid": cfg.grid, "bands": cfg.bands, "rescale": rescale,
@@ -408,10 +475,19 @@ fn demo(out: &Path, threads: usize) -> Result<()> {
     Ok(())
 }
 
+fn grid_name(grid: &[usize]) -> String {
+    grid.iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
+}
+
 fn print_report(r: &EvalReport, grid: &[usize], bands: usize) {
     println!(
-        "\nbands {bands}, grid {}x{}, {} samples, output scale {:.4}",
-        grid[0], grid[1], r.samples, r.rescale
+        "\nbands {bands}, grid {}, {} samples, output scale {:.4}",
+        grid_name(grid),
+        r.samples,
+        r.rescale
     );
     println!(
         "accuracy {:.2}% (C != 0: {}), mean |kF - C| = {:.3}",
@@ -433,95 +509,70 @@ fn print_report(r: &EvalReport, grid: &[usize], bands: usize) {
     }
 }
 
-fn read_metrics(dir: &Path) -> Result<Vec<EpochMetrics>> {
-    let text = std::fs::read_to_string(dir.join("metrics.jsonl"))?;
-    text.lines()
-        .map(|l| serde_json::from_str(l).context("metrics.jsonl line"))
-        .collect()
-}
-
-fn plot_metrics(metrics: &[EpochMetrics], path: &Path) -> Result<()> {
-    if metrics.is_empty() {
-        return Ok(());
-    }
-    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let max_loss = metrics.iter().map(|m| m.loss).fold(0.0, f64::max) * 1.05;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("training loss and validation accuracy", ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(50)
-        .right_y_label_area_size(50)
-        .build_cartesian_2d(
-            0.0..metrics.last().map(|m| m.epoch).unwrap_or(1) as f64,
-            0.0..max_loss.max(1e-6),
-        )?
-        .set_secondary_coord(
-            0.0..metrics.last().map(|m| m.epoch).unwrap_or(1) as f64,
-            0.0..1.0,
+/// Runs the sweep, printing one table row per network as it finishes.
+fn sweep(config: &BandSweepConfig, out: &Path) -> Result<()> {
+    let grids = config.eval_grids();
+    println!(
+        "sweep over filled bands {:?}: training on {}{}, {} epochs x {} samples each; evaluating on {} \
+         ({} fresh all-C samples each); results in {}",
+        config.bands,
+        grid_name(&config.train.grid),
+        if config.train.trivial_only {
+            " (C = 0 samples only)"
+        } else {
+            ""
+        },
+        config.train.epochs,
+        config.train.samples_per_epoch,
+        grids
+            .iter()
+            .map(|g| grid_name(g))
+            .collect::<Vec<_>>()
+            .join(", "),
+        config.eval_samples,
+        out.display()
+    );
+    let row = |run: &BandRun| {
+        let accs: Vec<String> = run
+            .evaluations
+            .iter()
+            .map(|e| {
+                format!(
+                    "{:>8.2}% / {:>7}",
+                    100.0 * e.accuracy,
+                    e.accuracy_nontrivial
+                        .map(|a| format!("{:.2}%", 100.0 * a))
+                        .unwrap_or_else(|| "-".into())
+                )
+            })
+            .collect();
+        println!(
+            "n = {:<2} {:>5} epochs {:>8.0} s  loss {:>8}  k {:>7.4}  | {}",
+            run.bands,
+            run.epochs,
+            run.train_seconds,
+            run.final_loss
+                .map(|l| format!("{l:.4}"))
+                .unwrap_or_else(|| "-".into()),
+            run.rescale,
+            accs.join(" | ")
         );
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("loss")
-        .draw()?;
-    chart
-        .configure_secondary_axes()
-        .y_desc("validation accuracy")
-        .draw()?;
-    chart
-        .draw_series(LineSeries::new(
-            metrics.iter().map(|m| (m.epoch as f64, m.loss)),
-            &BLUE,
-        ))?
-        .label("loss")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
-    let acc: Vec<(f64, f64)> = metrics
-        .iter()
-        .filter_map(|m| m.val_accuracy.map(|a| (m.epoch as f64, a)))
-        .collect();
-    if !acc.is_empty() {
-        chart
-            .draw_secondary_series(LineSeries::new(acc, &RED))?
-            .label("validation accuracy (calibrated)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
-}
-
-fn plot_predictions(r: &EvalReport, path: &Path) -> Result<()> {
-    let lo = r.by_chern.first().map(|b| b.chern).unwrap_or(-1) as f64 - 1.0;
-    let hi = r.by_chern.last().map(|b| b.chern).unwrap_or(1) as f64 + 1.0;
-    let root = SVGBackend::new(path, (520, 520)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("predicted k·Σf vs true Chern number", ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(45)
-        .build_cartesian_2d(lo..hi, lo..hi)?;
-    chart
-        .configure_mesh()
-        .x_desc("true C")
-        .y_desc("prediction")
-        .draw()?;
-    chart.draw_series(LineSeries::new(vec![(lo, lo), (hi, hi)], &BLACK.mix(0.4)))?;
-    chart.draw_series(r.predictions.iter().map(|&(c, p)| {
-        let jitter = ((p * 7919.0).sin()) * 0.15;
-        Circle::new(
-            (c as f64 + jitter, p.clamp(lo, hi)),
-            2,
-            BLUE.mix(0.4).filled(),
-        )
-    }))?;
-    root.present()?;
+    };
+    println!(
+        "accuracy on all C / on C != 0, per evaluation grid: {}",
+        grids
+            .iter()
+            .map(|g| grid_name(g))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    run_band_sweep(config, out, true, row)?;
+    println!(
+        "wrote {} and {} (per-run checkpoints, metrics and plots in {}/n*/)",
+        out.join(gauge_nn::sweep::SWEEP_JSON).display(),
+        out.join(gauge_nn::sweep::SWEEP_SVG).display(),
+        out.display()
+    );
     Ok(())
 }
 

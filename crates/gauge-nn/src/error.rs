@@ -166,6 +166,31 @@ pub enum Error {
         loss: f64,
     },
 
+    /// A plot could not be drawn or written.
+    #[error("{path}: plotting: {message}")]
+    Plot {
+        /// The SVG file.
+        path: PathBuf,
+        /// What plotters reported.
+        message: String,
+    },
+
+    /// A sweep directory holds a run whose configuration differs from the one asked for.
+    #[error(
+        "{path}: holds a run with another configuration (field `{field}`: stored {stored}, asked {asked}); \
+         use another --out or remove that directory"
+    )]
+    SweepMismatch {
+        /// The run directory.
+        path: PathBuf,
+        /// The first configuration field that differs.
+        field: String,
+        /// Its stored value (JSON).
+        stored: String,
+        /// Its requested value (JSON).
+        asked: String,
+    },
+
     /// The output scale of a trivial-only model cannot be fitted: the outputs vanish or are not finite.
     #[error(
         "cannot fit the output scale on {samples} calibration samples: sum of squared outputs {sum_of_squares}"

@@ -5,7 +5,8 @@
 //! readout, the L-CNN fused layer) commute with that transformation, so the per-site outputs $f(x)$
 //! of a [`GaugeNet`] are gauge invariant and $\sum_x f(x)$ predicts the Chern number. [`data`] draws
 //! training samples, [`train`] runs training with checkpoints, [`eval`] measures accuracy and fits
-//! the output scale of models trained on trivial samples only.
+//! the output scale of models trained on trivial samples only, [`sweep`] trains and evaluates one
+//! network per number of filled bands on several grids, and [`plot`] draws the figures.
 //!
 //! ```
 //! use gauge_nn::data::{GeneralConfig, HaarSource, SampleSource};
@@ -30,10 +31,13 @@ pub mod eval;
 pub mod layers;
 pub mod loss;
 pub mod model;
+pub mod plot;
+pub mod sweep;
 pub mod train;
 
 pub use error::{Error, Result};
 pub use eval::EvalReport;
 pub use loss::LossConfig;
 pub use model::{Architecture, GaugeNet, NetConfig, gauge_net};
+pub use sweep::{BandSweepConfig, BandSweepReport, run_band_sweep};
 pub use train::{TrainConfig, Trainer};

@@ -633,8 +633,18 @@ impl Trainer {
     /// Trains the remaining epochs, writing a checkpoint and a metrics line after each; `progress`
     /// shows a progress bar. Returns the metrics of the epochs run now.
     pub fn train(&mut self, progress: bool) -> Result<Vec<EpochMetrics>> {
+        self.train_epochs(usize::MAX, progress)
+    }
+
+    /// Trains at most `count` of the remaining epochs (a time slice of a long run; the schedule
+    /// still spans all [`TrainConfig::epochs`]), checkpointing after each.
+    pub fn train_epochs(&mut self, count: usize, progress: bool) -> Result<Vec<EpochMetrics>> {
         let spe = self.steps_per_epoch();
-        let remaining = self.config.epochs.saturating_sub(self.state.epoch);
+        let stop = self
+            .config
+            .epochs
+            .min(self.state.epoch.saturating_add(count));
+        let remaining = stop.saturating_sub(self.state.epoch);
         let bar = if progress {
             indicatif::ProgressBar::new((remaining * spe) as u64)
         } else {
@@ -648,7 +658,7 @@ impl Trainer {
             .progress_chars("=> "),
         );
         let mut out = Vec::new();
-        while self.state.epoch < self.config.epochs {
+        while self.state.epoch < stop {
             let start = Instant::now();
             let first = (self.state.epoch * self.config.samples_per_epoch) as u64;
             self.source.seek(first);
@@ -807,6 +817,11 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// Whether the run directory `dir` holds a checkpoint.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(CHECKPOINT).is_file()
+    }
+
     /// Reads `checkpoint.safetensors` (or the file given).
     pub fn read(path: &Path) -> Result<Checkpoint> {
         let path = if path.is_dir() {
@@ -915,6 +930,30 @@ impl Checkpoint {
         self.load_into(&vs, "model.")?;
         Ok((vs, net))
     }
+}
+
+/// The per-epoch metrics of the run in `dir` (its `metrics.jsonl`, one JSON object per line, all
+/// epochs including those of earlier sessions of a resumed run).
+///
+/// Errors name the file and the line that is not an [`EpochMetrics`] object.
+pub fn read_metrics(dir: impl AsRef<Path>) -> Result<Vec<EpochMetrics>> {
+    let path = dir.as_ref().join(METRICS);
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Error::BadField {
+                path: path.clone(),
+                field: format!("line {}", i + 1),
+                expected: "an epoch-metrics JSON object".into(),
+                found: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.

@@ -1,0 +1,211 @@
+//! SVG figures of training runs, evaluations and sweeps (plotters, SVG backend).
+//!
+//! Each function writes one self-contained SVG file; failures (an unwritable path, say) come back as
+//! [`Error::Plot`] naming the file.
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::eval::EvalReport;
+use crate::sweep::BandSweepReport;
+use crate::train::EpochMetrics;
+
+type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+fn finish(path: &Path, drawn: DrawResult) -> Result<()> {
+    drawn.map_err(|e| Error::Plot {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Training loss per epoch (left axis) and the calibrated validation accuracy (right axis).
+///
+/// Writes nothing for an empty `metrics`.
+pub fn training_curves(metrics: &[EpochMetrics], path: &Path) -> Result<()> {
+    if metrics.is_empty() {
+        return Ok(());
+    }
+    finish(path, draw_training_curves(metrics, path))
+}
+
+fn draw_training_curves(metrics: &[EpochMetrics], path: &Path) -> DrawResult {
+    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let finite = metrics.iter().map(|m| m.loss).filter(|l| l.is_finite());
+    let max_loss = finite.fold(0.0, f64::max) * 1.05;
+    let last_epoch = metrics.last().map(|m| m.epoch).unwrap_or(1).max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("training loss and validation accuracy", ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .right_y_label_area_size(50)
+        .build_cartesian_2d(0.0..last_epoch, 0.0..max_loss.max(1e-6))?
+        .set_secondary_coord(0.0..last_epoch, 0.0..1.0);
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("loss")
+        .draw()?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("validation accuracy")
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            metrics.iter().map(|m| (m.epoch as f64, m.loss)),
+            &BLUE,
+        ))?
+        .label("loss")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+    let acc: Vec<(f64, f64)> = metrics
+        .iter()
+        .filter_map(|m| m.val_accuracy.map(|a| (m.epoch as f64, a)))
+        .collect();
+    if !acc.is_empty() {
+        chart
+            .draw_secondary_series(LineSeries::new(acc, &RED))?
+            .label("validation accuracy (calibrated)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Scatter of the scaled prediction $k\sum_x f(x)$ against the true Chern number, one dot per
+/// sample (jittered horizontally), with the diagonal.
+pub fn predictions(report: &EvalReport, path: &Path) -> Result<()> {
+    finish(path, draw_predictions(report, path))
+}
+
+fn draw_predictions(r: &EvalReport, path: &Path) -> DrawResult {
+    let lo = r.by_chern.first().map(|b| b.chern).unwrap_or(-1) as f64 - 1.0;
+    let hi = r.by_chern.last().map(|b| b.chern).unwrap_or(1) as f64 + 1.0;
+    let root = SVGBackend::new(path, (520, 520)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("predicted k·Σf vs true Chern number", ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(45)
+        .build_cartesian_2d(lo..hi, lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("true C")
+        .y_desc("prediction")
+        .draw()?;
+    chart.draw_series(LineSeries::new(vec![(lo, lo), (hi, hi)], &BLACK.mix(0.4)))?;
+    chart.draw_series(r.predictions.iter().map(|&(c, p)| {
+        // Deterministic jitter so that the dots of one C do not sit on one line.
+        let jitter = (p * 7919.0).sin() * 0.15;
+        let y = if p.is_finite() { p.clamp(lo, hi) } else { lo };
+        Circle::new((c as f64 + jitter, y), 2, BLUE.mix(0.4).filled())
+    }))?;
+    root.present()?;
+    Ok(())
+}
+
+/// The paper's accuracies on non-trivial samples by number of filled bands (general training,
+/// $5\times5$; PHYSICS.md section 5), drawn for reference on sweeps trained on $5\times5$.
+pub const PAPER_ACCURACY_BY_BANDS: [(usize, f64); 5] =
+    [(4, 0.959), (5, 0.940), (6, 0.938), (7, 0.917), (8, 0.525)];
+
+/// Accuracy on non-trivial samples against the number of filled bands, one line per evaluation
+/// grid; the paper's figures as crosses when the sweep trained on $5\times5$.
+pub fn band_sweep(report: &BandSweepReport, path: &Path) -> Result<()> {
+    finish(path, draw_band_sweep(report, path))
+}
+
+fn draw_band_sweep(report: &BandSweepReport, path: &Path) -> DrawResult {
+    let bands: Vec<usize> = report.runs.iter().map(|r| r.bands).collect();
+    let paper = report.config.train.grid == [5, 5];
+    let mut hi = bands.iter().copied().max().unwrap_or(1);
+    let mut lo = bands.iter().copied().min().unwrap_or(1);
+    if paper {
+        hi = hi.max(8);
+        lo = lo.min(4);
+    }
+    let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let grid = &report.config.train.grid;
+    let caption = format!(
+        "accuracy on C ≠ 0 by filled bands (trained on {}{})",
+        grid.iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("x"),
+        if report.config.train.trivial_only {
+            ", C = 0 only"
+        } else {
+            ""
+        }
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(caption, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(lo as f64 - 0.5..hi as f64 + 0.5, 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("filled bands n")
+        .y_desc("accuracy (C ≠ 0)")
+        .x_labels(hi - lo + 2)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()?;
+    for (g, eval_grid) in report.config.eval_grids().iter().enumerate() {
+        let color = Palette99::pick(g).to_rgba();
+        let points: Vec<(f64, f64)> = report
+            .runs
+            .iter()
+            .filter_map(|r| {
+                r.evaluations
+                    .iter()
+                    .find(|e| &e.grid == eval_grid)
+                    .map(|e| (r.bands as f64, e.accuracy_nontrivial.unwrap_or(e.accuracy)))
+            })
+            .collect();
+        let label = format!(
+            "evaluated on {}",
+            eval_grid
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join("x")
+        );
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 4, color.filled())),
+        )?;
+    }
+    if paper {
+        chart
+            .draw_series(
+                PAPER_ACCURACY_BY_BANDS
+                    .iter()
+                    .map(|&(n, a)| Cross::new((n as f64, a), 6, BLACK.stroke_width(2))),
+            )?
+            .label("paper (general training, 5x5)")
+            .legend(|(x, y)| Cross::new((x + 10, y), 5, BLACK.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
