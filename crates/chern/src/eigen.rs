@@ -26,12 +26,12 @@ pub(crate) struct Eigensolver {
     /// The wanted eigenvectors of $T'$, one row each.
     x: Vec<f64>,
     order: Vec<usize>,
-    /// Pivots of the forward and backward factorisations of $T - \lambda$, band fastest.
+    /// Reciprocal pivots of the forward and backward factorisations of $T - \lambda$, band
+    /// fastest.
     dp: Vec<f64>,
     dm: Vec<f64>,
     /// The wanted eigenvalues.
     shifts: Vec<f64>,
-    y: Vec<C64>,
     /// Whether the last solve of each lane took the fast path (for tests).
     fast: [bool; 2],
     lapack: Option<EighWork<C64>>,
@@ -187,7 +187,6 @@ impl Eigensolver {
             dp: vec![0.0; n * n],
             dm: vec![0.0; n * n],
             shifts: vec![0.0; n],
-            y: vec![C64::new(0.0, 0.0); n],
             fast: [false; 2],
             lapack: None,
         }
@@ -388,23 +387,25 @@ impl Eigensolver {
         }
     }
 
-    /// Eigenvectors of $H$ from those of $T'$ in the rows of `x`: $v = Q D x$.
+    /// Eigenvectors of $H$ from those of $T'$ in the rows of `x`: $v = Q D x$, all rows
+    /// reflector by reflector (the rows are independent work for the CPU).
     fn back_transform(&mut self, lane: usize, r: usize, vectors: &mut [C64]) {
         let n = self.n;
         let t = &self.lanes[lane];
-        for (row, out) in vectors.chunks_exact_mut(n).take(r).enumerate() {
-            // y = D x, then H_0 H_1 ... y.
-            let xr = &self.x[row * n..(row + 1) * n];
-            for ((y, ph), x) in self.y.iter_mut().zip(&t.phase).zip(xr) {
+        let vectors = &mut vectors[..r * n];
+        for (out, xr) in vectors.chunks_exact_mut(n).zip(self.x.chunks_exact(n)) {
+            for ((y, ph), x) in out.iter_mut().zip(&t.phase).zip(xr) {
                 *y = ph * x;
             }
-            for k in (0..n.saturating_sub(2)).rev() {
-                let beta = t.beta[k];
-                if beta == 0.0 {
-                    continue;
-                }
-                let v = &t.hv[k * n..(k + 1) * n - k - 1];
-                let y = &mut self.y[k + 1..];
+        }
+        for k in (0..n.saturating_sub(2)).rev() {
+            let beta = t.beta[k];
+            if beta == 0.0 {
+                continue;
+            }
+            let v = &t.hv[k * n..(k + 1) * n - k - 1];
+            for out in vectors.chunks_exact_mut(n) {
+                let y = &mut out[k + 1..];
                 let s = v
                     .iter()
                     .zip(y.iter())
@@ -415,7 +416,6 @@ impl Eigensolver {
                     *z -= x * s;
                 }
             }
-            out.copy_from_slice(&self.y);
         }
     }
 
@@ -786,60 +786,67 @@ fn eigenvalues_root_free_pair(d: [&mut [f64]; 2], e2: [&mut [f64]; 2]) -> [bool;
 /// Eigenvectors of the real symmetric tridiagonal $T$ (diagonal `d`, sub-diagonal `e`) for the
 /// eigenvalue approximations `lambda`, unnormalised, into the rows of `z`: from the
 /// factorisations $T - \lambda = L_+ D_+ L_+^T = U_- D_- U_-^T$, the twist index $k$ minimising
-/// $|\gamma_k| = |D_{+,k} + D_{-,k} - (d_k - \lambda)|$ gives $(T - \lambda) z = \gamma_k e_k$ with
-/// $z_k = 1$ (Fernando; Parlett and Dhillon). Zero pivots are replaced by `tiny`. The bands are
-/// factorised side by side (`dp`, `dm` hold $N r$ pivots, band fastest) because each
-/// factorisation is a chain of dependent divisions: interleaved, they overlap.
+/// $|\gamma_k|$, $\gamma_k = d_k - \lambda - e_{k-1}^2/D_{+,k-1} - e_k^2/D_{-,k+1}$, gives
+/// $(T - \lambda) z = \gamma_k e_k$ with $z_k = 1$ (Fernando; Parlett and Dhillon). Zero pivots
+/// are replaced by `tiny`. `ip`, `im` receive the reciprocal pivots $1/D_\pm$ of all bands,
+/// band fastest: the bands are factorised side by side because each factorisation is a chain
+/// of dependent divisions, and interleaved they overlap.
 fn twisted_eigenvectors(
     d: &[f64],
     e: &[f64],
     lambda: &[f64],
     tiny: f64,
-    dp: &mut [f64],
-    dm: &mut [f64],
+    ip: &mut [f64],
+    im: &mut [f64],
     z: &mut [f64],
 ) {
     let n = d.len();
     let r = lambda.len();
-    let guard = |x: f64| if x == 0.0 { tiny } else { x };
-    for (p, l) in dp[..r].iter_mut().zip(lambda) {
-        *p = guard(d[0] - l);
+    let reciprocal = |x: f64| 1.0 / if x == 0.0 { tiny } else { x };
+    for (p, l) in ip[..r].iter_mut().zip(lambda) {
+        *p = reciprocal(d[0] - l);
     }
     for i in 1..n {
         let e2 = e[i - 1] * e[i - 1];
-        let (before, now) = dp.split_at_mut(i * r);
+        let (before, now) = ip.split_at_mut(i * r);
         let before = &before[(i - 1) * r..];
         for ((p, q), l) in now[..r].iter_mut().zip(before).zip(lambda) {
-            *p = guard(d[i] - l - e2 / q);
+            *p = reciprocal(d[i] - l - e2 * q);
         }
     }
-    for (p, l) in dm[(n - 1) * r..n * r].iter_mut().zip(lambda) {
-        *p = guard(d[n - 1] - l);
+    for (p, l) in im[(n - 1) * r..n * r].iter_mut().zip(lambda) {
+        *p = reciprocal(d[n - 1] - l);
     }
     for i in (0..n - 1).rev() {
         let e2 = e[i] * e[i];
-        let (now, after) = dm.split_at_mut((i + 1) * r);
+        let (now, after) = im.split_at_mut((i + 1) * r);
         let now = &mut now[i * r..];
         for ((p, q), l) in now.iter_mut().zip(&after[..r]).zip(lambda) {
-            *p = guard(d[i] - l - e2 / q);
+            *p = reciprocal(d[i] - l - e2 * q);
         }
     }
     for (j, (zr, l)) in z.chunks_exact_mut(n).zip(lambda).enumerate() {
         let mut k = 0;
         let mut best = f64::INFINITY;
         for i in 0..n {
-            let gamma = (dp[i * r + j] + dm[i * r + j] - (d[i] - l)).abs();
-            if gamma < best {
-                best = gamma;
+            let mut gamma = d[i] - l;
+            if i > 0 {
+                gamma -= e[i - 1] * e[i - 1] * ip[(i - 1) * r + j];
+            }
+            if i + 1 < n {
+                gamma -= e[i] * e[i] * im[(i + 1) * r + j];
+            }
+            if gamma.abs() < best {
+                best = gamma.abs();
                 k = i;
             }
         }
         zr[k] = 1.0;
         for i in (0..k).rev() {
-            zr[i] = -(e[i] / dp[i * r + j]) * zr[i + 1];
+            zr[i] = -(e[i] * ip[i * r + j]) * zr[i + 1];
         }
         for i in k + 1..n {
-            zr[i] = -(e[i - 1] / dm[i * r + j]) * zr[i - 1];
+            zr[i] = -(e[i - 1] * im[i * r + j]) * zr[i - 1];
         }
     }
 }
