@@ -2,8 +2,8 @@
 //! $H(\bar p)$, $\mathbb E_m H(p_m)$, the confidence and the prediction.
 //!
 //! Each step is an element-wise loop over a whole block (all its samples and classes), so the
-//! compiler vectorises $e^x$ and $\ln x$ ([`crate::fast_math`]); on x86-64 CPUs with AVX2 the
-//! block is compiled a second time for AVX2 and chosen at run time. Every per-sample value is
+//! compiler vectorises $e^x$ and $\ln x$ ([`crate::fast_math`]); on x86-64 CPUs with AVX2 and
+//! FMA the block is compiled a second time for them and chosen at run time. Every per-sample value is
 //! computed by the same sequence of IEEE operations whatever the block boundaries or the code
 //! path, so results do not depend on batching or thread count.
 
@@ -77,8 +77,8 @@ pub(crate) fn reduce_block<P: MemberPredictions + ?Sized>(
     s: &mut BlockScratch,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
         unsafe { reduce_block_avx2(src, first, len, convention, s) };
         return;
     }
@@ -86,7 +86,7 @@ pub(crate) fn reduce_block<P: MemberPredictions + ?Sized>(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn reduce_block_avx2<P: MemberPredictions + ?Sized>(
     src: &P,
     first: usize,
