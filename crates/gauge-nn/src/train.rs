@@ -1021,6 +1021,30 @@ mod tests {
     }
 
     #[test]
+    fn four_dimensional_training_fits_the_second_chern_density() {
+        // 4D links: the network reads the 6 plaquette planes and outputs one value per site,
+        // trained on the gauge-invariant second-Chern density q(x).
+        let cfg = TrainConfig {
+            grid: vec![2, 2, 2, 2],
+            bands: 2,
+            ..small_config()
+        };
+        let dir = tmp_dir("four_d");
+        let mut t = Trainer::new(cfg, &dir).unwrap();
+        assert_eq!(t.net().dim(), 4);
+        let batch = TrainSource::new(t.config()).unwrap().sample(8).unwrap();
+        assert_eq!(batch.plaquettes.size()[..6], [8, 6, 2, 2, 2, 2]);
+        assert_eq!(batch.site_labels.size(), [8, 2, 2, 2, 2]);
+        let first = t.train_step(&batch).unwrap();
+        let mut last = first;
+        for _ in 0..60 {
+            last = t.train_step(&batch).unwrap();
+        }
+        assert!(last < 0.6 * first, "loss {first} -> {last}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn training_lowers_the_loss() {
         let dir = tmp_dir("lowers");
         let mut t = Trainer::new(small_config(), &dir).unwrap();
