@@ -302,29 +302,26 @@ impl ClasswiseBins {
     /// Adds one sample's $\bar p$ and label.
     #[inline]
     pub(crate) fn add(&mut self, mean: &[f64], label: usize) {
+        let b = self.bins;
         for (k, &p) in mean.iter().enumerate() {
-            let j = self.bin_of(p);
-            let at = k * self.bins + j;
+            let at = k * b + self.bin_of(p);
             self.count[at] += 1;
-            self.hits[at] += u64::from(k == label);
             // p <= 1 (within the row-sum tolerance), so p 2^53 fits a u64 (the cast saturates).
             self.probability[at] += u128::from((p * FIXED_POINT) as u64);
         }
+        let at = label * b + self.bin_of(mean[label]);
+        self.hits[at] += 1;
         self.samples += 1;
     }
 
     #[inline]
     fn bin_of(&self, p: f64) -> usize {
-        // Equal-width edges: start from floor(p B) and correct by comparing with the exact edges.
+        // Equal-width edges: floor(p B) is at most one bin off the exact edges (both are within
+        // a few ulps of j / B), so one branch-free correction each way gives searchsorted's bin.
         let b = self.bins;
-        let mut j = ((p * b as f64) as usize).min(b - 1);
-        while j > 0 && p < f64::from_bits(self.edges[j]) {
-            j -= 1;
-        }
-        while j + 1 < b && p >= f64::from_bits(self.edges[j + 1]) {
-            j += 1;
-        }
-        j
+        let j = ((p * b as f64) as usize).min(b - 1);
+        let j = j - usize::from(j > 0 && p < f64::from_bits(self.edges[j]));
+        j + usize::from(j + 1 < b && p >= f64::from_bits(self.edges[j + 1]))
     }
 
     pub(crate) fn merge(&mut self, other: &Self) {
@@ -424,6 +421,21 @@ mod tests {
         }
         for &p in &e {
             assert_eq!(cw.bin_of(p), bin_index(&e, p, ConfidenceOneRule::LastBin));
+        }
+        // Every bin count up to 200, at and a few ulps around every edge.
+        for b in 1..=200 {
+            let cw = ClasswiseBins::new(1, b);
+            let e = equal_width_edges(b);
+            for &edge in &e {
+                for d in -3i64..=3 {
+                    let p = f64::from_bits((edge.to_bits() as i64 + d).max(0) as u64).min(1.0);
+                    assert_eq!(
+                        cw.bin_of(p),
+                        bin_index(&e, p, ConfidenceOneRule::LastBin),
+                        "B = {b}, p = {p:e}"
+                    );
+                }
+            }
         }
     }
 }

@@ -43,41 +43,88 @@ fn sorted_classes(
 }
 
 /// Calls `f(positives, negatives)` for each group of tied scores (equal under `==`), in
-/// ascending score order, or descending if `descending`; `pos` and `neg` are sorted ascending.
-fn for_each_tie_group(pos: &[f64], neg: &[f64], descending: bool, mut f: impl FnMut(u64, u64)) {
-    let (mut i, mut j) = (0, 0);
-    let (np, nn) = (pos.len(), neg.len());
-    // Index from the front, or from the back when descending.
-    let at = |x: &[f64], idx: usize| {
-        if descending {
-            x[x.len() - 1 - idx]
+/// descending score order; `pos` and `neg` are sorted ascending.
+#[inline]
+fn for_each_tie_group(pos: &[f64], neg: &[f64], mut f: impl FnMut(u64, u64)) {
+    let (mut i, mut j) = (pos.len(), neg.len());
+    while i > 0 || j > 0 {
+        let v = if j == 0 {
+            pos[i - 1]
+        } else if i == 0 {
+            neg[j - 1]
         } else {
-            x[idx]
-        }
-    };
-    while i < np || j < nn {
-        let v = if j == nn {
-            at(pos, i)
-        } else if i == np {
-            at(neg, j)
-        } else {
-            let (a, b) = (at(pos, i), at(neg, j));
-            let first = if descending {
-                a.total_cmp(&b).is_ge()
-            } else {
-                a.total_cmp(&b).is_le()
-            };
-            if first { a } else { b }
+            let (a, b) = (pos[i - 1], neg[j - 1]);
+            if a.total_cmp(&b).is_ge() { a } else { b }
         };
-        let (i0, j0) = (i, j);
-        while i < np && at(pos, i) == v {
-            i += 1;
+        let (i1, j1) = (i, j);
+        while i > 0 && pos[i - 1] == v {
+            i -= 1;
         }
-        while j < nn && at(neg, j) == v {
-            j += 1;
+        while j > 0 && neg[j - 1] == v {
+            j -= 1;
         }
-        f((i - i0) as u64, (j - j0) as u64);
+        f((i1 - i) as u64, (j1 - j) as u64);
     }
+}
+
+/// AUROC and average precision accumulated over tie groups visited in descending score order.
+struct Tally {
+    samples: u128,
+    positives: u128,
+    /// Samples in the groups visited so far (all above the current group).
+    above: u128,
+    twice_rank_sum: u128,
+    tp: u64,
+    fp: u64,
+    ap: f64,
+    prev_recall: f64,
+}
+
+impl Tally {
+    fn new(samples: usize, positives: usize) -> Self {
+        Self {
+            samples: samples as u128,
+            positives: positives as u128,
+            above: 0,
+            twice_rank_sum: 0,
+            tp: 0,
+            fp: 0,
+            ap: 0.0,
+            prev_recall: 0.0,
+        }
+    }
+
+    #[inline]
+    fn group(&mut self, pos: u64, neg: u64) {
+        let g = u128::from(pos + neg);
+        // Ascending ranks r0+1 ..= r0+g; twice their mean is 2 r0 + g + 1.
+        let r0 = self.samples - self.above - g;
+        self.twice_rank_sum += u128::from(pos) * (2 * r0 + g + 1);
+        self.above += g;
+        // Average precision: the step at this threshold.
+        self.tp += pos;
+        self.fp += neg;
+        let recall = self.tp as f64 / self.positives as f64;
+        let precision = self.tp as f64 / (self.tp + self.fp) as f64;
+        self.ap += (recall - self.prev_recall) * precision;
+        self.prev_recall = recall;
+    }
+
+    fn finish(self) -> Detection {
+        let (p, n_neg) = (self.positives, self.samples - self.positives);
+        let twice_u = self.twice_rank_sum - p * (p + 1);
+        Detection {
+            auroc: twice_u as f64 / (2 * p * n_neg) as f64,
+            auprc: self.ap,
+        }
+    }
+}
+
+/// Both metrics from the separately sorted scores of positives and negatives.
+fn detection_of_classes(pos: &[f64], neg: &[f64]) -> Detection {
+    let mut t = Tally::new(pos.len() + neg.len(), pos.len());
+    for_each_tie_group(pos, neg, |p, n| t.group(p, n));
+    t.finish()
 }
 
 /// Area under the ROC curve of `score` (larger = more likely positive) for `positive`.
@@ -92,22 +139,7 @@ fn for_each_tie_group(pos: &[f64], neg: &[f64], descending: bool, mut f: impl Fn
 /// [`Error::ShapeMismatch`].
 pub fn auroc(score: &[f64], positive: &[bool]) -> Result<f64> {
     let (pos, neg) = sorted_classes(score, positive, "AUROC")?;
-    Ok(auroc_groups(|f| for_each_tie_group(&pos, &neg, false, f)))
-}
-
-/// AUROC from tie groups (positives, negatives) visited in ascending score order.
-fn auroc_groups(groups: impl FnOnce(&mut dyn FnMut(u64, u64))) -> f64 {
-    let (mut twice_rank_sum, mut p_count, mut r0) = (0u128, 0u128, 0u128);
-    groups(&mut |pos, neg| {
-        let (pos, g) = (u128::from(pos), u128::from(pos + neg));
-        // Ranks r0+1 ..= r0+g; twice their mean is 2 r0 + g + 1.
-        twice_rank_sum += pos * (2 * r0 + g + 1);
-        p_count += pos;
-        r0 += g;
-    });
-    let n_neg = r0 - p_count;
-    let twice_u = twice_rank_sum - p_count * (p_count + 1);
-    twice_u as f64 / (2 * p_count * n_neg) as f64
+    Ok(detection_of_classes(&pos, &neg).auroc)
 }
 
 /// Average precision of `score` for `positive`: $\sum_t (R_t - R_{t-1}) P_t$ over the distinct
@@ -118,25 +150,7 @@ fn auroc_groups(groups: impl FnOnce(&mut dyn FnMut(u64, u64))) -> f64 {
 /// As [`auroc`].
 pub fn average_precision(score: &[f64], positive: &[bool]) -> Result<f64> {
     let (pos, neg) = sorted_classes(score, positive, "average precision")?;
-    Ok(average_precision_groups(pos.len() as u64, |f| {
-        for_each_tie_group(&pos, &neg, true, f)
-    }))
-}
-
-/// Average precision from tie groups (positives, negatives) visited in descending score order.
-fn average_precision_groups(total_pos: u64, groups: impl FnOnce(&mut dyn FnMut(u64, u64))) -> f64 {
-    let total_pos = total_pos as f64;
-    let (mut tp, mut fp) = (0u64, 0u64);
-    let (mut ap, mut prev_recall) = (0.0, 0.0);
-    groups(&mut |pos, neg| {
-        tp += pos;
-        fp += neg;
-        let recall = tp as f64 / total_pos;
-        let precision = tp as f64 / (tp + fp) as f64;
-        ap += (recall - prev_recall) * precision;
-        prev_recall = recall;
-    });
-    ap
+    Ok(detection_of_classes(&pos, &neg).auprc)
 }
 
 /// Detection metrics of (score, positive) pairs already sorted by ascending score (ties in
@@ -151,38 +165,19 @@ pub(crate) fn detection_of_sorted_pairs(pairs: &[(f64, bool)]) -> Result<Detecti
             negatives,
         });
     }
-    // Tie groups as (end index, positives) in ascending order.
-    let groups = |descending: bool, f: &mut dyn FnMut(u64, u64)| {
-        let mut visit = |r0: usize, r1: usize| {
-            let pos = pairs[r0..r1].iter().filter(|p| p.1).count() as u64;
-            f(pos, (r1 - r0) as u64 - pos);
-        };
-        if descending {
-            let mut r1 = pairs.len();
-            while r1 > 0 {
-                let mut r0 = r1 - 1;
-                while r0 > 0 && pairs[r0 - 1].0 == pairs[r1 - 1].0 {
-                    r0 -= 1;
-                }
-                visit(r0, r1);
-                r1 = r0;
-            }
-        } else {
-            let mut r0 = 0;
-            while r0 < pairs.len() {
-                let mut r1 = r0 + 1;
-                while r1 < pairs.len() && pairs[r1].0 == pairs[r0].0 {
-                    r1 += 1;
-                }
-                visit(r0, r1);
-                r0 = r1;
-            }
+    let mut t = Tally::new(pairs.len(), positives);
+    let mut r1 = pairs.len();
+    while r1 > 0 {
+        let v = pairs[r1 - 1].0;
+        let (mut r0, mut pos) = (r1, 0u64);
+        while r0 > 0 && pairs[r0 - 1].0 == v {
+            r0 -= 1;
+            pos += u64::from(pairs[r0].1);
         }
-    };
-    Ok(Detection {
-        auroc: auroc_groups(|f| groups(false, f)),
-        auprc: average_precision_groups(positives as u64, |f| groups(true, f)),
-    })
+        t.group(pos, (r1 - r0) as u64 - pos);
+        r1 = r0;
+    }
+    Ok(t.finish())
 }
 
 /// AUROC and AUPRC of one score.
@@ -202,12 +197,7 @@ impl Detection {
     pub fn new(score: &[f64], positive: &[bool]) -> Result<Self> {
         // One sort serves both.
         let (pos, neg) = sorted_classes(score, positive, "AUROC/AUPRC")?;
-        Ok(Self {
-            auroc: auroc_groups(|f| for_each_tie_group(&pos, &neg, false, f)),
-            auprc: average_precision_groups(pos.len() as u64, |f| {
-                for_each_tie_group(&pos, &neg, true, f)
-            }),
-        })
+        Ok(detection_of_classes(&pos, &neg))
     }
 
     /// Out-of-distribution detection: positives are the OOD samples, scored by the same
