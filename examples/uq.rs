@@ -8,7 +8,9 @@
 //! (`file.npz:name` picks a field); labels an N-vector of integers. Several `--logits`/`--probs`
 //! files, in order, are epochs: the table (or the JSON's `epochs`) has one row per epoch, and the
 //! top-level JSON keys are those of the last. `--ood` gives member predictions of the same kind
-//! for out-of-distribution inputs, once per epoch or once for the last epoch.
+//! for out-of-distribution inputs, once per epoch or once for the last epoch. In the JSON,
+//! non-finite values are strings (`"nll": "inf"` when the ensemble gives a true class
+//! probability exactly 0 under the default exact NLL); `null` means "not defined".
 
 use std::path::PathBuf;
 

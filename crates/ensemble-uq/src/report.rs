@@ -9,6 +9,73 @@ use crate::error::Result;
 use crate::scores::NllConvention;
 use crate::selective::{RejectionPoint, SelectiveRanking};
 
+/// Serde representation of the report's floats: finite values are JSON numbers; $+\infty$,
+/// $-\infty$ and NaN, which JSON numbers cannot hold (serde_json would write `null`), are
+/// the strings `"inf"`, `"-inf"` and `"nan"`. Reading accepts both forms.
+pub(crate) mod json_float {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+    }
+
+    fn from_repr<E: serde::de::Error>(r: Repr) -> Result<f64, E> {
+        match r {
+            Repr::Number(x) => Ok(x),
+            Repr::Text(t) => match t.as_str() {
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                "nan" => Ok(f64::NAN),
+                other => Err(E::custom(format!(
+                    "expected a number, \"inf\", \"-inf\" or \"nan\", found {other:?}"
+                ))),
+            },
+        }
+    }
+
+    fn write<S: Serializer>(x: f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(x)
+        } else if x.is_nan() {
+            s.serialize_str("nan")
+        } else if x > 0.0 {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_str("-inf")
+        }
+    }
+
+    pub(crate) fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        write(*x, s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        from_repr(Repr::deserialize(d)?)
+    }
+
+    /// The same for optional values (`None` is `null`).
+    pub(crate) mod option {
+        use super::{Repr, from_repr, write};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub(crate) fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            match x {
+                Some(v) => write(*v, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<f64>, D::Error> {
+            Option::<Repr>::deserialize(d)?.map(from_repr).transpose()
+        }
+    }
+}
+
 /// What a [`Summary`] computes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SummaryOptions {
@@ -36,16 +103,22 @@ impl SummaryOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DetectionSummary {
     /// AUROC of the predictive entropy.
+    #[serde(with = "json_float::option", default)]
     pub auroc_entropy: Option<f64>,
     /// AUPRC of the predictive entropy.
+    #[serde(with = "json_float::option", default)]
     pub auprc_entropy: Option<f64>,
     /// AUROC of the mutual information.
+    #[serde(with = "json_float::option", default)]
     pub auroc_mutual_information: Option<f64>,
     /// AUPRC of the mutual information.
+    #[serde(with = "json_float::option", default)]
     pub auprc_mutual_information: Option<f64>,
     /// AUROC of $-\max_k \bar p_k$.
+    #[serde(with = "json_float::option", default)]
     pub auroc_neg_max_prob: Option<f64>,
     /// AUPRC of $-\max_k \bar p_k$.
+    #[serde(with = "json_float::option", default)]
     pub auprc_neg_max_prob: Option<f64>,
 }
 
@@ -62,8 +135,12 @@ impl DetectionSummary {
     }
 }
 
-/// The whole metric set of one labelled data set. Means are over samples; non-finite values
-/// (an NLL of $+\infty$) are written as `null` in JSON.
+/// The whole metric set of one labelled data set. Means are over samples.
+///
+/// In JSON, finite values are numbers and non-finite ones strings: an NLL of $+\infty$ (a
+/// true-class probability of exactly 0 under [`NllConvention::Exact`]) is `"inf"`, and
+/// `"-inf"`/`"nan"` likewise; `null` only means "not defined" (an `Option` that is `None`,
+/// e.g. AUROC without any error to detect).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Members $M$.
@@ -73,40 +150,56 @@ pub struct Summary {
     /// Classes $K$.
     pub classes: usize,
     /// Micro accuracy.
+    #[serde(with = "json_float")]
     pub accuracy: f64,
     /// NLL under `options.nll`.
+    #[serde(with = "json_float")]
     pub nll: f64,
     /// Brier score.
+    #[serde(with = "json_float")]
     pub brier: f64,
     /// Number of calibration bins.
     pub bins: usize,
     /// Top-label ECE.
+    #[serde(with = "json_float")]
     pub ece: f64,
     /// Top-label MCE.
+    #[serde(with = "json_float")]
     pub mce: f64,
     /// Top-label RMSCE.
+    #[serde(with = "json_float")]
     pub rmsce: f64,
     /// netcal's average calibration error ("ACE").
+    #[serde(with = "json_float")]
     pub netcal_ace: f64,
     /// Class-wise ECE, if accumulated.
+    #[serde(with = "json_float::option", default)]
     pub classwise_ece: Option<f64>,
     /// Mean $H(\bar p)$.
+    #[serde(with = "json_float")]
     pub predictive_entropy: f64,
     /// Mean $\mathbb E_m H(p_m)$.
+    #[serde(with = "json_float")]
     pub expected_entropy: f64,
     /// Mean mutual information.
+    #[serde(with = "json_float")]
     pub mutual_information: f64,
     /// AUROC of the predictive entropy for detecting misclassified samples.
+    #[serde(with = "json_float::option", default)]
     pub auroc_entropy: Option<f64>,
     /// AUPRC (average precision) of the same.
+    #[serde(with = "json_float::option", default)]
     pub auprc_entropy: Option<f64>,
     /// Error detection by every score.
     pub error_detection: DetectionSummary,
     /// AURC, ranking by $\max_k \bar p_k$.
+    #[serde(with = "json_float")]
     pub aurc: f64,
     /// Oracle AURC.
+    #[serde(with = "json_float")]
     pub oracle_aurc: f64,
     /// E-AURC.
+    #[serde(with = "json_float")]
     pub e_aurc: f64,
     /// Out-of-distribution detection (positives: OOD samples), when OOD inputs were given.
     pub ood_detection: Option<DetectionSummary>,

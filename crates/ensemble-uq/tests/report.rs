@@ -141,3 +141,42 @@ fn unlabelled_scores_stream_and_match_labelled_ones() {
         -pred.scores().confidence()[3]
     );
 }
+
+/// An NLL of +inf (a true-class probability of exactly 0) is the string "inf" in JSON, not
+/// `null`, and reads back as +inf; undefined metrics stay `null`.
+#[test]
+fn non_finite_values_are_explicit_in_json() {
+    // One member; sample 1 puts probability exp(-1000) = 0 (underflow) on its label.
+    let logits = Logits::new(
+        ndarray::Array3::from_shape_vec((1, 3, 2), vec![2.0, 0.0, 0.0, -1000.0, 0.5, 0.0]).unwrap(),
+    )
+    .unwrap();
+    let labels = Labels::new(vec![0, 1, 0], 2).unwrap();
+    let pred = EnsemblePrediction::new(&logits, &labels, EnsembleConfig::default()).unwrap();
+    assert_eq!(pred.true_class_probability()[1], 0.0);
+    let report = Report::new(&pred, None, SummaryOptions::new(10)).unwrap();
+    assert_eq!(report.summary.nll, f64::INFINITY);
+    let json = serde_json::to_value(&report.summary).unwrap();
+    assert_eq!(json["nll"], serde_json::json!("inf"));
+    assert!(json["brier"].is_number());
+    assert!(json["ood_detection"].is_null());
+    let back: ensemble_uq::Summary = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back.nll, f64::INFINITY);
+    assert_eq!(back, report.summary);
+    // -inf and NaN have their strings too; other strings are errors.
+    let mut other = json.clone();
+    other["nll"] = serde_json::json!("-inf");
+    other["brier"] = serde_json::json!("nan");
+    let back: ensemble_uq::Summary = serde_json::from_value(other.clone()).unwrap();
+    assert_eq!(back.nll, f64::NEG_INFINITY);
+    assert!(back.brier.is_nan());
+    assert_eq!(serde_json::to_value(&back).unwrap()["brier"], "nan");
+    other["nll"] = serde_json::json!("infinity");
+    assert!(serde_json::from_value::<ensemble_uq::Summary>(other).is_err());
+    // The sklearn convention clips instead: a finite number.
+    let mut options = SummaryOptions::new(10);
+    options.nll = ensemble_uq::NllConvention::SKLEARN;
+    let clipped = Report::new(&pred, None, options).unwrap();
+    let json = serde_json::to_value(&clipped.summary).unwrap();
+    assert!(json["nll"].is_number());
+}
