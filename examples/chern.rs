@@ -367,6 +367,15 @@ fn model_of(command: &Command) -> Result<(DynHamiltonian, Value, &Common)> {
 
 fn main() {
     let cli = Cli::parse();
+    // The main thread is the pool's first worker: parallel loops start on it directly instead of
+    // waking a pool thread for each one (which costs more than a whole 2-band 50 x 50 grid).
+    // RAYON_NUM_THREADS still sets the number of threads.
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .use_current_thread()
+        .build_global()
+    {
+        eprintln!("warning: default thread pool: {e}");
+    }
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -417,6 +426,9 @@ fn run(cli: Cli) -> Result<()> {
 /// CPU time of all threads of this process (Linux `/proc/self/task/*/schedstat`, nanoseconds
 /// on the CPU), which a loaded machine distorts far less than wall time.
 fn cpu_seconds() -> Option<f64> {
+    // The kernel brings a running thread's schedstat up to date only when it is scheduled: a
+    // yield does that for this thread (the others are asleep, theirs is current).
+    std::thread::yield_now();
     let mut total = 0u64;
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;

@@ -87,6 +87,15 @@ fn grid_2d(bands: &BandStructure) -> Result<[usize; 2]> {
     }
 }
 
+/// The principal argument $\arg w \in (-\pi, \pi]$ (as [`matrix::principal_arg`]) by fdlibm's
+/// `atan2` from the `libm` crate: under 1 ulp, and much faster per plaquette than glibc's
+/// correctly rounded one, which saves and restores the rounding mode on every call.
+#[inline]
+fn principal_arg(w: C64) -> f64 {
+    let t = libm::atan2(w.im, w.re);
+    if t <= -PI { PI } else { t }
+}
+
 /// $\det M_\mu(k)$ for every site and both directions, in parallel (unnormalised: the
 /// plaquette phase $\arg$ of their product is all that is used, and it ignores positive factors).
 fn link_phases(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result<Vec<[C64; 2]>> {
@@ -149,7 +158,7 @@ pub fn chern_number(
                     let w = u[i * l2 + j][0]
                         * u[i1 * l2 + j][1]
                         * (u[i * l2 + j1][0] * u[i * l2 + j][1]).conj();
-                    *f = matrix::principal_arg(w);
+                    *f = principal_arg(w);
                 }
             });
             flux
@@ -267,7 +276,7 @@ pub fn chern_number_of_links(links: &LinkField, method: Method) -> Result<ChernN
             |phases, s| {
                 let w = plaquettes.matrix(Site(s));
                 match method {
-                    Method::Determinant => matrix::principal_arg(matrix::det(w, n)),
+                    Method::Determinant => principal_arg(matrix::det(w, n)),
                     Method::EigenphaseSum => {
                         matrix::eigenphases_into(w, phases, n);
                         phases.iter().sum::<f64>()
@@ -294,4 +303,29 @@ pub fn chern_number_of_links(links: &LinkField, method: Method) -> Result<ChernN
         method,
         flux: Array2::from_shape_vec((l1, l2), flux).expect("one flux per site"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn principal_arg_agrees_with_the_reference_to_rounding() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..100_000 {
+            let scale = 10f64.powi(rng.random_range(-8..8));
+            let w = C64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)) * scale;
+            let (a, b) = (principal_arg(w), matrix::principal_arg(w));
+            assert!(
+                (a - b).abs() <= 4.0 * f64::EPSILON * b.abs().max(1e-300),
+                "{w}: {a} vs {b}"
+            );
+        }
+        // The branch cut: the negative real axis maps to +pi from either side.
+        assert_eq!(principal_arg(C64::new(-1.0, 0.0)), PI);
+        assert_eq!(principal_arg(C64::new(-1.0, -0.0)), PI);
+        assert_eq!(principal_arg(C64::new(1.0, 0.0)), 0.0);
+        assert!(principal_arg(C64::new(f64::NAN, 1.0)).is_nan());
+    }
 }

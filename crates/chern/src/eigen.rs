@@ -223,10 +223,10 @@ impl Eigensolver {
                 Ok(())
             }
             2 => {
-                let mut v = [C64::new(0.0, 0.0); 4];
-                solve_2x2(h, energies, &mut v);
-                for (row, &b) in bands.iter().enumerate() {
-                    vectors[row * 2..row * 2 + 2].copy_from_slice(&v[b * 2..b * 2 + 2]);
+                let (e, v) = eigen_2x2(h);
+                energies[..2].copy_from_slice(&e);
+                for (out, &b) in vectors.chunks_exact_mut(2).zip(bands) {
+                    out.copy_from_slice(&v[b]);
                 }
                 Ok(())
             }
@@ -851,42 +851,33 @@ fn twisted_eigenvectors(
     }
 }
 
-/// Closed-form eigen-decomposition of $H = d_0 + \vec d\cdot\vec\sigma$, with the eigenvector
-/// formula chosen by the sign of $d_z$ so that it never divides by a small number.
+/// Closed-form eigen-decomposition of $H = d_0 + \vec d\cdot\vec\sigma$: the eigenvalues
+/// ascending and the eigenvectors (lower, upper), with the eigenvector formula chosen by the sign
+/// of $d_z$ so that it never divides by a small number.
 #[inline]
-pub(crate) fn solve_2x2(h: &[C64], energies: &mut [f64], vectors: &mut [C64]) {
+pub(crate) fn eigen_2x2(h: &[C64]) -> ([f64; 2], [[C64; 2]; 2]) {
     let a = h[0].re;
     let b = h[3].re;
     let c = h[1]; // d_x - i d_y
     let d0 = 0.5 * (a + b);
     let dz = 0.5 * (a - b);
     let r = (dz * dz + c.norm_sqr()).sqrt();
-    energies[0] = d0 - r;
-    energies[1] = d0 + r;
+    let energies = [d0 - r, d0 + r];
     if r == 0.0 {
-        vectors[0] = C64::new(1.0, 0.0);
-        vectors[1] = C64::new(0.0, 0.0);
-        vectors[2] = C64::new(0.0, 0.0);
-        vectors[3] = C64::new(1.0, 0.0);
-        return;
+        let (one, zero) = (C64::new(1.0, 0.0), C64::new(0.0, 0.0));
+        return (energies, [[one, zero], [zero, one]]);
     }
-    if dz >= 0.0 {
-        // lower (c, -(r + dz)), upper (r + dz, c*)
-        let s = r + dz;
-        let norm = 1.0 / (s * s + c.norm_sqr()).sqrt();
-        vectors[0] = c * norm;
-        vectors[1] = C64::new(-s * norm, 0.0);
-        vectors[2] = C64::new(s * norm, 0.0);
-        vectors[3] = c.conj() * norm;
+    // lower (c, -(r + dz)), upper (r + dz, c*) for dz >= 0;
+    // lower (r - dz, -c*), upper (c, r - dz) otherwise.
+    let s = r + dz.abs();
+    let norm = 1.0 / (s * s + c.norm_sqr()).sqrt();
+    let (cn, sn) = (c * norm, C64::new(s * norm, 0.0));
+    let vectors = if dz >= 0.0 {
+        [[cn, -sn], [sn, cn.conj()]]
     } else {
-        // lower (r - dz, -c*), upper (c, r - dz)
-        let s = r - dz;
-        let norm = 1.0 / (s * s + c.norm_sqr()).sqrt();
-        vectors[0] = C64::new(s * norm, 0.0);
-        vectors[1] = -c.conj() * norm;
-        vectors[2] = c * norm;
-        vectors[3] = C64::new(s * norm, 0.0);
-    }
+        [[sn, -cn.conj()], [cn, sn]]
+    };
+    (energies, vectors)
 }
 
 #[cfg(test)]
