@@ -1,5 +1,5 @@
 //! Band structure on a periodic k-grid: one eigen-decomposition per k-point, in parallel.
-use crate::eigen::{Eigensolver, eigen_2x2};
+use crate::eigen::{Eigensolver, eigen_2x2_pair};
 use crate::error::{Error, Result};
 use crate::hamiltonian::{BlochHamiltonian, KPoint};
 use num_complex::Complex64 as C64;
@@ -180,9 +180,22 @@ impl BandStructure {
                         k: k.to_vec(),
                         message,
                     };
-                    // For N >= 3 the k-points go in pairs, whose QL sweeps the solver
-                    // interleaves; `pending` is the first of a pair, its H in `hbuf[0]`.
-                    let pairs = n >= 3;
+                    // For N >= 2 the k-points go in pairs, whose square roots (N = 2) or QL
+                    // sweeps (N >= 3) the solvers interleave; `pending` is the first of a pair,
+                    // its H in `hbuf[0]`.
+                    let solve_one = |solver: &mut Eigensolver,
+                                     h: &[C64],
+                                     j: usize,
+                                     e_row: &mut [f64],
+                                     v_row: &mut [C64],
+                                     k: &[f64]|
+                     -> Result<()> {
+                        let e = &mut e_row[j * n..(j + 1) * n];
+                        let out = &mut v_row[j * r * n..(j + 1) * r * n];
+                        solver
+                            .solve_selected(h, e, kept, out)
+                            .map_err(|m| eigen_error(k, m))
+                    };
                     let mut pending = false;
                     for j in 0..row {
                         if j > 0 {
@@ -202,21 +215,23 @@ impl BandStructure {
                         let slot = usize::from(pending);
                         h.write_hamiltonian_at(&KPoint { k, sin, cos }, &mut hbuf[slot]);
                         check_hermitian(&hbuf[slot], n, k)?;
-                        if n == 2 {
+                        if n == 1 {
+                            solve_one(solver, &hbuf[0], j, e_row, v_row, k)?;
+                        } else if !pending {
+                            k_pending.copy_from_slice(k);
+                            pending = true;
+                        } else if n == 2 {
                             // The closed form, written straight into place.
-                            let (e, v) = eigen_2x2(&hbuf[0]);
-                            e_row[j * 2..j * 2 + 2].copy_from_slice(&e);
-                            let out = &mut v_row[j * r * 2..(j + 1) * r * 2];
-                            for (o, &b) in out.chunks_exact_mut(2).zip(kept) {
-                                o.copy_from_slice(&v[b]);
+                            let pair = eigen_2x2_pair([&hbuf[0], &hbuf[1]]);
+                            for (jj, (e, v)) in [j - 1, j].into_iter().zip(pair) {
+                                e_row[jj * 2..jj * 2 + 2].copy_from_slice(&e);
+                                let out = &mut v_row[jj * r * 2..(jj + 1) * r * 2];
+                                for (o, &b) in out.chunks_exact_mut(2).zip(kept) {
+                                    o.copy_from_slice(&v[b]);
+                                }
                             }
-                        } else if !pairs {
-                            let e = &mut e_row[j * n..(j + 1) * n];
-                            let out = &mut v_row[j * r * n..(j + 1) * r * n];
-                            solver
-                                .solve_selected(&hbuf[0], e, kept, out)
-                                .map_err(|m| eigen_error(k, m))?;
-                        } else if pending {
+                            pending = false;
+                        } else {
                             let (e0, e1) = e_row[(j - 1) * n..(j + 1) * n].split_at_mut(n);
                             let (v0, v1) =
                                 v_row[(j - 1) * r * n..(j + 1) * r * n].split_at_mut(r * n);
@@ -229,18 +244,10 @@ impl BandStructure {
                             a.map_err(|m| eigen_error(k_pending, m))?;
                             b.map_err(|m| eigen_error(k, m))?;
                             pending = false;
-                        } else {
-                            k_pending.copy_from_slice(k);
-                            pending = true;
                         }
                     }
                     if pending {
-                        let j = row - 1;
-                        let e = &mut e_row[j * n..(j + 1) * n];
-                        let out = &mut v_row[j * r * n..(j + 1) * r * n];
-                        solver
-                            .solve_selected(&hbuf[0], e, kept, out)
-                            .map_err(|m| eigen_error(k_pending, m))?;
+                        solve_one(solver, &hbuf[0], row - 1, e_row, v_row, k_pending)?;
                     }
                     Ok(())
                 },
@@ -515,6 +522,50 @@ mod tests {
                 format!("{:?}", check_hermitian(&h, n, &k)),
                 format!("{exact:?}")
             );
+        }
+    }
+
+    /// Every k-point of grids with odd and even rows (k-points solved in pairs and the one
+    /// left over), for 1, 2 and 5 bands, against a direct diagonalisation of $H(k)$ by `zheev`.
+    #[test]
+    fn grid_solutions_match_pointwise_lapack() {
+        let models: Vec<(crate::DynHamiltonian, BandSet)> = vec![
+            (
+                Box::new(crate::FnHamiltonian::new(
+                    2,
+                    1,
+                    |k: &[f64], h: &mut [C64]| h[0] = C64::new(k[0].cos() + k[1], 0.0),
+                )),
+                BandSet::lowest(1),
+            ),
+            (Box::new(crate::Qwz::new(1.3)), BandSet::lowest(1)),
+            (Box::new(crate::Qwz::new(-0.7)), BandSet::new(vec![1])),
+            (
+                Box::new(crate::Hofstadter::new(2, 5, 1.0).unwrap()),
+                BandSet::new(vec![0, 1, 3]),
+            ),
+        ];
+        for (h, set) in &models {
+            let n = h.n_bands();
+            let mut solver = Eigensolver::new(n);
+            for extents in [[5usize, 7], [4, 6], [3, 1]] {
+                let bands = BandStructure::compute_for(h, &extents, set).unwrap();
+                for s in 0..bands.n_kpoints() {
+                    let hk = h.hamiltonian(&bands.k_point(s));
+                    let mut e = vec![0.0; n];
+                    let mut v = vec![C64::new(0.0, 0.0); n * n];
+                    solver.solve_lapack(&hk, &mut e, &mut v).unwrap();
+                    for (x, y) in bands.energies(s).iter().zip(&e) {
+                        assert!((x - y).abs() < 1e-12, "{extents:?} site {s}");
+                    }
+                    let got = bands.eigenvectors(s);
+                    for (row, &b) in set.bands().iter().enumerate() {
+                        let overlap: C64 =
+                            (0..n).map(|i| v[b * n + i].conj() * got[row * n + i]).sum();
+                        assert!((overlap.norm() - 1.0).abs() < 1e-11, "{extents:?} site {s}");
+                    }
+                }
+            }
         }
     }
 }

@@ -96,43 +96,80 @@ fn principal_arg(w: C64) -> f64 {
     if t <= -PI { PI } else { t }
 }
 
-/// $\det M_\mu(k)$ for every site and both directions, in parallel (unnormalised: the
-/// plaquette phase $\arg$ of their product is all that is used, and it ignores positive factors).
-fn link_phases(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result<Vec<[C64; 2]>> {
+/// The FHS Berry flux $F(k) = \arg\,\det M_x(k)\det M_y(k+\hat x)\overline{\det M_x(k+\hat y)
+/// \det M_y(k)}$ of every plaquette, row by row in parallel blocks of rows: each block keeps the
+/// link determinants of two rows (the row and the next) and computes each link once, plus one
+/// row of $M_y$ per block, so no field of links is stored. The determinants are unnormalised:
+/// the plaquette's argument ignores positive factors, and $|\det M|$ is only compared with
+/// `tol.overlap` (on orthonormal eigenvectors $|\det M| \le 1$).
+fn determinant_flux(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result<Vec<f64>> {
     let frame = bands.frame(set)?;
     let extents = bands.extents();
     let (n, r) = (bands.n_bands(), set.len());
-    let nk = bands.n_kpoints();
-    let mut phases = vec![[C64::new(0.0, 0.0); 2]; nk];
     let (l1, l2) = (extents[0], extents[1]);
-    phases.par_chunks_mut(l2).enumerate().try_for_each_init(
-        || vec![C64::new(0.0, 0.0); r * r],
-        |m, (i, out)| -> Result<()> {
-            let i1 = if i + 1 == l1 { 0 } else { i + 1 };
-            for (j, p) in out.iter_mut().enumerate() {
-                let j1 = if j + 1 == l2 { 0 } else { j + 1 };
-                let s = i * l2 + j;
-                let v = &frame[s * r * n..(s + 1) * r * n];
-                for (mu, t) in [(0, i1 * l2 + j), (1, i * l2 + j1)] {
-                    let w = &frame[t * r * n..(t + 1) * r * n];
-                    let d = if r == 1 {
-                        v.iter().zip(w).map(|(a, b)| a.conj() * b).sum::<C64>()
-                    } else {
-                        overlap_into(v, w, m, n, r);
-                        matrix::det(m, r)
-                    };
-                    // |det M| is only compared: the plaquette's argument does not need it.
-                    let m2 = d.norm_sqr();
-                    if m2.is_nan() || m2 < tol.overlap * tol.overlap {
-                        return Err(singular(extents, s, mu, m2.sqrt(), tol.overlap));
-                    }
-                    p[mu] = d;
-                }
+    let w = r * n;
+    // det V(s)^† V(t), checked against the tolerance (link from s along mu).
+    let link = |m: &mut [C64], s: usize, t: usize, mu: usize| -> Result<C64> {
+        let (v, u) = (&frame[s * w..(s + 1) * w], &frame[t * w..(t + 1) * w]);
+        let d = if r == 1 {
+            v.iter().zip(u).map(|(a, b)| a.conj() * b).sum::<C64>()
+        } else {
+            overlap_into(v, u, m, n, r);
+            matrix::det(m, r)
+        };
+        let m2 = d.norm_sqr();
+        if m2.is_nan() || m2 < tol.overlap * tol.overlap {
+            return Err(singular(extents, s, mu, m2.sqrt(), tol.overlap));
+        }
+        Ok(d)
+    };
+    // Links [M_x, M_y] of row i (M_x only if `both`) into `out`.
+    let row_links = |m: &mut [C64], i: usize, both: bool, out: &mut [[C64; 2]]| -> Result<()> {
+        let i1 = if i + 1 == l1 { 0 } else { i + 1 };
+        for (j, u) in out.iter_mut().enumerate() {
+            let j1 = if j + 1 == l2 { 0 } else { j + 1 };
+            let s = i * l2 + j;
+            if both {
+                u[0] = link(m, s, i1 * l2 + j, 0)?;
             }
-            Ok(())
-        },
-    )?;
-    Ok(phases)
+            u[1] = link(m, s, i * l2 + j1, 1)?;
+        }
+        Ok(())
+    };
+    // Blocks of rows: enough blocks to balance the threads, few enough that the extra row of
+    // M_y per block stays cheap.
+    let block = l1.div_ceil(8 * rayon::current_num_threads()).max(1);
+    let mut flux = vec![0.0; l1 * l2];
+    let zero = [C64::new(0.0, 0.0); 2];
+    flux.par_chunks_mut(block * l2)
+        .enumerate()
+        .try_for_each_init(
+            || {
+                (
+                    vec![C64::new(0.0, 0.0); r * r],
+                    vec![zero; l2],
+                    vec![zero; l2],
+                )
+            },
+            |(m, here, next), (b, rows)| -> Result<()> {
+                let first = b * block;
+                let count = rows.len() / l2;
+                row_links(m, first, true, here)?;
+                for (di, out) in rows.chunks_exact_mut(l2).enumerate() {
+                    let i = first + di;
+                    let i1 = if i + 1 == l1 { 0 } else { i + 1 };
+                    row_links(m, i1, di + 1 < count, next)?;
+                    for (j, f) in out.iter_mut().enumerate() {
+                        let j1 = if j + 1 == l2 { 0 } else { j + 1 };
+                        let p = here[j][0] * next[j][1] * (here[j1][0] * here[j][1]).conj();
+                        *f = principal_arg(p);
+                    }
+                    std::mem::swap(here, next);
+                }
+                Ok(())
+            },
+        )?;
+    Ok(flux)
 }
 
 /// The Chern number of the bands `set` from a band structure on a 2D grid (which must store
@@ -147,22 +184,7 @@ pub fn chern_number(
     let min_gap = bands.check_isolated(set, config.tolerances.gap)?;
     let extents = bands.extents();
     let flux: Vec<f64> = match config.method {
-        Method::Determinant => {
-            let u = link_phases(bands, set, &config.tolerances)?;
-            let (l1, l2) = (grid[0], grid[1]);
-            let mut flux = vec![0.0; u.len()];
-            flux.par_chunks_mut(l2).enumerate().for_each(|(i, row)| {
-                let i1 = if i + 1 == l1 { 0 } else { i + 1 };
-                for (j, f) in row.iter_mut().enumerate() {
-                    let j1 = if j + 1 == l2 { 0 } else { j + 1 };
-                    let w = u[i * l2 + j][0]
-                        * u[i1 * l2 + j][1]
-                        * (u[i * l2 + j1][0] * u[i * l2 + j][1]).conj();
-                    *f = principal_arg(w);
-                }
-            });
-            flux
-        }
+        Method::Determinant => determinant_flux(bands, set, &config.tolerances)?,
         Method::EigenphaseSum => {
             let links = occupied_links(bands, set, &config.tolerances)?;
             let plaquettes = links.plaquette_field(Dir(0), Dir(1))?;
