@@ -299,8 +299,43 @@ impl ClasswiseBins {
         self.bins
     }
 
+    /// Adds a block of samples: their $\bar p$ rows (row-major, `labels.len()` x K) and labels.
+    /// `bins` is work space. The same as [`ClasswiseBins::add`] sample by sample, with the bin
+    /// indices computed in one vectorisable loop over the block.
+    pub(crate) fn add_block(&mut self, mean: &[f64], labels: &[usize], bins: &mut Vec<u32>) {
+        const TWO_52: f64 = 4_503_599_627_370_496.0;
+        let (b, k) = (self.bins, self.classes);
+        let (bf, last) = (b as f64, (b - 1) as f64);
+        let step = 1.0 / bf;
+        bins.resize(mean.len(), 0);
+        // bin_of without branches or table lookups: the edges are j * step as
+        // equal_width_edges computes them, the last one 1.0.
+        for (o, &p) in bins.iter_mut().zip(mean) {
+            // floor(x) from round-to-nearest by the 2^52 trick (no SSE4.1 needed), x >= 0.
+            let x = p * bf;
+            let r = (x + TWO_52) - TWO_52;
+            let j = (r - if r > x { 1.0 } else { 0.0 }).clamp(0.0, last);
+            let j = j - if j > 0.0 && p < j * step { 1.0 } else { 0.0 };
+            let up = j + 1.0;
+            let edge = if up >= bf { 1.0 } else { up * step };
+            let j = j + if up < bf && p >= edge { 1.0 } else { 0.0 };
+            // j < 2^32 is an integer: its bits sit at the bottom of j + 2^52.
+            *o = (j + TWO_52).to_bits() as u32;
+        }
+        for ((row, js), &label) in mean.chunks_exact(k).zip(bins.chunks_exact(k)).zip(labels) {
+            for (c, (&p, &j)) in row.iter().zip(js).enumerate() {
+                let at = c * b + j as usize;
+                self.count[at] += 1;
+                // p <= 1 (within the row-sum tolerance), so p 2^53 fits a u64 (the cast saturates).
+                self.probability[at] += u128::from((p * FIXED_POINT) as u64);
+            }
+            self.hits[label * b + js[label] as usize] += 1;
+        }
+        self.samples += labels.len() as u64;
+    }
+
     /// Adds one sample's $\bar p$ and label.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn add(&mut self, mean: &[f64], label: usize) {
         let b = self.bins;
         for (k, &p) in mean.iter().enumerate() {
@@ -314,7 +349,8 @@ impl ClasswiseBins {
         self.samples += 1;
     }
 
-    #[inline]
+    /// The bin of `p` (sample-by-sample reference for [`ClasswiseBins::add_block`]).
+    #[cfg(test)]
     fn bin_of(&self, p: f64) -> usize {
         // Equal-width edges: floor(p B) is at most one bin off the exact edges (both are within
         // a few ulps of j / B), so one branch-free correction each way gives searchsorted's bin.
@@ -405,6 +441,35 @@ mod tests {
         assert_eq!(quantile_sorted(&x, 0.5), 2.5);
         assert_eq!(quantile_sorted(&x, 0.25), 1.75);
         assert_eq!(quantile_sorted(&x, 1.0), 4.0);
+    }
+
+    #[test]
+    fn classwise_block_equals_sample_by_sample() {
+        for (k, b) in [(1, 1), (3, 7), (10, 15), (4, 200)] {
+            let e = equal_width_edges(b);
+            // Edges, their neighbours, 0, 1 and scrambled values.
+            let mut values: Vec<f64> = e
+                .iter()
+                .flat_map(|&x| {
+                    [-1i64, 0, 1]
+                        .map(|d| f64::from_bits((x.to_bits() as i64 + d).max(0) as u64).min(1.0))
+                })
+                .collect();
+            values.extend((0..997).map(|i| ((i * 7919) % 1000) as f64 / 999.0));
+            let rows = values.len() / k;
+            let mean = &values[..rows * k];
+            let labels: Vec<usize> = (0..rows).map(|r| (r * 5 + 3) % k).collect();
+            let mut one = ClasswiseBins::new(k, b);
+            for (row, &y) in mean.chunks_exact(k).zip(&labels) {
+                one.add(row, y);
+            }
+            let mut block = ClasswiseBins::new(k, b);
+            let mut work = Vec::new();
+            let half = rows / 2 * k;
+            block.add_block(&mean[..half], &labels[..rows / 2], &mut work);
+            block.add_block(&mean[half..], &labels[rows / 2..], &mut work);
+            assert_eq!(block, one, "K = {k}, B = {b}");
+        }
     }
 
     #[test]

@@ -420,9 +420,10 @@ impl EnsembleAccumulator {
                             b += d * d;
                         }
                         brier += b;
-                        if let Some(cw) = cw.as_mut() {
-                            cw.add(mean, label);
-                        }
+                    }
+                    if let Some(cw) = cw.as_mut() {
+                        let first = seg.first + b0;
+                        cw.add_block(&s.mean[..len * k], &y[first..first + len], &mut s.bins);
                     }
                     b0 += len;
                 }

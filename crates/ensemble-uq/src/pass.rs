@@ -43,6 +43,8 @@ pub struct BlockScratch {
     pub(crate) probs: Vec<f64>,
     /// Work for the per-sample path: one sample's $M$ entropies.
     pub(crate) entropies: Vec<f64>,
+    /// Work for class-wise calibration bins of the block.
+    pub(crate) bins: Vec<u32>,
 }
 
 impl BlockScratch {
@@ -64,6 +66,7 @@ impl BlockScratch {
             row_dot: vec![0.0; capacity],
             probs: vec![0.0; members * classes],
             entropies: vec![0.0; members],
+            bins: Vec::new(),
         }
     }
 }
