@@ -59,6 +59,9 @@ struct RunArgs {
     grid: Option<Grid>,
     #[arg(long)]
     trivial_only: bool,
+    /// Make the network odd under complex conjugation of the links (C -> -C); see NetConfig.
+    #[arg(long)]
+    conjugation_odd: bool,
     #[arg(long, value_enum)]
     loss: Option<LossArg>,
     #[arg(long, value_enum)]
@@ -126,6 +129,9 @@ impl RunArgs {
         }
         if let Some(l) = self.loss {
             cfg.loss = loss_of(l);
+        }
+        if self.conjugation_odd {
+            cfg.model.conjugation_odd = true;
         }
         match self.data {
             Some(DataArg::General) => cfg.data = DataConfig::General,

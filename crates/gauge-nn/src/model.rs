@@ -55,6 +55,13 @@ pub struct NetConfig {
     pub norm_placement: NormPlacement,
     /// Options of the GEConv (or L-CB) layer.
     pub conv: GeConvConfig,
+    /// Make the outputs odd under complex conjugation of the input,
+    /// $f(x) = \tfrac12\,[g(W, U)(x) - g(W^*, U^*)(x)]$ with $g$ the network: conjugation negates
+    /// every eigenphase and so the Chern number, and the symmetrised network respects that exactly
+    /// (in particular $f = 0$ wherever $W(x) = 1$, so no constant offset per plaquette accumulates
+    /// on large grids). Gauge invariance is kept ($W^*$ transforms with $\Omega^*$). Costs a
+    /// second forward pass; no extra parameters.
+    pub conjugation_odd: bool,
 }
 
 impl Default for NetConfig {
@@ -66,6 +73,7 @@ impl Default for NetConfig {
             trnorm: TrNormConfig::default(),
             norm_placement: NormPlacement::AfterActivation,
             conv: GeConvConfig::default(),
+            conjugation_odd: false,
         }
     }
 }
@@ -256,6 +264,18 @@ impl GaugeNet {
     /// Local outputs $f(x)$, shape `(B, sites..)`, without shape checks (tch panics on mismatches);
     /// `links` may be `None` for GEBLNet.
     pub fn forward(&self, plaquettes: &Tensor, links: Option<&Tensor>) -> Tensor {
+        if !self.config.conjugation_odd {
+            return self.forward_raw(plaquettes, links);
+        }
+        // One pass over [W; W*] (and [U; U*]), then (g(W) - g(W*)) / 2.
+        let b = plaquettes.size()[0];
+        let both = |t: &Tensor| Tensor::cat(&[t.shallow_clone(), t.conj().resolve_conj()], 0);
+        let links = links.map(both);
+        let g = self.forward_raw(&both(plaquettes), links.as_ref());
+        (g.narrow(0, 0, b) - g.narrow(0, b, b)) * 0.5
+    }
+
+    fn forward_raw(&self, plaquettes: &Tensor, links: Option<&Tensor>) -> Tensor {
         let x = plaquettes.to_kind(self.kind);
         let mut x = match &self.first {
             None => x,
@@ -425,6 +445,72 @@ mod tests {
         for arch in [Architecture::Geconvnet, Architecture::Lcnn] {
             check_invariant(arch, &[4, 5], 2);
             check_invariant(arch, &[2, 2, 2, 2], 1);
+        }
+    }
+
+    #[test]
+    fn conjugation_odd_networks_are_odd_invariant_and_equal_the_symmetrised_network() {
+        tch::manual_seed(14);
+        for (arch, extents, n) in [
+            (Architecture::Geblnet, vec![4i64, 5], 2i64),
+            (Architecture::Geblnet, vec![2, 2, 2, 2], 2),
+            (Architecture::Geconvnet, vec![4, 4], 2),
+            (Architecture::Lcnn, vec![3, 4], 1),
+        ] {
+            let vs = store(Kind::Double);
+            let cfg = NetConfig {
+                architecture: arch,
+                channels: vec![6, 5, 4],
+                conjugation_odd: true,
+                ..Default::default()
+            };
+            let net = gauge_net(vs.root(), extents.len(), &cfg).unwrap();
+            // The same weights without the symmetrisation: the oracle g.
+            let raw_cfg = NetConfig {
+                conjugation_odd: false,
+                ..cfg.clone()
+            };
+            let mut vs_raw = store(Kind::Double);
+            let raw = gauge_net(vs_raw.root(), extents.len(), &raw_cfg).unwrap();
+            vs_raw.copy(&vs).unwrap();
+            let links = random_links(3, &extents, n);
+            let w = plaquettes(&links);
+            let (wc, lc) = (w.conj().resolve_conj(), links.conj().resolve_conj());
+            let f = net.forward(&w, Some(&links));
+            let want = (raw.forward(&w, Some(&links)) - raw.forward(&wc, Some(&lc))) * 0.5;
+            assert!(
+                rel_err(&f, &want) < 1e-12,
+                "{arch:?}: not (g(W) - g(W*)) / 2"
+            );
+            // Odd: f(W*) = -f(W).
+            let fc = net.forward(&wc, Some(&lc));
+            assert!(rel_err(&fc, &(-&f)) < 1e-12, "{arch:?}: not odd");
+            // Zero on the trivial field W = 1 (links 1), where g is not.
+            let ones_w = Tensor::eye(n, (KIND, Device::Cpu))
+                .expand_as(&w)
+                .contiguous();
+            let ones_l = Tensor::eye(n, (KIND, Device::Cpu))
+                .expand_as(&links)
+                .contiguous();
+            assert!(
+                raw.forward(&ones_w, Some(&ones_l))
+                    .abs()
+                    .max()
+                    .double_value(&[])
+                    > 1e-6
+            );
+            assert_eq!(
+                net.forward(&ones_w, Some(&ones_l))
+                    .abs()
+                    .max()
+                    .double_value(&[]),
+                0.0
+            );
+            // Still gauge invariant.
+            let g = random_gauge(3, &extents, n);
+            let f2 = net.forward(&transform_field(&w, &g), Some(&transform_links(&links, &g)));
+            assert!(rel_err(&f2, &f) < 1e-8, "{arch:?}: not invariant");
+            assert_eq!(parameter_count(&vs), parameter_count(&vs_raw));
         }
     }
 
