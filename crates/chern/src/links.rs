@@ -55,6 +55,9 @@ pub(crate) fn neighbour(extents: &[usize], s: usize, mu: usize) -> usize {
     }
 }
 
+/// The [`Error::SingularOverlap`] of the link from site `s` along `dir`.
+#[cold]
+#[inline(never)]
 pub(crate) fn singular(
     extents: &[usize],
     s: usize,
