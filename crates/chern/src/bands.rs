@@ -165,41 +165,33 @@ impl BandStructure {
                             vec![0.0; extents.len()],
                         ],
                         vec![0usize; extents.len()],
-                        vec![0.0; extents.len()],
                     )
                 },
-                |(solver, hbuf, kk, idx, k_pending), (i0, (e_row, v_row))| -> Result<()> {
-                    // Momenta from per-axis tables and an odometer over the trailing axes.
+                |(solver, hbuf, kk, idx), (i0, (e_row, v_row))| -> Result<()> {
                     let d = extents.len();
+                    let last = d - 1;
+                    // Momenta from per-axis tables: axis 0 is this chunk's, an odometer runs
+                    // over the middle axes, and the last axis is the inner loop.
                     idx.fill(0);
-                    set_axis(kk, &tables, 0, i0);
-                    for a in 1..d {
+                    for a in 0..d {
                         set_axis(kk, &tables, a, 0);
                     }
-                    let eigen_error = |k: &[f64], message| Error::Eigensolver {
-                        k: k.to_vec(),
+                    set_axis(kk, &tables, 0, i0);
+                    let inner = if d == 1 { 1 } else { extents[last] };
+                    let [tk, ts, tc] = [&tables[0][last], &tables[1][last], &tables[2][last]];
+                    // The k-point of point j of this chunk, for error messages.
+                    let k_of = |j: usize| k_point(extents, &unravel(extents, i0 * row + j));
+                    let eigen_error = |j: usize, message| Error::Eigensolver {
+                        k: k_of(j),
                         message,
                     };
                     // For N >= 2 the k-points go in pairs, whose square roots (N = 2) or QL
                     // sweeps (N >= 3) the solvers interleave; `pending` is the first of a pair,
                     // its H in `hbuf[0]`.
-                    let solve_one = |solver: &mut Eigensolver,
-                                     h: &[C64],
-                                     j: usize,
-                                     e_row: &mut [f64],
-                                     v_row: &mut [C64],
-                                     k: &[f64]|
-                     -> Result<()> {
-                        let e = &mut e_row[j * n..(j + 1) * n];
-                        let out = &mut v_row[j * r * n..(j + 1) * r * n];
-                        solver
-                            .solve_selected(h, e, kept, out)
-                            .map_err(|m| eigen_error(k, m))
-                    };
                     let mut pending = false;
-                    for j in 0..row {
-                        if j > 0 {
-                            let mut a = d - 1;
+                    for outer in 0..row / inner {
+                        if outer > 0 {
+                            let mut a = last - 1;
                             loop {
                                 idx[a] += 1;
                                 if idx[a] < extents[a] {
@@ -211,43 +203,65 @@ impl BandStructure {
                                 a -= 1;
                             }
                         }
-                        let [k, sin, cos] = &*kk;
-                        let slot = usize::from(pending);
-                        h.write_hamiltonian_at(&KPoint { k, sin, cos }, &mut hbuf[slot]);
-                        check_hermitian(&hbuf[slot], n, k)?;
-                        if n == 1 {
-                            solve_one(solver, &hbuf[0], j, e_row, v_row, k)?;
-                        } else if !pending {
-                            k_pending.copy_from_slice(k);
-                            pending = true;
-                        } else if n == 2 {
-                            // The closed form, written straight into place.
-                            let pair = eigen_2x2_pair([&hbuf[0], &hbuf[1]]);
-                            for (jj, (e, v)) in [j - 1, j].into_iter().zip(pair) {
-                                e_row[jj * 2..jj * 2 + 2].copy_from_slice(&e);
-                                let out = &mut v_row[jj * r * 2..(jj + 1) * r * 2];
-                                for (o, &b) in out.chunks_exact_mut(2).zip(kept) {
-                                    o.copy_from_slice(&v[b]);
-                                }
+                        for jl in 0..inner {
+                            let j = outer * inner + jl;
+                            if d > 1 {
+                                kk[0][last] = tk[jl];
+                                kk[1][last] = ts[jl];
+                                kk[2][last] = tc[jl];
                             }
-                            pending = false;
-                        } else {
-                            let (e0, e1) = e_row[(j - 1) * n..(j + 1) * n].split_at_mut(n);
-                            let (v0, v1) =
-                                v_row[(j - 1) * r * n..(j + 1) * r * n].split_at_mut(r * n);
-                            let [a, b] = solver.solve_selected_pair(
-                                [&hbuf[0], &hbuf[1]],
-                                [e0, e1],
-                                kept,
-                                [v0, v1],
-                            );
-                            a.map_err(|m| eigen_error(k_pending, m))?;
-                            b.map_err(|m| eigen_error(k, m))?;
-                            pending = false;
+                            let [k, sin, cos] = &*kk;
+                            let slot = usize::from(pending);
+                            h.write_hamiltonian_at(&KPoint { k, sin, cos }, &mut hbuf[slot]);
+                            check_hermitian(&hbuf[slot], n, k)?;
+                            if n == 1 {
+                                solver
+                                    .solve_selected(
+                                        &hbuf[0],
+                                        &mut e_row[j..j + 1],
+                                        kept,
+                                        &mut v_row[j * r..(j + 1) * r],
+                                    )
+                                    .map_err(|m| eigen_error(j, m))?;
+                            } else if !pending {
+                                pending = true;
+                            } else if n == 2 {
+                                // The closed form, written straight into place.
+                                let pair = eigen_2x2_pair([&hbuf[0], &hbuf[1]]);
+                                for (jj, (e, v)) in [j - 1, j].into_iter().zip(pair) {
+                                    e_row[jj * 2..jj * 2 + 2].copy_from_slice(&e);
+                                    let out = &mut v_row[jj * r * 2..(jj + 1) * r * 2];
+                                    for (o, &b) in out.chunks_exact_mut(2).zip(kept) {
+                                        o.copy_from_slice(&v[b]);
+                                    }
+                                }
+                                pending = false;
+                            } else {
+                                let (e0, e1) = e_row[(j - 1) * n..(j + 1) * n].split_at_mut(n);
+                                let (v0, v1) =
+                                    v_row[(j - 1) * r * n..(j + 1) * r * n].split_at_mut(r * n);
+                                let [a, b] = solver.solve_selected_pair(
+                                    [&hbuf[0], &hbuf[1]],
+                                    [e0, e1],
+                                    kept,
+                                    [v0, v1],
+                                );
+                                a.map_err(|m| eigen_error(j - 1, m))?;
+                                b.map_err(|m| eigen_error(j, m))?;
+                                pending = false;
+                            }
                         }
                     }
                     if pending {
-                        solve_one(solver, &hbuf[0], row - 1, e_row, v_row, k_pending)?;
+                        let j = row - 1;
+                        solver
+                            .solve_selected(
+                                &hbuf[0],
+                                &mut e_row[j * n..(j + 1) * n],
+                                kept,
+                                &mut v_row[j * r * n..(j + 1) * r * n],
+                            )
+                            .map_err(|m| eigen_error(j, m))?;
                     }
                     Ok(())
                 },
@@ -545,10 +559,41 @@ mod tests {
                 BandSet::new(vec![0, 1, 3]),
             ),
         ];
+        let three_d: crate::DynHamiltonian = Box::new(crate::FnHamiltonian::new(
+            3,
+            3,
+            |k: &[f64], h: &mut [C64]| {
+                let a = C64::from_polar(0.3, k[1]);
+                let b = C64::from_polar(0.2, -k[0]);
+                let c = C64::new(0.1, 0.0);
+                h.copy_from_slice(&[
+                    C64::new(k[0].cos(), 0.0),
+                    a,
+                    c,
+                    a.conj(),
+                    C64::new(2.0 + k[2].sin(), 0.0),
+                    b,
+                    c,
+                    b.conj(),
+                    C64::new(4.0 + k[1].cos(), 0.0),
+                ]);
+            },
+        ));
+        let grids = |d: usize| -> Vec<Vec<usize>> {
+            if d == 2 {
+                vec![vec![5, 7], vec![4, 6], vec![3, 1]]
+            } else {
+                vec![vec![3, 4, 5], vec![2, 1, 3], vec![1, 3, 2]]
+            }
+        };
+        let models: Vec<_> = models
+            .into_iter()
+            .chain([(three_d, BandSet::new(vec![0, 2]))])
+            .collect();
         for (h, set) in &models {
             let n = h.n_bands();
             let mut solver = Eigensolver::new(n);
-            for extents in [[5usize, 7], [4, 6], [3, 1]] {
+            for extents in grids(h.dim()) {
                 let bands = BandStructure::compute_for(h, &extents, set).unwrap();
                 for s in 0..bands.n_kpoints() {
                     let hk = h.hamiltonian(&bands.k_point(s));
