@@ -1020,6 +1020,26 @@ mod tests {
         dir
     }
 
+    /// 60 steps on one fixed batch of `cfg`'s stream bring the loss below 0.6 of its first value.
+    fn assert_training_lowers_the_loss(cfg: TrainConfig, batch: usize, name: &str) -> Batch {
+        let dir = tmp_dir(name);
+        let mut t = Trainer::new(cfg, &dir).unwrap();
+        let data = TrainSource::new(t.config()).unwrap().sample(batch).unwrap();
+        let first = t.train_step(&data).unwrap();
+        let mut last = first;
+        for _ in 0..60 {
+            last = t.train_step(&data).unwrap();
+        }
+        assert!(last < 0.6 * first, "{name}: loss {first} -> {last}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        data
+    }
+
+    #[test]
+    fn training_lowers_the_loss() {
+        assert_training_lowers_the_loss(small_config(), 16, "lowers");
+    }
+
     #[test]
     fn four_dimensional_training_fits_the_second_chern_density() {
         // 4D links: the network reads the 6 plaquette planes and outputs one value per site,
@@ -1029,34 +1049,9 @@ mod tests {
             bands: 2,
             ..small_config()
         };
-        let dir = tmp_dir("four_d");
-        let mut t = Trainer::new(cfg, &dir).unwrap();
-        assert_eq!(t.net().dim(), 4);
-        let batch = TrainSource::new(t.config()).unwrap().sample(8).unwrap();
-        assert_eq!(batch.plaquettes.size()[..6], [8, 6, 2, 2, 2, 2]);
-        assert_eq!(batch.site_labels.size(), [8, 2, 2, 2, 2]);
-        let first = t.train_step(&batch).unwrap();
-        let mut last = first;
-        for _ in 0..60 {
-            last = t.train_step(&batch).unwrap();
-        }
-        assert!(last < 0.6 * first, "loss {first} -> {last}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn training_lowers_the_loss() {
-        let dir = tmp_dir("lowers");
-        let mut t = Trainer::new(small_config(), &dir).unwrap();
-        let mut src = TrainSource::new(t.config()).unwrap();
-        let batch = src.sample(16).unwrap();
-        let first = t.train_step(&batch).unwrap();
-        let mut last = first;
-        for _ in 0..60 {
-            last = t.train_step(&batch).unwrap();
-        }
-        assert!(last < 0.6 * first, "loss {first} -> {last}");
-        std::fs::remove_dir_all(&dir).unwrap();
+        let data = assert_training_lowers_the_loss(cfg, 8, "four_d");
+        assert_eq!(data.plaquettes.size()[..6], [8, 6, 2, 2, 2, 2]);
+        assert_eq!(data.site_labels.size(), [8, 2, 2, 2, 2]);
     }
 
     #[test]
