@@ -4,6 +4,22 @@ use lax::eigh::{EighWork, EighWorkImpl};
 use lax::layout::MatrixLayout;
 use num_complex::Complex64 as C64;
 
+/// Calls `$call` with the const generic `N` set to `$n` for the sizes $3..8$ of typical Bloch
+/// Hamiltonians (their loops unroll) and to 0 (run-time size) otherwise.
+macro_rules! sized {
+    ($n:expr, $self:ident . $f:ident :: <N> ( $($arg:expr),* )) => {
+        match $n {
+            3 => $self.$f::<3>($($arg),*),
+            4 => $self.$f::<4>($($arg),*),
+            5 => $self.$f::<5>($($arg),*),
+            6 => $self.$f::<6>($($arg),*),
+            7 => $self.$f::<7>($($arg),*),
+            8 => $self.$f::<8>($($arg),*),
+            _ => $self.$f::<0>($($arg),*),
+        }
+    };
+}
+
 /// Reusable solver for $N\times N$ Hermitian matrices. Eigenvalues come out ascending, eigenvector
 /// $a$ as row $a$ of the output (`vectors[a * n + i]` is component $i$).
 ///
@@ -79,7 +95,8 @@ impl Reduction {
     /// $H_k = 1 - \beta_k v_k v_k^\dagger$ (vector $v_k$ stored in row $k$ of `hv`), reading and
     /// updating the lower triangle of `a` only.
     #[inline(always)]
-    fn householder_step(&mut self, n: usize, k: usize) {
+    fn householder_step<const N: usize>(&mut self, n: usize, k: usize) {
+        let n = if N > 0 { N } else { n };
         let (a, hv, sub, p) = (&mut self.a, &mut self.hv, &mut self.sub, &mut self.p);
         let m0 = k + 1;
         let len = n - m0;
@@ -147,7 +164,8 @@ impl Reduction {
     /// After the Householder steps: $T$'s diagonal, and the phases $D$ that make it real,
     /// $T = D\,T'\,D^\dagger$, stored in `d`, `e`, `phase`.
     #[inline(always)]
-    fn finish_reduction(&mut self, n: usize) {
+    fn finish_reduction<const N: usize>(&mut self, n: usize) {
+        let n = if N > 0 { N } else { n };
         let t = self;
         t.sub[n - 2] = t.a[(n - 1) * n + n - 2];
         // Diagonal, and the phases that make the sub-diagonal real.
@@ -230,13 +248,7 @@ impl Eigensolver {
                 }
                 Ok(())
             }
-            _ => {
-                self.tridiagonalise(0, h);
-                let t = &mut self.lanes[0];
-                t.prepare_root_free();
-                let converged = eigenvalues_root_free(&mut t.lambda, &mut t.e2);
-                self.finish(0, converged, energies, bands, vectors)
-            }
+            _ => sized!(n, self.single::<N>(h, energies, bands, vectors)),
         }
     }
 
@@ -258,21 +270,50 @@ impl Eigensolver {
                 self.solve_selected(h[1], e1, bands, v1),
             ];
         }
-        self.tridiagonalise_pair(h);
+        sized!(self.n, self.pair::<N>(h, [e0, e1], bands, [v0, v1]))
+    }
+
+    /// [`Self::solve_selected`] for $N \ge 3$; `N` is $N$ at compile time (0: only at run
+    /// time), so that the loops of the small sizes unroll.
+    fn single<const N: usize>(
+        &mut self,
+        h: &[C64],
+        energies: &mut [f64],
+        bands: &[usize],
+        vectors: &mut [C64],
+    ) -> Result<(), String> {
+        self.tridiagonalise::<N>(0, h);
+        let t = &mut self.lanes[0];
+        t.prepare_root_free();
+        let converged = eigenvalues_root_free(&mut t.lambda, &mut t.e2);
+        self.finish::<N>(0, converged, energies, bands, vectors)
+    }
+
+    /// [`Self::solve_selected_pair`] for $N \ge 3$, `N` as in [`Self::single`].
+    fn pair<const N: usize>(
+        &mut self,
+        h: [&[C64]; 2],
+        energies: [&mut [f64]; 2],
+        bands: &[usize],
+        vectors: [&mut [C64]; 2],
+    ) -> [Result<(), String>; 2] {
+        let [e0, e1] = energies;
+        let [v0, v1] = vectors;
+        self.tridiagonalise_pair::<N>(h);
         let [t0, t1] = &mut self.lanes;
         t0.prepare_root_free();
         t1.prepare_root_free();
         let converged =
             eigenvalues_root_free_pair([&mut t0.lambda, &mut t1.lambda], [&mut t0.e2, &mut t1.e2]);
         [
-            self.finish(0, converged[0], e0, bands, v0),
-            self.finish(1, converged[1], e1, bands, v1),
+            self.finish::<N>(0, converged[0], e0, bands, v0),
+            self.finish::<N>(1, converged[1], e1, bands, v1),
         ]
     }
 
     /// Eigenvectors of lane `lane` after its root-free eigenvalues (`converged`): by the fast
     /// path where it applies, by QL with rotations otherwise, then transformed back.
-    fn finish(
+    fn finish<const N: usize>(
         &mut self,
         lane: usize,
         converged: bool,
@@ -280,12 +321,13 @@ impl Eigensolver {
         bands: &[usize],
         vectors: &mut [C64],
     ) -> Result<(), String> {
-        self.fast[lane] = converged && self.selected_by_inverse_iteration(lane, energies, bands);
+        self.fast[lane] =
+            converged && self.selected_by_inverse_iteration::<N>(lane, energies, bands);
         if !self.fast[lane] {
             self.ql(lane)?;
             self.selected_by_rotations(lane, energies, bands);
         }
-        self.back_transform(lane, bands.len(), vectors);
+        self.back_transform::<N>(lane, bands.len(), vectors);
         Ok(())
     }
 
@@ -298,13 +340,13 @@ impl Eigensolver {
     /// another one (degenerate or clustered bands, whose individual eigenvectors inverse
     /// iteration cannot keep orthogonal), or a residual $\lVert (T - \lambda) z\rVert_\infty$
     /// above $256 N \epsilon \lVert T\rVert_\infty$.
-    fn selected_by_inverse_iteration(
+    fn selected_by_inverse_iteration<const N: usize>(
         &mut self,
         lane: usize,
         energies: &mut [f64],
         bands: &[usize],
     ) -> bool {
-        let n = self.n;
+        let n = if N > 0 { N } else { self.n };
         let t = &self.lanes[lane];
         let (d, e, lambda) = (&t.d, &t.e, &t.lambda);
         let mut norm = 0.0f64;
@@ -331,7 +373,7 @@ impl Eigensolver {
         for (x, &b) in shifts.iter_mut().zip(bands) {
             *x = lambda[b];
         }
-        twisted_eigenvectors(d, e, shifts, tiny, &mut self.dp, &mut self.dm, &mut self.x);
+        twisted_eigenvectors::<N>(d, e, shifts, tiny, &mut self.dp, &mut self.dm, &mut self.x);
         let tolerance = 256.0 * n as f64 * f64::EPSILON * norm;
         for (row, &l) in shifts.iter().enumerate() {
             // Separated eigenvalues give nearly orthogonal vectors; Gram-Schmidt against the
@@ -389,8 +431,8 @@ impl Eigensolver {
 
     /// Eigenvectors of $H$ from those of $T'$ in the rows of `x`: $v = Q D x$, all rows
     /// reflector by reflector (the rows are independent work for the CPU).
-    fn back_transform(&mut self, lane: usize, r: usize, vectors: &mut [C64]) {
-        let n = self.n;
+    fn back_transform<const N: usize>(&mut self, lane: usize, r: usize, vectors: &mut [C64]) {
+        let n = if N > 0 { N } else { self.n };
         let t = &self.lanes[lane];
         let vectors = &mut vectors[..r * n];
         for (out, xr) in vectors.chunks_exact_mut(n).zip(self.x.chunks_exact(n)) {
@@ -420,29 +462,29 @@ impl Eigensolver {
     }
 
     /// Householder reduction $T = Q^\dagger H Q$ of `h` into lane `lane` (see [`Reduction`]).
-    fn tridiagonalise(&mut self, lane: usize, h: &[C64]) {
-        let n = self.n;
+    fn tridiagonalise<const N: usize>(&mut self, lane: usize, h: &[C64]) {
+        let n = if N > 0 { N } else { self.n };
         let t = &mut self.lanes[lane];
         t.a.copy_from_slice(&h[..n * n]);
         for k in 0..n - 2 {
-            t.householder_step(n, k);
+            t.householder_step::<N>(n, k);
         }
-        t.finish_reduction(n);
+        t.finish_reduction::<N>(n);
     }
 
     /// [`Self::tridiagonalise`] of two matrices, step by step in turn: each step is a chain of
     /// dependent reductions and square roots, and the other matrix's step fills its gaps.
-    fn tridiagonalise_pair(&mut self, h: [&[C64]; 2]) {
-        let n = self.n;
+    fn tridiagonalise_pair<const N: usize>(&mut self, h: [&[C64]; 2]) {
+        let n = if N > 0 { N } else { self.n };
         let [t0, t1] = &mut self.lanes;
         t0.a.copy_from_slice(&h[0][..n * n]);
         t1.a.copy_from_slice(&h[1][..n * n]);
         for k in 0..n - 2 {
-            t0.householder_step(n, k);
-            t1.householder_step(n, k);
+            t0.householder_step::<N>(n, k);
+            t1.householder_step::<N>(n, k);
         }
-        t0.finish_reduction(n);
-        t1.finish_reduction(n);
+        t0.finish_reduction::<N>(n);
+        t1.finish_reduction::<N>(n);
     }
 
     /// Implicit QL with Wilkinson-type shifts on the real tridiagonal $(d, e)$, recording the
@@ -791,7 +833,7 @@ fn eigenvalues_root_free_pair(d: [&mut [f64]; 2], e2: [&mut [f64]; 2]) -> [bool;
 /// are replaced by `tiny`. `ip`, `im` receive the reciprocal pivots $1/D_\pm$ of all bands,
 /// band fastest: the bands are factorised side by side because each factorisation is a chain
 /// of dependent divisions, and interleaved they overlap.
-fn twisted_eigenvectors(
+fn twisted_eigenvectors<const N: usize>(
     d: &[f64],
     e: &[f64],
     lambda: &[f64],
@@ -800,7 +842,7 @@ fn twisted_eigenvectors(
     im: &mut [f64],
     z: &mut [f64],
 ) {
-    let n = d.len();
+    let n = if N > 0 { N } else { d.len() };
     let r = lambda.len();
     let reciprocal = |x: f64| 1.0 / if x == 0.0 { tiny } else { x };
     for (p, l) in ip[..r].iter_mut().zip(lambda) {
@@ -1242,5 +1284,273 @@ mod tests {
                 assert_eq!(v1, single_v[1]);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod timing_tmp {
+    use super::*;
+    use crate::hamiltonian::BlochHamiltonian;
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clk: i32, tp: *mut Timespec) -> i32;
+    }
+    fn cpu_ns() -> f64 {
+        let mut t = Timespec { sec: 0, nsec: 0 };
+        unsafe { clock_gettime(3, &mut t) };
+        t.sec as f64 * 1e9 + t.nsec as f64
+    }
+    fn best(mut f: impl FnMut()) -> f64 {
+        (0..15)
+            .map(|_| {
+                let t = cpu_ns();
+                f();
+                (cpu_ns() - t) * 1e-6
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+    #[test]
+    #[ignore]
+    fn timing_tmp() {
+        let q: usize = std::env::var("Q").map(|v| v.parse().unwrap()).unwrap_or(7);
+        let r = q / 2;
+        let h = crate::Hofstadter::new(1, q, 1.0).unwrap();
+        let l = 200;
+        let n = q;
+        let hs: Vec<Vec<C64>> = (0..l * l)
+            .map(|s| {
+                let k = [
+                    2.0 * std::f64::consts::PI * (s / l) as f64 / l as f64,
+                    2.0 * std::f64::consts::PI * (s % l) as f64 / l as f64,
+                ];
+                h.hamiltonian(&k)
+            })
+            .collect();
+        let mut solver = Eigensolver::new(n);
+        let mut e = vec![0.0; 2 * n];
+        let mut v = vec![C64::new(0.0, 0.0); 2 * r * n];
+        let bands: Vec<usize> = (0..r).collect();
+        let tri = best(|| {
+            for hk in &hs {
+                solver.tridiagonalise::<0>(0, hk);
+            }
+        });
+        let tri2 = best(|| {
+            for hk in hs.chunks_exact(2) {
+                solver.tridiagonalise_pair::<0>([&hk[0], &hk[1]]);
+            }
+        });
+        println!("tripair {tri2:.1}");
+        let eig = best(|| {
+            for hk in &hs {
+                solver.tridiagonalise::<0>(0, hk);
+                let t = &mut solver.lanes[0];
+                t.prepare_root_free();
+                assert!(eigenvalues_root_free(&mut t.lambda, &mut t.e2));
+            }
+        });
+        let eig2 = best(|| {
+            for hk in hs.chunks_exact(2) {
+                solver.tridiagonalise::<0>(0, &hk[0]);
+                solver.tridiagonalise::<0>(1, &hk[1]);
+                let [t0, t1] = &mut solver.lanes;
+                t0.prepare_root_free();
+                t1.prepare_root_free();
+                let ok = eigenvalues_root_free_pair(
+                    [&mut t0.lambda, &mut t1.lambda],
+                    [&mut t0.e2, &mut t1.e2],
+                );
+                assert!(ok[0] && ok[1]);
+            }
+        });
+        let (e0, e1) = e.split_at_mut(n);
+        let (v0, v1) = v.split_at_mut(r * n);
+        let inv = best(|| {
+            for hk in hs.chunks_exact(2) {
+                solver.tridiagonalise_pair::<0>([&hk[0], &hk[1]]);
+                let [t0, t1] = &mut solver.lanes;
+                t0.prepare_root_free();
+                t1.prepare_root_free();
+                let ok = eigenvalues_root_free_pair(
+                    [&mut t0.lambda, &mut t1.lambda],
+                    [&mut t0.e2, &mut t1.e2],
+                );
+                assert!(ok[0] && ok[1]);
+                assert!(solver.selected_by_inverse_iteration::<0>(0, e0, &bands));
+                assert!(solver.selected_by_inverse_iteration::<0>(1, e1, &bands));
+            }
+        });
+        println!("vectors {:.1}", inv - eig2);
+        let full = best(|| {
+            for hk in &hs {
+                solver.solve_selected(hk, e0, &bands, v0).unwrap();
+            }
+        });
+        let full2 = best(|| {
+            for hk in hs.chunks_exact(2) {
+                let [a, b] = solver.solve_selected_pair(
+                    [&hk[0], &hk[1]],
+                    [&mut *e0, &mut *e1],
+                    &bands,
+                    [&mut *v0, &mut *v1],
+                );
+                a.unwrap();
+                b.unwrap();
+            }
+        });
+        let mut hb = vec![C64::new(0.0, 0.0); n * n];
+        let hm = best(|| {
+            for s in 0..l * l {
+                let k = [
+                    2.0 * std::f64::consts::PI * (s / l) as f64 / l as f64,
+                    2.0 * std::f64::consts::PI * (s % l) as f64 / l as f64,
+                ];
+                h.write_hamiltonian(&k, &mut hb);
+                std::hint::black_box(&hb);
+            }
+        });
+        println!(
+            "tri {tri:.1}  eig {:.1}  eigpair {:.1}  full {full:.1}  fullpair {full2:.1}  H {hm:.1} ms",
+            eig - tri,
+            eig2 - tri
+        );
+    }
+}
+
+#[cfg(test)]
+mod timing_qwz_tmp {
+    use crate::*;
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clk: i32, tp: *mut Timespec) -> i32;
+    }
+    fn cpu_ns() -> f64 {
+        let mut t = Timespec { sec: 0, nsec: 0 };
+        unsafe { clock_gettime(3, &mut t) };
+        t.sec as f64 * 1e9 + t.nsec as f64
+    }
+    fn best(mut f: impl FnMut()) -> f64 {
+        (0..40)
+            .map(|_| {
+                let t = cpu_ns();
+                f();
+                (cpu_ns() - t) * 1e-6
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+    #[test]
+    #[ignore]
+    fn timing_qwz_tmp() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let h: DynHamiltonian = Box::new(Qwz::new(1.0));
+            let set = BandSet::lowest(1);
+            let l = 200;
+            let bands = BandStructure::compute_for(&h, &[l, l], &set).unwrap();
+            let tb = best(|| {
+                std::hint::black_box(BandStructure::compute_for(&h, &[l, l], &set).unwrap());
+            });
+            let tc = best(|| {
+                std::hint::black_box(chern_number(&bands, &set, &ChernConfig::default()).unwrap());
+            });
+            let tg = best(|| {
+                std::hint::black_box(bands.check_isolated(&set, 1e-6).unwrap());
+            });
+            println!("qwz bands {tb:.3} chern {tc:.3} (gap check {tg:.3}) ms");
+            let ks: Vec<f64> = (0..l)
+                .map(|i| 2.0 * std::f64::consts::PI * i as f64 / l as f64)
+                .collect();
+            let sn: Vec<f64> = ks.iter().map(|k| k.sin()).collect();
+            let cs: Vec<f64> = ks.iter().map(|k| k.cos()).collect();
+            let mut hb = vec![C64::new(0.0, 0.0); 4];
+            let mut en = vec![0.0; 2 * l * l];
+            let mut vs = vec![C64::new(0.0, 0.0); 2 * l * l];
+            let mut hb2 = vec![C64::new(0.0, 0.0); 4];
+            let t5 = best(|| {
+                for i in 0..l {
+                    for j in (0..l).step_by(2) {
+                        let k = [ks[i], ks[j]];
+                        let s = [sn[i], sn[j]];
+                        let c = [cs[i], cs[j]];
+                        h.write_hamiltonian_at(
+                            &KPoint {
+                                k: &k,
+                                sin: &s,
+                                cos: &c,
+                            },
+                            &mut hb,
+                        );
+                        crate::bands::check_hermitian(&hb, 2, &k).unwrap();
+                        let k = [ks[i], ks[j + 1]];
+                        let s = [sn[i], sn[j + 1]];
+                        let c = [cs[i], cs[j + 1]];
+                        h.write_hamiltonian_at(
+                            &KPoint {
+                                k: &k,
+                                sin: &s,
+                                cos: &c,
+                            },
+                            &mut hb2,
+                        );
+                        crate::bands::check_hermitian(&hb2, 2, &k).unwrap();
+                        let [(e0, v0), (e1, v1)] = crate::eigen::eigen_2x2_pair([&hb, &hb2]);
+                        let s = i * l + j;
+                        en[2 * s..2 * s + 2].copy_from_slice(&e0);
+                        vs[2 * s..2 * s + 2].copy_from_slice(&v0[0]);
+                        en[2 * s + 2..2 * s + 4].copy_from_slice(&e1);
+                        vs[2 * s + 2..2 * s + 4].copy_from_slice(&v1[0]);
+                    }
+                }
+            });
+            println!("pair: {t5:.3} ms");
+            for stage in 0..5 {
+                if stage == 4 {
+                    continue;
+                }
+                let t = best(|| {
+                    for i in 0..l {
+                        for j in 0..l {
+                            let k = [ks[i], ks[j]];
+                            let s = [sn[i], sn[j]];
+                            let c = [cs[i], cs[j]];
+                            h.write_hamiltonian_at(
+                                &KPoint {
+                                    k: &k,
+                                    sin: &s,
+                                    cos: &c,
+                                },
+                                &mut hb,
+                            );
+                            if (1..4).contains(&stage) {
+                                crate::bands::check_hermitian(&hb, 2, &k).unwrap();
+                            }
+                            if stage >= 2 {
+                                let (e, v) = crate::eigen::eigen_2x2(&hb);
+                                if stage >= 3 {
+                                    let s = i * l + j;
+                                    en[2 * s..2 * s + 2].copy_from_slice(&e);
+                                    vs[2 * s..2 * s + 2].copy_from_slice(&v[0]);
+                                } else {
+                                    std::hint::black_box((e, v));
+                                }
+                            }
+                            std::hint::black_box(&hb);
+                        }
+                    }
+                });
+                println!("stage {stage}: {t:.3} ms");
+            }
+        });
     }
 }
