@@ -1,6 +1,6 @@
 //! First Chern numbers in 2D: the Fukui–Hatsugai–Suzuki determinant formula and the
 //! eigenphase sum, with the Berry-flux field and per-band values.
-use crate::bands::{BandSet, BandStructure, check_grid};
+use crate::bands::{BandSet, BandStructure, check_grid, k_point, unravel};
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use crate::links::{Tolerances, occupied_links, overlap_into, singular};
@@ -229,6 +229,28 @@ fn determinant_flux(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> R
     Ok(flux)
 }
 
+/// [`Error::PlaquetteFlux`] for the first plaquette whose flux is not finite.
+fn check_flux(flux: &[f64], extents: &[usize], method: Method) -> Result<()> {
+    match flux.iter().position(|f| !f.is_finite()) {
+        None => Ok(()),
+        Some(s) => {
+            let index = unravel(extents, s);
+            Err(Error::PlaquetteFlux {
+                k: k_point(extents, &index),
+                index,
+                method,
+                flux: flux[s],
+                reason: match method {
+                    Method::EigenphaseSum => {
+                        "the eigenvalues of the plaquette matrix W(k) could not be computed (no convergence, or non-finite entries)"
+                    }
+                    Method::Determinant => "det W(k) is not finite",
+                },
+            })
+        }
+    }
+}
+
 /// The Chern number of the bands `set` from a band structure on a 2D grid (which must store
 /// their eigenvectors). Errors if the set is not isolated by `config.tolerances.gap` or an
 /// overlap determinant falls below `config.tolerances.overlap`.
@@ -258,9 +280,7 @@ pub fn chern_number(
                 .collect()
         }
     };
-    if let Some(s) = flux.iter().position(|f| !f.is_finite()) {
-        return Err(singular(extents, s, 0, f64::NAN, config.tolerances.overlap));
-    }
+    check_flux(&flux, extents, config.method)?;
     let raw = flux.iter().sum::<f64>() / (2.0 * PI);
     let max_abs_flux = flux.iter().fold(0.0f64, |m, f| m.max(f.abs()));
     Ok(ChernNumber {
@@ -364,13 +384,7 @@ pub fn chern_number_of_links(links: &LinkField, method: Method) -> Result<ChernN
             },
         )
         .collect();
-    if let Some(s) = flux.iter().position(|f| !f.is_finite()) {
-        return Err(Error::BadParameter {
-            name: "plaquette flux at site",
-            value: s as f64,
-            reason: "non-finite plaquette phase",
-        });
-    }
+    check_flux(&flux, &extents, method)?;
     let raw = flux.iter().sum::<f64>() / (2.0 * PI);
     Ok(ChernNumber {
         chern: raw.round() as i64,
@@ -388,6 +402,38 @@ pub fn chern_number_of_links(links: &LinkField, method: Method) -> Result<ChernN
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    /// A failed plaquette evaluation is reported as what it is, naming the plaquette and the
+    /// method, not as a singular overlap.
+    #[test]
+    fn non_finite_flux_is_a_plaquette_error() {
+        let mut flux = vec![0.1; 12];
+        flux[7] = f64::NAN;
+        for method in [Method::EigenphaseSum, Method::Determinant] {
+            let err = check_flux(&flux, &[3, 4], method).unwrap_err();
+            match &err {
+                Error::PlaquetteFlux {
+                    index,
+                    k,
+                    method: m,
+                    flux,
+                    ..
+                } => {
+                    assert_eq!(index, &[1, 3]);
+                    assert_eq!(k, &[2.0 * PI / 3.0, 2.0 * PI * 3.0 / 4.0]);
+                    assert_eq!(*m, method);
+                    assert!(flux.is_nan());
+                }
+                e => panic!("wrong error {e:?}"),
+            }
+            let message = err.to_string();
+            assert!(
+                message.contains(&method.to_string()) && message.contains("[1, 3]"),
+                "{message}"
+            );
+        }
+        assert!(check_flux(&[0.1, -3.0, PI], &[1, 3], Method::EigenphaseSum).is_ok());
+    }
 
     #[test]
     fn principal_arg_agrees_with_the_reference_to_rounding() {

@@ -39,6 +39,25 @@ pub enum Error {
         /// The tolerance it fell below.
         tolerance: f64,
     },
+    /// The Berry flux of a plaquette is not a finite number: for the eigenphase sum, the
+    /// eigenvalues of the plaquette matrix $W(k)$ could not be computed (the unitary eigenvalue
+    /// iteration did not converge, or $W$ has non-finite entries); for the determinant formula,
+    /// $\det W(k)$ is not finite.
+    #[error(
+        "the {method} Berry flux of the plaquette at k = {k:?} (grid index {index:?}) is {flux}: {reason}"
+    )]
+    PlaquetteFlux {
+        /// The plaquette's lower-left corner (radians; grid momenta for a link field).
+        k: Vec<f64>,
+        /// Its grid index.
+        index: Vec<usize>,
+        /// The formula whose evaluation failed.
+        method: crate::Method,
+        /// The value obtained.
+        flux: f64,
+        /// What failed.
+        reason: &'static str,
+    },
     /// $H(k)$ is not Hermitian.
     #[error("H(k) is not Hermitian at k = {k:?}: max |H - H^†| = {deviation:.3e}")]
     NonHermitian {
