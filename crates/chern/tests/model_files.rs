@@ -118,11 +118,35 @@ fn malformed_hopping_lists_name_file_line_and_field() {
     let (file, line, field, reason) =
         model_file_error(TightBinding::parse(text, ModelFormat::Json, path).unwrap_err());
     assert_eq!(file, path);
-    // Checks that need the header run once the element is read: serde_json then points at the
-    // element's end or the next token.
-    assert!((5..=6).contains(&line), "line {line}");
-    assert!(field.contains("hoppings[0]"), "{field}");
+    // Checks that need the header run once the element is read, when serde_json's position is
+    // already on the next line: the error names the line of the offending key.
+    assert_eq!(line, 5);
+    assert_eq!(field, "hoppings[0]");
     assert!(reason.contains("`j`") && reason.contains('5'), "{reason}");
+
+    // One key per line, the bad hopping second: the line of its `"R"`, its column.
+    let text = "{\n  \"dim\": 2,\n  \"orbitals\": 2,\n  \"hoppings\": [\n    {\"i\": 0, \"j\": 1, \"R\": [1, 0], \"t\": 1.0},\n    {\n      \"i\": 1,\n      \"j\": 0,\n      \"R\": [0, 1, 0],\n      \"t\": [0.5, 0.0]\n    }\n  ]\n}";
+    let err = TightBinding::parse(text, ModelFormat::Json, path).unwrap_err();
+    let message = err.to_string();
+    let (_, line, field, reason) = model_file_error(err);
+    assert_eq!(line, 9, "{message}");
+    assert!(message.contains("line 9, column 7"), "{message}");
+    assert_eq!(field, "hoppings[1]");
+    assert!(reason.contains("`R`"), "{reason}");
+
+    // An amplitude that is neither a number nor a pair (checked once read): its own line.
+    let bad_t = text
+        .replace("[0.5, 0.0]", "[0.5, \"],{\"]")
+        .replace("[0, 1, 0]", "[0, 1]");
+    let (_, line, field, _) =
+        model_file_error(TightBinding::parse(&bad_t, ModelFormat::Json, path).unwrap_err());
+    assert_eq!((line, field.as_str()), (10, "hoppings[1].t"));
+
+    // Elements spread over lines, the bad one third.
+    let text = "{\n  \"dim\": 1,\n  \"orbitals\": 2,\n  \"onsite\": [0.0, 0.0],\n  \"hoppings\": [\n    {\"i\": 0, \"j\": 1, \"R\": [1], \"t\": 1.0},\n    {\"i\": 0, \"j\": 1, \"R\": [2], \"t\": [1.0, 0.0]},\n    {\"i\": 2, \"j\": 1,\n     \"R\": [1], \"t\": 1.0}\n  ]\n}";
+    let (_, line, field, reason) =
+        model_file_error(TightBinding::parse(text, ModelFormat::Json, path).unwrap_err());
+    assert_eq!((line, field.as_str()), (8, "hoppings[2]"), "{reason}");
 
     let text = "{\n  \"dim\": 2,\n  \"orbitals\": 2,\n  \"hoppings\": [\n    {\"i\": 0, \"j\": 1, \"R\": [1, 0], \"t\": \"x\"}\n  ]\n}";
     let (_, line, field, _) =

@@ -186,13 +186,13 @@ fn parse<'de, T: Deserialize<'de>>(text: &'de str, format: ModelFormat, file: &P
             serde_path_to_error::deserialize(&mut de).map_err(|e| {
                 let field = e.path().to_string();
                 let inner = e.into_inner();
-                let line = inner.line();
-                fail(
-                    line,
-                    Some(inner.column()),
-                    field,
-                    strip_position(&inner.to_string()),
-                )
+                let reason = strip_position(&inner.to_string());
+                // A hopping's checks run once the whole element is read, when serde_json's
+                // position is past it (on the next line when the element ends a line): name
+                // the line of the offending key in that element instead.
+                let (line, column) = json_hopping_field_position(text, &field, &reason)
+                    .unwrap_or((inner.line(), inner.column()));
+                fail(line, Some(column), field, reason)
             })
         }
         ModelFormat::Toml => {
@@ -217,6 +217,137 @@ fn parse<'de, T: Deserialize<'de>>(text: &'de str, format: ModelFormat, file: &P
             })
         }
     }
+}
+
+/// Line and column of the offending key inside element `n` of the top-level `hoppings` array
+/// of the JSON `text`, for the errors that serde_json only detects once it has read past the
+/// value: `field` exactly `hoppings[n]` (the element-level checks; the key is named in `reason`,
+/// ``field `j`: ...``, else the element's own position) or `hoppings[n].t` (the amplitude, an
+/// untagged enum, is buffered before it is matched). `None` for every other error.
+fn json_hopping_field_position(text: &str, field: &str, reason: &str) -> Option<(usize, usize)> {
+    let (n, rest) = field.strip_prefix("hoppings[")?.split_once(']')?;
+    let n: usize = n.parse().ok()?;
+    let key = match rest {
+        "" => reason
+            .strip_prefix("field `")
+            .and_then(|r| r.split_once('`'))
+            .map(|(k, _)| k),
+        ".t" => Some("t"),
+        _ => return None,
+    };
+    let tokens = json_tokens(text);
+    // The `[` of the top-level "hoppings": a key at depth 1 followed by `:` and `[`.
+    let mut depth = 0usize;
+    let mut start = None;
+    for (t, w) in tokens.windows(3).enumerate() {
+        if depth == 1
+            && w[0].1 == JsonToken::String("hoppings")
+            && w[1].1 == JsonToken::Colon
+            && w[2].1 == JsonToken::Open
+        {
+            start = Some(t + 3);
+            break;
+        }
+        depth = match w[0].1 {
+            JsonToken::Open => depth + 1,
+            JsonToken::Close => depth.saturating_sub(1),
+            _ => depth,
+        };
+    }
+    // Elements of the array (its contents are at relative depth 0).
+    let mut depth = 0usize;
+    let mut element = 0usize;
+    let mut at_element_start = true;
+    let mut found = None;
+    let tokens = &tokens[start?..];
+    for (t, &(offset, token)) in tokens.iter().enumerate() {
+        if depth == 0 {
+            match token {
+                JsonToken::Close => return found,
+                JsonToken::Comma => {
+                    if found.is_some() {
+                        return found;
+                    }
+                    element += 1;
+                    at_element_start = true;
+                    continue;
+                }
+                _ if at_element_start => {
+                    at_element_start = false;
+                    if element == n {
+                        found = Some(line_col(text, offset));
+                    }
+                }
+                _ => {}
+            }
+        } else if depth == 1
+            && found.is_some()
+            && key.is_some_and(|k| token == JsonToken::String(k))
+            && tokens
+                .get(t + 1)
+                .is_some_and(|&(_, next)| next == JsonToken::Colon)
+        {
+            return Some(line_col(text, offset));
+        }
+        depth = match token {
+            JsonToken::Open => depth + 1,
+            JsonToken::Close => depth.saturating_sub(1),
+            _ => depth,
+        };
+    }
+    found
+}
+
+/// The structural tokens of a JSON text (strings with their raw contents, other scalars
+/// lumped together), each with its byte offset.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum JsonToken<'a> {
+    Open,
+    Close,
+    Comma,
+    Colon,
+    String(&'a str),
+    Scalar,
+}
+
+fn json_tokens(text: &str) -> Vec<(usize, JsonToken<'_>)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let token = match b[i] {
+            b'{' | b'[' => JsonToken::Open,
+            b'}' | b']' => JsonToken::Close,
+            b',' => JsonToken::Comma,
+            b':' => JsonToken::Colon,
+            c if c.is_ascii_whitespace() => {
+                i += 1;
+                continue;
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                let end = i.min(b.len());
+                out.push((start, JsonToken::String(&text[start + 1..end])));
+                i = end + 1;
+                continue;
+            }
+            _ => {
+                let start = i;
+                while i < b.len() && !b"{}[],:\" \t\r\n".contains(&b[i]) {
+                    i += 1;
+                }
+                out.push((start, JsonToken::Scalar));
+                continue;
+            }
+        };
+        out.push((i, token));
+        i += 1;
+    }
+    out
 }
 
 /// Line of the `[[hoppings]]` header of element `n` when `field` is `hoppings[n]...`.
