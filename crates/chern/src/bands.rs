@@ -155,10 +155,7 @@ impl BandStructure {
                 || {
                     (
                         Eigensolver::new(n),
-                        [
-                            vec![C64::new(0.0, 0.0); n * n],
-                            vec![C64::new(0.0, 0.0); n * n],
-                        ],
+                        std::array::from_fn::<_, BATCH, _>(|_| vec![C64::new(0.0, 0.0); n * n]),
                         [
                             vec![0.0; extents.len()],
                             vec![0.0; extents.len()],
@@ -185,10 +182,11 @@ impl BandStructure {
                         k: k_of(j),
                         message,
                     };
-                    // For N >= 2 the k-points go in pairs, whose square roots (N = 2) or QL
-                    // sweeps (N >= 3) the solvers interleave; `pending` is the first of a pair,
-                    // its H in `hbuf[0]`.
-                    let mut pending = false;
+                    // For N >= 2 the k-points go in batches (pairs for N = 2, four for
+                    // N >= 3), whose square roots or QL sweeps the solvers interleave; the
+                    // first `pending` points of a batch wait with their H in `hbuf`.
+                    let batch = if n == 2 { 2 } else { BATCH };
+                    let mut pending = 0;
                     for outer in 0..row / inner {
                         if outer > 0 {
                             let mut a = last - 1;
@@ -211,9 +209,9 @@ impl BandStructure {
                                 kk[2][last] = tc[jl];
                             }
                             let [k, sin, cos] = &*kk;
-                            let slot = usize::from(pending);
-                            h.write_hamiltonian_at(&KPoint { k, sin, cos }, &mut hbuf[slot]);
-                            check_hermitian(&hbuf[slot], n, k)?;
+                            h.write_hamiltonian_at(&KPoint { k, sin, cos }, &mut hbuf[pending]);
+                            check_hermitian(&hbuf[pending], n, k)?;
+                            pending += 1;
                             if n == 1 {
                                 solver
                                     .solve_selected(
@@ -223,8 +221,8 @@ impl BandStructure {
                                         &mut v_row[j * r..(j + 1) * r],
                                     )
                                     .map_err(|m| eigen_error(j, m))?;
-                            } else if !pending {
-                                pending = true;
+                                pending = 0;
+                            } else if pending < batch {
                             } else if n == 2 {
                                 // The closed form, written straight into place.
                                 let pair = eigen_2x2_pair([&hbuf[0], &hbuf[1]]);
@@ -235,28 +233,31 @@ impl BandStructure {
                                         o.copy_from_slice(&v[b]);
                                     }
                                 }
-                                pending = false;
+                                pending = 0;
                             } else {
-                                let (e0, e1) = e_row[(j - 1) * n..(j + 1) * n].split_at_mut(n);
-                                let (v0, v1) =
-                                    v_row[(j - 1) * r * n..(j + 1) * r * n].split_at_mut(r * n);
-                                let [a, b] = solver.solve_selected_pair(
-                                    [&hbuf[0], &hbuf[1]],
-                                    [e0, e1],
+                                let j0 = j + 1 - BATCH;
+                                let mut es = e_row[j0 * n..(j + 1) * n].chunks_exact_mut(n);
+                                let mut vs =
+                                    v_row[j0 * r * n..(j + 1) * r * n].chunks_exact_mut(r * n);
+                                let results = solver.solve_selected_batch::<BATCH>(
+                                    std::array::from_fn(|b| &hbuf[b][..]),
+                                    std::array::from_fn(|_| es.next().expect("BATCH rows")),
                                     kept,
-                                    [v0, v1],
+                                    std::array::from_fn(|_| vs.next().expect("BATCH rows")),
                                 );
-                                a.map_err(|m| eigen_error(j - 1, m))?;
-                                b.map_err(|m| eigen_error(j, m))?;
-                                pending = false;
+                                for (b, result) in results.into_iter().enumerate() {
+                                    result.map_err(|m| eigen_error(j0 + b, m))?;
+                                }
+                                pending = 0;
                             }
                         }
                     }
-                    if pending {
-                        let j = row - 1;
+                    // The rest of an incomplete batch, one by one.
+                    for (b, hb) in hbuf[..pending].iter().enumerate() {
+                        let j = row - pending + b;
                         solver
                             .solve_selected(
-                                &hbuf[0],
+                                hb,
                                 &mut e_row[j * n..(j + 1) * n],
                                 kept,
                                 &mut v_row[j * r * n..(j + 1) * r * n],
@@ -405,6 +406,9 @@ impl BandStructure {
         Ok(std::borrow::Cow::Owned(out))
     }
 }
+
+/// How many k-points of $N \ge 3$ bands the eigen-solver takes at once.
+const BATCH: usize = 4;
 
 /// Sets axis `a` of the momentum `kk` = ($k$, $\sin k$, $\cos k$) to grid index `i`.
 #[inline]

@@ -7,15 +7,15 @@ use num_complex::Complex64 as C64;
 /// Calls `$call` with the const generic `N` set to `$n` for the sizes $3..8$ of typical Bloch
 /// Hamiltonians (their loops unroll) and to 0 (run-time size) otherwise.
 macro_rules! sized {
-    ($n:expr, $self:ident . $f:ident :: <N> ( $($arg:expr),* )) => {
+    ($n:expr, $self:ident . $f:ident :: <N $(, $g:ident)*> ( $($arg:expr),* )) => {
         match $n {
-            3 => $self.$f::<3>($($arg),*),
-            4 => $self.$f::<4>($($arg),*),
-            5 => $self.$f::<5>($($arg),*),
-            6 => $self.$f::<6>($($arg),*),
-            7 => $self.$f::<7>($($arg),*),
-            8 => $self.$f::<8>($($arg),*),
-            _ => $self.$f::<0>($($arg),*),
+            3 => $self.$f::<3 $(, $g)*>($($arg),*),
+            4 => $self.$f::<4 $(, $g)*>($($arg),*),
+            5 => $self.$f::<5 $(, $g)*>($($arg),*),
+            6 => $self.$f::<6 $(, $g)*>($($arg),*),
+            7 => $self.$f::<7 $(, $g)*>($($arg),*),
+            8 => $self.$f::<8 $(, $g)*>($($arg),*),
+            _ => $self.$f::<0 $(, $g)*>($($arg),*),
         }
     };
 }
@@ -30,12 +30,12 @@ macro_rules! sized {
 /// and only the wanted eigenvectors of $T$ by one twisted factorisation each, $O(N)$ per vector;
 /// elsewhere (degenerate or clustered bands) implicit QL with the rotations applied to the wanted
 /// rows only. Either way only the wanted vectors are transformed back. Two matrices can be
-/// solved together ([`Eigensolver::solve_selected_pair`]) so that the latency-bound QL sweeps of
+/// solved together ([`Eigensolver::solve_selected_batch`]) so that the latency-bound QL sweeps of
 /// both overlap. [`Eigensolver::solve_lapack`] runs `zheev` itself, as a reference.
 pub(crate) struct Eigensolver {
     n: usize,
-    /// Reduction state of up to two matrices solved together.
-    lanes: [Reduction; 2],
+    /// Reduction state of up to four matrices solved together.
+    lanes: [Reduction; 4],
     /// Givens rotations $(i, c, s)$ of the QL sweeps, in order: the eigenvectors of the
     /// tridiagonal matrix are the rows of their product, and only the wanted rows are formed.
     rotations: Vec<(usize, f64, f64)>,
@@ -49,7 +49,7 @@ pub(crate) struct Eigensolver {
     /// The wanted eigenvalues.
     shifts: Vec<f64>,
     /// Whether the last solve of each lane took the fast path (for tests).
-    fast: [bool; 2],
+    fast: [bool; 4],
     lapack: Option<EighWork<C64>>,
 }
 
@@ -198,14 +198,14 @@ impl Eigensolver {
     pub(crate) fn new(n: usize) -> Self {
         Self {
             n,
-            lanes: [Reduction::new(n), Reduction::new(n)],
+            lanes: std::array::from_fn(|_| Reduction::new(n)),
             rotations: Vec::with_capacity(4 * n * n),
             x: Vec::with_capacity(n * n),
             order: (0..n).collect(),
             dp: vec![0.0; n * n],
             dm: vec![0.0; n * n],
             shifts: vec![0.0; n],
-            fast: [false; 2],
+            fast: [false; 4],
             lapack: None,
         }
     }
@@ -252,25 +252,24 @@ impl Eigensolver {
         }
     }
 
-    /// [`Self::solve_selected`] on two matrices at once (the same bands of each), with one
-    /// result per matrix: their QL sweeps are interleaved, which nearly halves the time of the
-    /// latency-bound eigenvalue iteration.
-    pub(crate) fn solve_selected_pair(
+    /// [`Self::solve_selected`] on `L` (at most 4) matrices at once (the same bands of each),
+    /// with one result per matrix: their QL sweeps are interleaved, which divides the time of
+    /// the latency-bound eigenvalue iteration by up to `L`.
+    pub(crate) fn solve_selected_batch<const L: usize>(
         &mut self,
-        h: [&[C64]; 2],
-        energies: [&mut [f64]; 2],
+        h: [&[C64]; L],
+        energies: [&mut [f64]; L],
         bands: &[usize],
-        vectors: [&mut [C64]; 2],
-    ) -> [Result<(), String>; 2] {
-        let [e0, e1] = energies;
-        let [v0, v1] = vectors;
+        vectors: [&mut [C64]; L],
+    ) -> [Result<(), String>; L] {
         if self.n < 3 {
-            return [
-                self.solve_selected(h[0], e0, bands, v0),
-                self.solve_selected(h[1], e1, bands, v1),
-            ];
+            let mut out = energies.into_iter().zip(vectors).zip(h);
+            return std::array::from_fn(|_| {
+                let ((e, v), h) = out.next().expect("L items");
+                self.solve_selected(h, e, bands, v)
+            });
         }
-        sized!(self.n, self.pair::<N>(h, [e0, e1], bands, [v0, v1]))
+        sized!(self.n, self.batch::<N, L>(h, energies, bands, vectors))
     }
 
     /// [`Self::solve_selected`] for $N \ge 3$; `N` is $N$ at compile time (0: only at run
@@ -289,26 +288,28 @@ impl Eigensolver {
         self.finish::<N>(0, converged, energies, bands, vectors)
     }
 
-    /// [`Self::solve_selected_pair`] for $N \ge 3$, `N` as in [`Self::single`].
-    fn pair<const N: usize>(
+    /// [`Self::solve_selected_batch`] for $N \ge 3$, `N` as in [`Self::single`].
+    fn batch<const N: usize, const L: usize>(
         &mut self,
-        h: [&[C64]; 2],
-        energies: [&mut [f64]; 2],
+        h: [&[C64]; L],
+        energies: [&mut [f64]; L],
         bands: &[usize],
-        vectors: [&mut [C64]; 2],
-    ) -> [Result<(), String>; 2] {
-        let [e0, e1] = energies;
-        let [v0, v1] = vectors;
-        self.tridiagonalise_pair::<N>(h);
-        let [t0, t1] = &mut self.lanes;
-        t0.prepare_root_free();
-        t1.prepare_root_free();
-        let converged =
-            eigenvalues_root_free_pair([&mut t0.lambda, &mut t1.lambda], [&mut t0.e2, &mut t1.e2]);
-        [
-            self.finish::<N>(0, converged[0], e0, bands, v0),
-            self.finish::<N>(1, converged[1], e1, bands, v1),
-        ]
+        vectors: [&mut [C64]; L],
+    ) -> [Result<(), String>; L] {
+        for (lane, h) in h.into_iter().enumerate() {
+            self.tridiagonalise::<N>(lane, h);
+        }
+        let mut reductions = self.lanes.iter_mut();
+        let converged = eigenvalues_root_free_lanes::<L>(std::array::from_fn(|_| {
+            let t = reductions.next().expect("at most 4 lanes");
+            t.prepare_root_free();
+            (&mut t.lambda[..], &mut t.e2[..])
+        }));
+        let mut out = energies.into_iter().zip(vectors).enumerate();
+        std::array::from_fn(|_| {
+            let (lane, (e, v)) = out.next().expect("L items");
+            self.finish::<N>(lane, converged[lane], e, bands, v)
+        })
     }
 
     /// Eigenvectors of lane `lane` after its root-free eigenvalues (`converged`): by the fast
@@ -470,21 +471,6 @@ impl Eigensolver {
             t.householder_step::<N>(n, k);
         }
         t.finish_reduction::<N>(n);
-    }
-
-    /// [`Self::tridiagonalise`] of two matrices, step by step in turn: each step is a chain of
-    /// dependent reductions and square roots, and the other matrix's step fills its gaps.
-    fn tridiagonalise_pair<const N: usize>(&mut self, h: [&[C64]; 2]) {
-        let n = if N > 0 { N } else { self.n };
-        let [t0, t1] = &mut self.lanes;
-        t0.a.copy_from_slice(&h[0][..n * n]);
-        t1.a.copy_from_slice(&h[1][..n * n]);
-        for k in 0..n - 2 {
-            t0.householder_step::<N>(n, k);
-            t1.householder_step::<N>(n, k);
-        }
-        t0.finish_reduction::<N>(n);
-        t1.finish_reduction::<N>(n);
     }
 
     /// Implicit QL with Wilkinson-type shifts on the real tridiagonal $(d, e)$, recording the
@@ -672,24 +658,27 @@ fn eigenvalues_root_free(d: &mut [f64], e2: &mut [f64]) -> bool {
     true
 }
 
-/// [`eigenvalues_root_free`] on two independent matrices at once: their QL sweeps run in one
-/// loop, so the two chains of dependent divisions overlap. Per-matrix success flags.
-fn eigenvalues_root_free_pair(d: [&mut [f64]; 2], e2: [&mut [f64]; 2]) -> [bool; 2] {
-    let [da, db] = d;
-    let [ea, eb] = e2;
-    let n = da.len();
-    assert!(db.len() == n && ea.len() == n && eb.len() == n);
-    let mut ok = [true; 2];
-    ea[n - 1] = 0.0;
-    eb[n - 1] = 0.0;
-    let mut f = [0.0f64; 2];
-    let mut t = [0.0f64; 2];
-    let mut b = [0.0f64; 2];
-    let mut c = [0.0f64; 2];
+/// [`eigenvalues_root_free`] on `L` independent matrices (diagonal, squared sub-diagonal) at once: the QL sweeps of all matrices
+/// that are still iterating and sweep the same range run in one loop, so their chains of
+/// dependent divisions overlap. The same operations in the same order as one at a time, so the
+/// eigenvalues are bit for bit the same. Per-matrix success flags.
+fn eigenvalues_root_free_lanes<const L: usize>(mut x: [(&mut [f64], &mut [f64]); L]) -> [bool; L] {
+    let n = x[0].0.len();
+    assert!(x.iter().all(|(d, e)| d.len() == n && e.len() == n));
+    let mut ok = [true; L];
+    let mut f = [0.0f64; L];
+    let mut t = [0.0f64; L];
+    let mut b = [0.0f64; L];
+    let mut c = [0.0f64; L];
+    for (_, e) in x.iter_mut() {
+        e[n - 1] = 0.0;
+    }
     for l in 0..n {
-        let mut m = [l; 2];
-        let mut iter = [0; 2];
-        for (lane, (dd, ee)) in [(&*da, &*ea), (&*db, &*eb)].into_iter().enumerate() {
+        let mut m = [l; L];
+        let mut iter = [0; L];
+        let mut active = [false; L];
+        for lane in 0..L {
+            let (dd, ee) = (&*x[lane].0, &*x[lane].1);
             let h = dd[l].abs() + ee[l].sqrt();
             if t[lane] < h {
                 t[lane] = h;
@@ -699,120 +688,109 @@ fn eigenvalues_root_free_pair(d: [&mut [f64]; 2], e2: [&mut [f64]; 2]) -> [bool;
             while ee[m[lane]] > c[lane] {
                 m[lane] += 1;
             }
+            active[lane] = ok[lane] && m[lane] != l;
         }
-        let mut active = [ok[0] && m[0] != l, ok[1] && m[1] != l];
-        while active[0] || active[1] {
-            for lane in 0..2 {
+        let mut g = [0.0f64; L];
+        let mut h = [0.0f64; L];
+        let mut s = [0.0f64; L];
+        let mut lanes = [0usize; L];
+        while active.iter().any(|&a| a) {
+            for lane in 0..L {
                 if active[lane] && iter[lane] == 30 {
                     ok[lane] = false;
                     active[lane] = false;
                 }
                 iter[lane] += 1;
             }
-            // Shifts.
-            for (lane, (dd, ee)) in [(&mut *da, &*ea), (&mut *db, &*eb)].into_iter().enumerate() {
+            // Shifts, and the rational QL sweeps: jointly for the active lanes that sweep
+            // the same range as the first active one, then one by one for any others.
+            let mut count = 0;
+            let mut first_m = None;
+            for lane in 0..L {
                 if !active[lane] {
                     continue;
                 }
-                let s = ee[l].sqrt();
-                let g = dd[l];
-                let p = (dd[l + 1] - g) / (2.0 * s);
+                let (dd, ee) = &mut x[lane];
+                let ee = &**ee;
+                let sq = ee[l].sqrt();
+                let g0 = dd[l];
+                let p = (dd[l + 1] - g0) / (2.0 * sq);
                 let r = (p * p + 1.0).sqrt();
-                dd[l] = s / (p + r.copysign(p));
-                let h = g - dd[l];
+                dd[l] = sq / (p + r.copysign(p));
+                let shift = g0 - dd[l];
                 for x in &mut dd[l + 1..] {
-                    *x -= h;
+                    *x -= shift;
                 }
-                f[lane] += h;
+                f[lane] += shift;
+                g[lane] = if dd[m[lane]] == 0.0 {
+                    b[lane]
+                } else {
+                    dd[m[lane]]
+                };
+                h[lane] = g[lane];
+                s[lane] = 0.0;
+                if *first_m.get_or_insert(m[lane]) == m[lane] {
+                    lanes[count] = lane;
+                    count += 1;
+                }
             }
-            let mut g = [0.0f64; 2];
-            let mut h = [0.0f64; 2];
-            let mut s = [0.0f64; 2];
-            if active[0] && active[1] && m[0] == m[1] {
-                let mut ga = if da[m[0]] == 0.0 { b[0] } else { da[m[0]] };
-                let mut gb = if db[m[0]] == 0.0 { b[1] } else { db[m[0]] };
-                let (mut ha, mut hb) = (ga, gb);
-                let (mut sa, mut sb) = (0.0, 0.0);
-                for i in (l..m[0]).rev() {
-                    let pa = ga * ha;
-                    let pb = gb * hb;
-                    let ra = pa + ea[i];
-                    let rb = pb + eb[i];
-                    let ia = 1.0 / ra;
-                    let ib = 1.0 / rb;
-                    ea[i + 1] = sa * ra;
-                    eb[i + 1] = sb * rb;
-                    sa = ea[i] * ia;
-                    sb = eb[i] * ib;
-                    da[i + 1] = ha + sa * (ha + da[i]);
-                    db[i + 1] = hb + sb * (hb + db[i]);
-                    ga = da[i] - ea[i] / ga;
-                    gb = db[i] - eb[i] / gb;
-                    if ga == 0.0 {
-                        ga = b[0];
-                    }
-                    if gb == 0.0 {
-                        gb = b[1];
-                    }
-                    ha = ga * pa * ia;
-                    hb = gb * pb * ib;
-                }
-                g = [ga, gb];
-                h = [ha, hb];
-                s = [sa, sb];
-            } else {
-                for (lane, (dd, ee)) in [(&mut *da, &mut *ea), (&mut *db, &mut *eb)]
-                    .into_iter()
-                    .enumerate()
-                {
-                    if !active[lane] {
-                        continue;
-                    }
-                    let mut gg = if dd[m[lane]] == 0.0 {
-                        b[lane]
-                    } else {
-                        dd[m[lane]]
-                    };
-                    let mut hh = gg;
-                    let mut ss = 0.0;
-                    for i in (l..m[lane]).rev() {
-                        let p = gg * hh;
+            if let Some(mm) = first_m {
+                for i in (l..mm).rev() {
+                    for &lane in &lanes[..count] {
+                        let (dd, ee) = &mut x[lane];
+                        let p = g[lane] * h[lane];
                         let r = p + ee[i];
                         let inv = 1.0 / r;
-                        ee[i + 1] = ss * r;
-                        ss = ee[i] * inv;
-                        dd[i + 1] = hh + ss * (hh + dd[i]);
-                        gg = dd[i] - ee[i] / gg;
-                        if gg == 0.0 {
-                            gg = b[lane];
+                        ee[i + 1] = s[lane] * r;
+                        s[lane] = ee[i] * inv;
+                        dd[i + 1] = h[lane] + s[lane] * (h[lane] + dd[i]);
+                        g[lane] = dd[i] - ee[i] / g[lane];
+                        if g[lane] == 0.0 {
+                            g[lane] = b[lane];
                         }
-                        hh = gg * p * inv;
+                        h[lane] = g[lane] * p * inv;
                     }
-                    g[lane] = gg;
-                    h[lane] = hh;
-                    s[lane] = ss;
                 }
             }
-            for (lane, (dd, ee)) in [(&mut *da, &mut *ea), (&mut *db, &mut *eb)]
-                .into_iter()
-                .enumerate()
-            {
+            for lane in 0..L {
+                if !active[lane] || lanes[..count].contains(&lane) {
+                    continue;
+                }
+                let (dd, ee) = &mut x[lane];
+                let (mut gg, mut hh, mut ss) = (g[lane], h[lane], s[lane]);
+                for i in (l..m[lane]).rev() {
+                    let p = gg * hh;
+                    let r = p + ee[i];
+                    let inv = 1.0 / r;
+                    ee[i + 1] = ss * r;
+                    ss = ee[i] * inv;
+                    dd[i + 1] = hh + ss * (hh + dd[i]);
+                    gg = dd[i] - ee[i] / gg;
+                    if gg == 0.0 {
+                        gg = b[lane];
+                    }
+                    hh = gg * p * inv;
+                }
+                (g[lane], h[lane], s[lane]) = (gg, hh, ss);
+            }
+            // Converged (or underflow, which guards the test itself)?
+            for lane in 0..L {
                 if !active[lane] {
                     continue;
                 }
+                let (dd, ee) = &mut x[lane];
                 ee[l] = s[lane] * g[lane];
                 dd[l] = h[lane];
                 if h[lane] == 0.0 || ee[l].abs() <= (c[lane] / h[lane]).abs() {
                     active[lane] = false;
-                    continue;
-                }
-                ee[l] *= h[lane];
-                if ee[l] == 0.0 {
-                    active[lane] = false;
+                } else {
+                    ee[l] *= h[lane];
+                    active[lane] = ee[l] != 0.0;
                 }
             }
         }
-        for (lane, dd) in [&mut *da, &mut *db].into_iter().enumerate() {
+        for lane in 0..L {
+            let dd = &mut *x[lane].0;
             let p = dd[l] + f[lane];
             let mut i = l;
             while i > 0 && p < dd[i - 1] {
@@ -1231,57 +1209,73 @@ mod tests {
         }
     }
 
-    /// Two matrices solved together give bit for bit what each gives alone, whichever path
-    /// each takes (one degenerate, one generic; split and unsplit tridiagonal forms).
+    /// Matrices solved together give bit for bit what each gives alone, whichever path each
+    /// takes (degenerate and generic; split and unsplit tridiagonal forms; equal matrices).
     #[test]
-    fn pair_solves_equal_single_solves() {
+    fn batch_solves_equal_single_solves() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        for n in 3..=8 {
+        for n in 3..=9 {
             let mut solver = Eigensolver::new(n);
             let r = n.div_ceil(2);
             let bands: Vec<usize> = (0..r).collect();
             for trial in 0..12 {
-                let mut hs = [random_hermitian(&mut rng, n), random_hermitian(&mut rng, n)];
+                let mut hs: Vec<Vec<C64>> = (0..4).map(|_| random_hermitian(&mut rng, n)).collect();
                 match trial % 4 {
                     1 => {
                         let spectrum: Vec<f64> = (0..n).map(|a| (a / 2) as f64).collect();
                         hs[1] = with_spectrum(&mut rng, &spectrum);
                     }
                     2 => {
-                        // Block diagonal: the tridiagonal form splits in one lane only.
-                        for i in 0..n {
-                            for j in 0..n {
-                                if (i < n / 2) != (j < n / 2) {
-                                    hs[0][i * n + j] = C64::new(0.0, 0.0);
+                        // Block diagonal: the tridiagonal form splits in some lanes only.
+                        for h in &mut hs[..2] {
+                            for i in 0..n {
+                                for j in 0..n {
+                                    if (i < n / 2) != (j < n / 2) {
+                                        h[i * n + j] = C64::new(0.0, 0.0);
+                                    }
                                 }
                             }
                         }
                     }
-                    3 => hs[1] = hs[0].clone(),
+                    3 => hs[3] = hs[0].clone(),
                     _ => {}
                 }
-                let mut single_e = vec![vec![0.0; n]; 2];
-                let mut single_v = vec![vec![C64::new(0.0, 0.0); r * n]; 2];
-                for lane in 0..2 {
+                let mut single_e = vec![vec![0.0; n]; 4];
+                let mut single_v = vec![vec![C64::new(0.0, 0.0); r * n]; 4];
+                for lane in 0..4 {
                     solver
                         .solve_selected(&hs[lane], &mut single_e[lane], &bands, &mut single_v[lane])
                         .unwrap();
                 }
-                let (mut e0, mut e1) = (vec![0.0; n], vec![0.0; n]);
-                let mut v0 = vec![C64::new(0.0, 0.0); r * n];
-                let mut v1 = v0.clone();
-                let [a, b] = solver.solve_selected_pair(
-                    [&hs[0], &hs[1]],
-                    [&mut e0, &mut e1],
+                let mut e = vec![vec![0.0; n]; 4];
+                let mut v = vec![vec![C64::new(0.0, 0.0); r * n]; 4];
+                let [e0, e1, e2, e3] = &mut e[..] else {
+                    unreachable!()
+                };
+                let [v0, v1, v2, v3] = &mut v[..] else {
+                    unreachable!()
+                };
+                let results = solver.solve_selected_batch::<4>(
+                    [&hs[0], &hs[1], &hs[2], &hs[3]],
+                    [e0, e1, e2, e3],
                     &bands,
-                    [&mut v0, &mut v1],
+                    [v0, v1, v2, v3],
                 );
+                assert!(results.iter().all(Result::is_ok));
+                assert_eq!(e, single_e);
+                assert_eq!(v, single_v);
+                let [e0, e1, ..] = &mut e[..] else {
+                    unreachable!()
+                };
+                let [v0, v1, ..] = &mut v[..] else {
+                    unreachable!()
+                };
+                let [a, b] =
+                    solver.solve_selected_batch::<2>([&hs[2], &hs[1]], [e0, e1], &bands, [v0, v1]);
                 a.unwrap();
                 b.unwrap();
-                assert_eq!(e0, single_e[0]);
-                assert_eq!(e1, single_e[1]);
-                assert_eq!(v0, single_v[0]);
-                assert_eq!(v1, single_v[1]);
+                assert_eq!((&e[0], &e[1]), (&single_e[2], &single_e[1]));
+                assert_eq!((&v[0], &v[1]), (&single_v[2], &single_v[1]));
             }
         }
     }
