@@ -291,6 +291,37 @@ fn read_npy3(path: &Path, field: Option<&str>) -> Result<FloatArray3> {
 /// Bytes per read in [`read_npy3_parallel`].
 const READ_CHUNK_BYTES: usize = 1 << 20;
 
+/// float32 and float64 as `.npy` stores them little-endian.
+#[cfg(unix)]
+trait LittleEndianFloat: ReadableElement + Copy + Default + Send + Sync {
+    /// The header's type descriptor, as the header value displays it.
+    const LITTLE_ENDIAN_DESCRIPTOR: &'static str;
+    /// From exactly `size_of::<Self>()` little-endian bytes.
+    fn from_le(bytes: &[u8]) -> Self;
+}
+
+#[cfg(unix)]
+impl LittleEndianFloat for f32 {
+    const LITTLE_ENDIAN_DESCRIPTOR: &'static str = "'<f4'";
+    #[inline]
+    fn from_le(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(bytes);
+        f32::from_le_bytes(b)
+    }
+}
+
+#[cfg(unix)]
+impl LittleEndianFloat for f64 {
+    const LITTLE_ENDIAN_DESCRIPTOR: &'static str = "'<f8'";
+    #[inline]
+    fn from_le(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(bytes);
+        f64::from_le_bytes(b)
+    }
+}
+
 /// The common case of a large `.npy` file, a C-order 3-D float32/float64 array whose size
 /// matches the header: the header is parsed by ndarray-npy, and the data are read with
 /// positioned reads of 1 MiB chunks on all threads, each decoded by ndarray-npy and copied
@@ -324,13 +355,16 @@ fn read_npy3_parallel(path: &Path) -> Result<Option<FloatArray3>> {
     };
     let desc = &header.type_descriptor;
 
-    fn read_all<T: ReadableElement + Copy + Default + Send + Sync>(
+    fn read_all<T: LittleEndianFloat>(
         file: &File,
         header: &Header,
         offset: u64,
         len: usize,
     ) -> std::io::Result<std::result::Result<Vec<T>, ReadDataError>> {
         let size = std::mem::size_of::<T>();
+        // The common little-endian case is decoded straight into place; other byte orders
+        // go through ndarray-npy's decoder.
+        let little = header.type_descriptor.to_string() == T::LITTLE_ENDIAN_DESCRIPTOR;
         let mut data = vec![T::default(); len];
         advise_huge_pages(&mut data);
         let chunk = READ_CHUNK_BYTES / size;
@@ -340,6 +374,12 @@ fn read_npy3_parallel(path: &Path) -> Result<Option<FloatArray3>> {
             .map_init(Vec::new, |bytes, (c, out)| {
                 bytes.resize(std::mem::size_of_val(out), 0u8);
                 file.read_exact_at(bytes, offset + (c * chunk * size) as u64)?;
+                if little {
+                    for (o, b) in out.iter_mut().zip(bytes.chunks_exact(size)) {
+                        *o = T::from_le(b);
+                    }
+                    return Ok(Ok(()));
+                }
                 Ok(
                     T::read_to_end_exact_vec(&bytes[..], &header.type_descriptor, out.len())
                         .map(|values| out.copy_from_slice(&values)),
@@ -754,4 +794,29 @@ pub fn split_field(spec: &str) -> (PathBuf, Option<String>) {
         return (PathBuf::from(p), Some(f.to_owned()));
     }
     (PathBuf::from(spec), None)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use ndarray_npy::WriteNpyExt;
+
+    /// The fast little-endian decoding recognises the descriptors ndarray-npy (and numpy) write.
+    #[test]
+    fn little_endian_descriptors_are_recognised() {
+        let mut bytes = Vec::new();
+        Array3::<f32>::zeros((1, 1, 1))
+            .write_npy(&mut bytes)
+            .unwrap();
+        let h = Header::from_reader(&mut &bytes[..]).unwrap();
+        assert_eq!(h.type_descriptor.to_string(), f32::LITTLE_ENDIAN_DESCRIPTOR);
+        let mut bytes = Vec::new();
+        Array3::<f64>::zeros((1, 1, 1))
+            .write_npy(&mut bytes)
+            .unwrap();
+        let h = Header::from_reader(&mut &bytes[..]).unwrap();
+        assert_eq!(h.type_descriptor.to_string(), f64::LITTLE_ENDIAN_DESCRIPTOR);
+        assert_eq!(f32::from_le(&1.5f32.to_le_bytes()), 1.5);
+        assert_eq!(f64::from_le(&(-2.25f64).to_le_bytes()), -2.25);
+    }
 }
