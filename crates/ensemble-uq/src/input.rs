@@ -447,6 +447,26 @@ impl<T: Real> sealed_input::SealedInput for Logits<T> {
 }
 
 impl<T: Real> sealed_input::SealedInput for Probabilities<T> {
+    #[inline(always)]
+    fn accumulate_members(
+        &self,
+        first: usize,
+        len: usize,
+        convention: crate::entropy::EntropyConvention,
+        s: &mut crate::pass::BlockScratch,
+    ) {
+        if convention != crate::entropy::EntropyConvention::Exact {
+            crate::pass::accumulate_by_sample(self, first, len, convention, s);
+            return;
+        }
+        let (m_count, n, k) = self.shape();
+        let data = self.data();
+        for m in 0..m_count {
+            let start = (m * n + first) * k;
+            crate::pass::add_probability_rows(&data[start..start + len * k], len, s);
+        }
+    }
+
     #[inline]
     fn member_sample(
         &self,

@@ -214,6 +214,32 @@ pub(crate) fn add_softmax_rows<T: crate::input::Real>(
     }
 }
 
+/// Adds one member's probability rows `rows` (`len` samples) to `s.mean` and their entropies
+/// $-\sum_k p_k \ln p_k$ ($0 \ln 0 = 0$) to `s.expected`.
+#[inline(always)]
+pub(crate) fn add_probability_rows<T: crate::input::Real>(
+    rows: &[T],
+    len: usize,
+    s: &mut BlockScratch,
+) {
+    let k = s.classes;
+    let x = &mut s.shifted[..len * k];
+    for (o, v) in x.iter_mut().zip(rows) {
+        *o = v.to_f64();
+    }
+    let w = &mut s.work[..len * k];
+    for (o, &p) in w.iter_mut().zip(x.iter()) {
+        let t = -p * fast_math::ln(p);
+        *o = if p > 0.0 { t } else { 0.0 };
+    }
+    for (h, row) in s.expected[..len].iter_mut().zip(w.chunks_exact(k)) {
+        *h += row.iter().sum::<f64>();
+    }
+    for (a, &p) in s.mean[..len * k].iter_mut().zip(x.iter()) {
+        *a += p;
+    }
+}
+
 /// The per-sample path of [`crate::input::sealed_input::SealedInput::accumulate_members`].
 #[inline(always)]
 pub(crate) fn accumulate_by_sample<P: crate::input::sealed_input::SealedInput + ?Sized>(
@@ -285,7 +311,7 @@ mod tests {
             let s = row.sum();
             row.mapv_inplace(|v| v / s);
         }
-        let probs = Probabilities::new(w).unwrap();
+        let probs = Probabilities::new(w.clone()).unwrap();
         for convention in [EntropyConvention::Exact, EntropyConvention::PAPER_NOTEBOOK] {
             let mut a = BlockScratch::new(m, k);
             let mut b = BlockScratch::new(m, k);
@@ -331,6 +357,19 @@ mod tests {
                 reduce_block(&probs, first, len, convention, &mut a);
                 reduce_block_impl(&probs, first, len, convention, &mut b);
                 assert_eq!(outputs(&a, len), outputs(&b, len));
+                for r in 0..len {
+                    let i = first + r;
+                    let rows: Vec<Vec<f64>> = (0..m)
+                        .map(|mm| (0..k).map(|c| w[[mm, i, c]]).collect())
+                        .collect();
+                    let expected: f64 =
+                        rows.iter().map(|p| convention.entropy(p)).sum::<f64>() / m as f64;
+                    let mean: Vec<f64> = (0..k)
+                        .map(|c| rows.iter().map(|p| p[c]).sum::<f64>() / m as f64)
+                        .collect();
+                    assert!((a.expected[r] - expected).abs() < 1e-14, "sample {i}");
+                    assert!((a.predictive[r] - convention.entropy(&mean)).abs() < 1e-14);
+                }
                 first += len;
             }
         }
