@@ -18,10 +18,10 @@ const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // 1.9082149292705877
 const ROUND: f64 = 6_755_399_441_055_744.0;
 /// $2^{52}$: an integer $j < 2^{52}$ added to it sits in the low mantissa bits.
 const TWO_52: f64 = 4_503_599_627_370_496.0;
-/// Above this, $e^x$ overflows (`std` gives infinity).
-const EXP_OVERFLOW: f64 = 709.782_712_893_384;
-/// Below this, $e^x$ rounds to zero.
-const EXP_UNDERFLOW: f64 = -745.133_219_101_941_2;
+/// Arguments are clamped to $[-760, 709.79]$: $e^x$ rounds to zero below about $-745.13$ and
+/// overflows above about $709.78$, and the clamped values give exactly those results.
+const EXP_LOWEST: f64 = -760.0;
+const EXP_HIGHEST: f64 = 709.79;
 
 /// $2^k$ for an integral `k` in $[-1022, 1023]$, built from the bits.
 #[inline(always)]
@@ -31,14 +31,14 @@ fn pow2(k: f64) -> f64 {
     f64::from_bits((k + (1023.0 + TWO_52)).to_bits() << 52)
 }
 
-/// $e^x$ for finite `x` (NaN gives an unspecified value).
+/// $e^x$ for any `x` but NaN (which gives an unspecified value).
 ///
 /// $x = n \ln 2 + r$ with $|r| \le \tfrac12 \ln 2$ (Cody–Waite), $e^r$ by its Taylor polynomial
 /// of degree 13 (truncation error below $5 \cdot 10^{-18}$ relative), and $2^n$ applied in two
 /// exact-or-once-rounded factors so that subnormal results are right too.
 #[inline(always)]
 pub(crate) fn exp(x: f64) -> f64 {
-    let xc = x.clamp(EXP_UNDERFLOW, EXP_OVERFLOW);
+    let xc = x.clamp(EXP_LOWEST, EXP_HIGHEST);
     let n = (xc * std::f64::consts::LOG2_E + ROUND) - ROUND;
     let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, xc));
     let mut p: f64 = 1.0 / 6_227_020_800.0;
@@ -63,14 +63,8 @@ pub(crate) fn exp(x: f64) -> f64 {
     } else {
         0.0
     };
-    let y = (p * pow2(n - n1)) * pow2(n1);
-    if x < EXP_UNDERFLOW {
-        0.0
-    } else if x > EXP_OVERFLOW {
-        f64::INFINITY
-    } else {
-        y
-    }
+    // Beyond the ends the second factor rounds the result to 0 or to infinity.
+    (p * pow2(n - n1)) * pow2(n1)
 }
 
 /// fdlibm's minimax coefficients of $R(z)$, $\ln\frac{1+s}{1-s} = 2s + s R(s^2)$, error
@@ -181,6 +175,18 @@ mod tests {
         assert_eq!(exp(-746.0), 0.0);
         assert_eq!(exp(-1e300), 0.0);
         assert_eq!(exp(710.0), f64::INFINITY);
+        assert_eq!(exp(1e300), f64::INFINITY);
+        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+        // Around the underflow and overflow thresholds, as std.
+        for x in [-745.2, -745.13, -745.1, -745.0, 709.78, 709.7827, 709.783] {
+            assert!(
+                ulps(exp(x), x.exp()) <= 1.0,
+                "exp({x}) = {} vs {}",
+                exp(x),
+                x.exp()
+            );
+        }
         for x in [-708.5, -720.0, -740.0, -744.9, 709.7, 1e-300, -1e-300] {
             let (a, b) = (exp(x), x.exp());
             assert!(ulps(a, b) <= 2.0, "exp({x}) = {a} vs {b}");
