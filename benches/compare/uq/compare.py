@@ -33,7 +33,8 @@ if not logits_path.exists():
     del logits, base, p, labels
 input_bytes = M * N * K * 4
 threads = os.cpu_count()
-print(f"M={M} N={N} K={K}, float32 logits {input_bytes / 2**20:.0f} MiB, {threads} CPU threads, {BINS} bins")
+print(f"M={M} N={N} K={K}, float32 logits {input_bytes / 2**20:.0f} MiB, {threads} CPU threads, {BINS} bins; "
+      f"load average at the start {os.getloadavg()[0]:.1f}")
 
 ref = json.loads(subprocess.run(
     [sys.executable, str(HERE / "reference.py"), str(logits_path), str(labels_path), str(BINS), str(threads)],
@@ -69,7 +70,7 @@ print(f"\nRATIO wall, reference total / ensemble-uq end to end:     {ref_total /
 print(f"RATIO wall, reference total / ensemble-uq metrics only:   {ref_total / compute:.1f}x   "
       f"(both excluding the file read)")
 print(f"RATIO CPU time, reference / ensemble-uq end to end:       {ref_cpu / cpu_s:.1f}x   "
-      f"(load-independent; machine load {os.getloadavg()[0]:.1f} on {threads} CPUs)")
+      f"(less load-dependent than wall; load average {os.getloadavg()[0]:.1f} at the end, {threads} CPUs)")
 print(f"PEAK MEMORY ensemble-uq / input array: {rss / input_bytes:.2f}x   (goal <= 1.5x); "
       f"reference: {ref['peak_rss_bytes'] / input_bytes:.2f}x")
 print("\nvalues (reference | ensemble-uq):")
@@ -79,4 +80,6 @@ for k, v in ref["values"].items():
         mine = {"netcal_ece": ours["ece"], "netcal_mce": ours["mce"], "netcal_ace": ours["netcal_ace"]}[k]
     elif mine is None:
         mine = ours["error_detection"].get(k)
+    if isinstance(mine, str):                      # "inf", "-inf", "nan": non-finite values
+        mine = float(mine)
     print(f"  {k:26s} {v:.12g} | {mine:.12g}")

@@ -12,14 +12,15 @@
 //! with $0 \ln 0 = 0$ ([`EntropyConvention::Exact`]; the paper's $\ln(p+\epsilon)$ variant on
 //! request).
 //!
-//! One pass over the samples (parallel, per-sample scratch only) reduces the input to a few
-//! numbers per sample ([`EnsemblePrediction`]); every metric is computed from those:
+//! One pass over the samples (parallel over fixed blocks of samples, with vectorised $e^x$ and
+//! $\ln x$ within 1 ulp of `std`'s, block scratch only) reduces the input to a few numbers per
+//! sample ([`EnsemblePrediction`]); every metric is computed from those:
 //! accuracy, NLL ([`NllConvention`]), Brier; binned calibration ([`CalibrationConfig`]: ECE,
 //! MCE, RMSCE, netcal's ACE, equal-width or equal-mass bins, an explicit rule for confidence
 //! 1.0) and class-wise ECE; AUROC/AUPRC of any [`UncertaintyScore`] for error or
 //! out-of-distribution detection ([`Detection`]); AURC, E-AURC and accuracy–rejection curves
-//! ([`SelectiveRanking`]). [`EnsembleAccumulator`] builds the same result batch by batch, bit
-//! for bit. Inputs come from `.npy`, `.npz`, safetensors or JSON files ([`read_array3`],
+//! ([`SelectiveRanking`]; rankings by stable radix sorts). [`EnsembleAccumulator`] builds the
+//! same result batch by batch, bit for bit, whatever the thread count. Inputs come from `.npy`, `.npz`, safetensors or JSON files ([`read_array3`],
 //! [`read_labels`]); results go to JSON, Markdown ([`Report`], [`EpochSeries`]) and SVG
 //! ([`plots`]).
 //!
