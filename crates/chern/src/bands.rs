@@ -182,10 +182,12 @@ impl BandStructure {
                         k: k_of(j),
                         message,
                     };
-                    // For N >= 2 the k-points go in batches (pairs for N = 2, four for
-                    // N >= 3), whose square roots or QL sweeps the solvers interleave; the
-                    // first `pending` points of a batch wait with their H in `hbuf`.
-                    let batch = if n == 2 { 2 } else { BATCH };
+                    // For N >= 2 the k-points go in batches of four, whose square roots
+                    // (N = 2, two pairs) or QL sweeps (N >= 3) the solvers interleave; the first
+                    // `pending` points of a batch wait with their H in `hbuf`. The checks of H
+                    // run once the batch is written: read right after the model's stores, H
+                    // would stall on store forwarding.
+                    let check = |hb: &[C64], j: usize| check_hermitian(hb, n, || k_of(j));
                     let mut pending = 0;
                     for outer in 0..row / inner {
                         if outer > 0 {
@@ -210,9 +212,9 @@ impl BandStructure {
                             }
                             let [k, sin, cos] = &*kk;
                             h.write_hamiltonian_at(&KPoint { k, sin, cos }, &mut hbuf[pending]);
-                            check_hermitian(&hbuf[pending], n, k)?;
                             pending += 1;
                             if n == 1 {
+                                check(&hbuf[0], j)?;
                                 solver
                                     .solve_selected(
                                         &hbuf[0],
@@ -222,20 +224,30 @@ impl BandStructure {
                                     )
                                     .map_err(|m| eigen_error(j, m))?;
                                 pending = 0;
-                            } else if pending < batch {
-                            } else if n == 2 {
+                                continue;
+                            }
+                            if pending < BATCH {
+                                continue;
+                            }
+                            pending = 0;
+                            let j0 = j + 1 - BATCH;
+                            for (b, hb) in hbuf.iter().enumerate() {
+                                check(hb, j0 + b)?;
+                            }
+                            if n == 2 {
                                 // The closed form, written straight into place.
-                                let pair = eigen_2x2_pair([&hbuf[0], &hbuf[1]]);
-                                for (jj, (e, v)) in [j - 1, j].into_iter().zip(pair) {
-                                    e_row[jj * 2..jj * 2 + 2].copy_from_slice(&e);
-                                    let out = &mut v_row[jj * r * 2..(jj + 1) * r * 2];
-                                    for (o, &b) in out.chunks_exact_mut(2).zip(kept) {
-                                        o.copy_from_slice(&v[b]);
+                                for p in 0..BATCH / 2 {
+                                    let pair = eigen_2x2_pair([&hbuf[2 * p], &hbuf[2 * p + 1]]);
+                                    for (b, (e, v)) in pair.into_iter().enumerate() {
+                                        let jj = j0 + 2 * p + b;
+                                        e_row[jj * 2..jj * 2 + 2].copy_from_slice(&e);
+                                        let out = &mut v_row[jj * r * 2..(jj + 1) * r * 2];
+                                        for (o, &b) in out.chunks_exact_mut(2).zip(kept) {
+                                            o.copy_from_slice(&v[b]);
+                                        }
                                     }
                                 }
-                                pending = 0;
                             } else {
-                                let j0 = j + 1 - BATCH;
                                 let mut es = e_row[j0 * n..(j + 1) * n].chunks_exact_mut(n);
                                 let mut vs =
                                     v_row[j0 * r * n..(j + 1) * r * n].chunks_exact_mut(r * n);
@@ -248,13 +260,13 @@ impl BandStructure {
                                 for (b, result) in results.into_iter().enumerate() {
                                     result.map_err(|m| eigen_error(j0 + b, m))?;
                                 }
-                                pending = 0;
                             }
                         }
                     }
                     // The rest of an incomplete batch, one by one.
                     for (b, hb) in hbuf[..pending].iter().enumerate() {
                         let j = row - pending + b;
+                        check(hb, j)?;
                         solver
                             .solve_selected(
                                 hb,
@@ -407,7 +419,7 @@ impl BandStructure {
     }
 }
 
-/// How many k-points of $N \ge 3$ bands the eigen-solver takes at once.
+/// How many k-points the band-structure loop diagonalises at once ($N \ge 2$).
 const BATCH: usize = 4;
 
 /// Sets axis `a` of the momentum `kk` = ($k$, $\sin k$, $\cos k$) to grid index `i`.
@@ -418,13 +430,14 @@ fn set_axis(kk: &mut [Vec<f64>; 3], tables: &[Vec<Vec<f64>>; 3], a: usize, i: us
     }
 }
 
-/// Errors on a non-finite entry or a deviation from Hermiticity above $10^{-10}\max(1, \max|H|)$.
+/// Errors on a non-finite entry or a deviation from Hermiticity above $10^{-10}\max(1, \max|H|)$,
+/// naming the k-point `k()`.
 #[inline]
-pub(crate) fn check_hermitian(h: &[C64], n: usize, k: &[f64]) -> Result<()> {
+fn check_hermitian(h: &[C64], n: usize, k: impl FnOnce() -> Vec<f64>) -> Result<()> {
     if looks_hermitian(h, n) {
         Ok(())
     } else {
-        hermitian_error(h, n, k)
+        hermitian_error(h, n, &k())
     }
 }
 
@@ -537,7 +550,7 @@ mod tests {
                 assert!(exact.is_ok(), "fast check accepted {h:?}: {exact:?}");
             }
             assert_eq!(
-                format!("{:?}", check_hermitian(&h, n, &k)),
+                format!("{:?}", check_hermitian(&h, n, || k.to_vec())),
                 format!("{exact:?}")
             );
         }
