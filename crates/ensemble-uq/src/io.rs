@@ -366,7 +366,6 @@ fn read_npy3_parallel(path: &Path) -> Result<Option<FloatArray3>> {
         // go through ndarray-npy's decoder.
         let little = header.type_descriptor.to_string() == T::LITTLE_ENDIAN_DESCRIPTOR;
         let mut data = vec![T::default(); len];
-        advise_huge_pages(&mut data);
         let chunk = READ_CHUNK_BYTES / size;
         let decoded = data
             .par_chunks_mut(chunk)
@@ -411,31 +410,6 @@ fn read_npy3_parallel(path: &Path) -> Result<Option<FloatArray3>> {
     };
     Ok(array)
 }
-
-/// Asks Linux to back `buffer` with transparent huge pages where the system allows it on
-/// request (`madvise` mode): filling a fresh 200 MB array then takes 2 MiB page faults instead
-/// of 4 KiB ones, a fraction of the kernel time. A hint only; contents are untouched.
-#[cfg(target_os = "linux")]
-fn advise_huge_pages<T>(buffer: &mut [T]) {
-    const HUGE: usize = 2 << 20;
-    let start = buffer.as_mut_ptr() as usize;
-    let end = start + std::mem::size_of_val(buffer);
-    let (first, last) = (start.div_ceil(HUGE) * HUGE, end / HUGE * HUGE);
-    if last > first {
-        // SAFETY: [first, last) lies inside `buffer`, memory this process owns and maps;
-        // MADV_HUGEPAGE changes how it is backed, never what it holds. Failure is harmless.
-        unsafe {
-            libc::madvise(
-                first as *mut libc::c_void,
-                last - first,
-                libc::MADV_HUGEPAGE,
-            );
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise_huge_pages<T>(_buffer: &mut [T]) {}
 
 #[cfg(not(unix))]
 fn read_npy3_parallel(_path: &Path) -> Result<Option<FloatArray3>> {
