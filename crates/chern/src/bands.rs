@@ -1,5 +1,5 @@
 //! Band structure on a periodic k-grid: one eigen-decomposition per k-point, in parallel.
-use crate::eigen::{Eigensolver, eigen_2x2_pair};
+use crate::eigen::{Eigensolver, eigen_2x2_pair_with};
 use crate::error::{Error, Result};
 use crate::hamiltonian::{BlochHamiltonian, KPoint};
 use num_complex::Complex64 as C64;
@@ -237,15 +237,19 @@ impl BandStructure {
                             if n == 2 {
                                 // The closed form, written straight into place.
                                 for p in 0..BATCH / 2 {
-                                    let pair = eigen_2x2_pair([&hbuf[2 * p], &hbuf[2 * p + 1]]);
-                                    for (b, (e, v)) in pair.into_iter().enumerate() {
+                                    let pair = [&hbuf[2 * p][..], &hbuf[2 * p + 1][..]];
+                                    eigen_2x2_pair_with(pair, |b, e, v| {
                                         let jj = j0 + 2 * p + b;
                                         e_row[jj * 2..jj * 2 + 2].copy_from_slice(&e);
                                         let out = &mut v_row[jj * r * 2..(jj + 1) * r * 2];
                                         for (o, &b) in out.chunks_exact_mut(2).zip(kept) {
-                                            o.copy_from_slice(&v[b]);
+                                            // A select, not an index: v stays in registers.
+                                            let [lower, upper] = v;
+                                            let row = if b == 0 { lower } else { upper };
+                                            o[0] = row[0];
+                                            o[1] = row[1];
                                         }
-                                    }
+                                    });
                                 }
                             } else {
                                 let mut es = e_row[j0 * n..(j + 1) * n].chunks_exact_mut(n);

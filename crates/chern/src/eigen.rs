@@ -902,8 +902,22 @@ pub(crate) fn eigen_2x2(h: &[C64]) -> ([f64; 2], [[C64; 2]; 2]) {
 
 /// [`eigen_2x2`] of two matrices at once, lane by lane in arrays so that the square roots and
 /// the division run as two-lane vector instructions.
-#[inline]
+#[cfg(test)]
 pub(crate) fn eigen_2x2_pair(h: [&[C64]; 2]) -> [([f64; 2], [[C64; 2]; 2]); 2] {
+    let mut out = [([0.0; 2], [[C64::new(0.0, 0.0); 2]; 2]); 2];
+    eigen_2x2_pair_with(h, |lane, e, v| out[lane] = (e, v));
+    out
+}
+
+/// [`eigen_2x2`] of two matrices at once, handing lane, energies and eigenvectors (lower,
+/// upper) to `sink`: inlined, the results go from registers straight to their destination
+/// (written to a buffer in 8-byte halves and read back whole, they would stall on store
+/// forwarding).
+#[inline(always)]
+pub(crate) fn eigen_2x2_pair_with(
+    h: [&[C64]; 2],
+    mut sink: impl FnMut(usize, [f64; 2], [[C64; 2]; 2]),
+) {
     let a = [h[0][0].re, h[1][0].re];
     let b = [h[0][3].re, h[1][3].re];
     let c = [h[0][1], h[1][1]];
@@ -918,10 +932,8 @@ pub(crate) fn eigen_2x2_pair(h: [&[C64]; 2]) -> [([f64; 2], [[C64; 2]; 2]); 2] {
     let v2 = [s[0] * s[0] + c2[0], s[1] * s[1] + c2[1]];
     let q = [v2[0].sqrt(), v2[1].sqrt()];
     let norm = [1.0 / q[0], 1.0 / q[1]];
-    let mut out = [([0.0; 2], [[C64::new(0.0, 0.0); 2]; 2]); 2];
     for l in 0..2 {
-        out[l].0 = [d0[l] - r[l], d0[l] + r[l]];
-        out[l].1 = if r[l] == 0.0 {
+        let vectors = if r[l] == 0.0 {
             let (one, zero) = (C64::new(1.0, 0.0), C64::new(0.0, 0.0));
             [[one, zero], [zero, one]]
         } else {
@@ -932,8 +944,8 @@ pub(crate) fn eigen_2x2_pair(h: [&[C64]; 2]) -> [([f64; 2], [[C64; 2]; 2]); 2] {
                 [[sn, -cn.conj()], [cn, sn]]
             }
         };
+        sink(l, [d0[l] - r[l], d0[l] + r[l]], vectors);
     }
-    out
 }
 
 #[cfg(test)]
