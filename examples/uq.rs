@@ -12,6 +12,7 @@
 //! non-finite values are strings (`"nll": "inf"` when the ensemble gives a true class
 //! probability exactly 0 under the default exact NLL); `null` means "not defined".
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -257,16 +258,20 @@ fn main() -> Result<()> {
         }
     }
 
-    if args.json {
+    let text = if args.json {
         let mut object = serde_json::to_value(&report.summary)?;
         if series.len() > 1 {
             object["epochs"] = serde_json::to_value(&series)?;
         }
-        println!("{}", serde_json::to_string_pretty(&object)?);
+        serde_json::to_string_pretty(&object)? + "\n"
     } else if series.len() > 1 {
-        print!("{}", series.to_markdown());
+        series.to_markdown()
     } else {
-        print!("{}", report.summary.to_markdown());
+        report.summary.to_markdown()
+    };
+    // A reader that stops early (`| head`) is not an error worth a panic.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("writing to stdout")?),
     }
-    Ok(())
 }
