@@ -11,6 +11,10 @@
 //! for out-of-distribution inputs, once per epoch or once for the last epoch. In the JSON,
 //! non-finite values are strings (`"nll": "inf"` when the ensemble gives a true class
 //! probability exactly 0 under the default exact NLL); `null` means "not defined".
+//!
+//! A C-order float32/float64 `.npy` or safetensors array is streamed in blocks of samples
+//! ([`ensemble_uq::MemberFile`]: same values and errors, a few MiB instead of the whole array);
+//! other files are read whole.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,8 +23,9 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use ensemble_uq::{
     Binning, CalibrationConfig, ConfidenceOneRule, EnsembleConfig, EnsemblePrediction,
-    EntropyConvention, EpochSeries, FloatArray3, Labels, Logits, NllConvention, Probabilities,
-    Report, SummaryOptions, UncertaintyScores, plots, read_array3, read_labels, split_field,
+    EntropyConvention, EpochSeries, FloatArray3, Labels, Logits, MemberFile, NllConvention,
+    PredictionKind, Probabilities, Report, SummaryOptions, UncertaintyScores, plots, read_array3,
+    read_labels, split_field,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -123,6 +128,26 @@ impl Members {
     }
 }
 
+/// The context the whole-array path gives an error of a streamed file: validation errors are
+/// the file's ("invalid member predictions"), others get `otherwise`.
+fn member_context(
+    e: ensemble_uq::Error,
+    path: &std::path::Path,
+    otherwise: Option<String>,
+) -> anyhow::Error {
+    use ensemble_uq::Error as E;
+    let context = match e {
+        E::NonFinite { .. } | E::NegativeProbability { .. } | E::RowSum { .. } => {
+            Some(format!("{}: invalid member predictions", path.display()))
+        }
+        _ => otherwise,
+    };
+    match context {
+        Some(c) => anyhow::Error::new(e).context(c),
+        None => anyhow::Error::new(e),
+    }
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let (files, logits) = if args.logits.is_empty() {
@@ -186,18 +211,36 @@ fn main() -> Result<()> {
     let mut series = EpochSeries::default();
     let mut last: Option<(EnsemblePrediction, Report)> = None;
     let (mut read_s, mut compute_s) = (0.0, 0.0);
+    let mut streamed = false;
+    let kind = if logits {
+        PredictionKind::Logits
+    } else {
+        PredictionKind::Probabilities
+    };
     for (e, file) in files.iter().enumerate() {
         progress.set_message(file.clone());
         let clock = std::time::Instant::now();
-        let members = Members::read(file, logits)?;
-        read_s += clock.elapsed().as_secs_f64();
-        let clock = std::time::Instant::now();
-        let labels = Labels::from_signed(&raw_labels, members.classes())
-            .with_context(|| format!("{}: labels do not fit {}", label_path.display(), file))?;
-        let prediction = members
-            .predict(&labels, config)
-            .with_context(|| format!("{file} with labels {}", label_path.display()))?;
-        drop(members);
+        let with_labels = || format!("{file} with labels {}", label_path.display());
+        // A plain .npy or safetensors file with fitting labels is streamed in blocks of
+        // samples; anything else (and every label error) goes through the whole-array path,
+        // which words the errors.
+        let (path, field) = split_field(file);
+        let stream = MemberFile::open(&path, field.as_deref())?.and_then(|f| {
+            let labels = Labels::from_signed(&raw_labels, f.shape().2).ok()?;
+            Some((f, labels))
+        });
+        let prediction = if let Some((f, labels)) = stream {
+            read_s += clock.elapsed().as_secs_f64();
+            streamed = true;
+            f.predict(kind, &labels, config)
+                .map_err(|e| member_context(e, &path, Some(with_labels())))?
+        } else {
+            let members = Members::read(file, logits)?;
+            read_s += clock.elapsed().as_secs_f64();
+            let labels = Labels::from_signed(&raw_labels, members.classes())
+                .with_context(|| format!("{}: labels do not fit {}", label_path.display(), file))?;
+            members.predict(&labels, config).with_context(with_labels)?
+        };
         let ood_file = match args.ood.len() {
             0 => None,
             1 if e + 1 == files.len() => Some(&args.ood[0]),
@@ -206,6 +249,16 @@ fn main() -> Result<()> {
         };
         let ood = ood_file
             .map(|f| -> Result<UncertaintyScores> {
+                let (path, field) = split_field(f);
+                // Streamed unless the class count disagrees (that error comes after the
+                // values' validation, as the whole-array path gives it).
+                if let Some(stream) = MemberFile::open(&path, field.as_deref())?
+                    && stream.shape().2 == prediction.classes()
+                {
+                    return stream
+                        .scores(kind, entropy)
+                        .map_err(|e| member_context(e, &path, None));
+                }
                 let m = Members::read(f, logits)?;
                 if m.classes() != prediction.classes() {
                     bail!(
@@ -225,8 +278,12 @@ fn main() -> Result<()> {
     }
     progress.finish_and_clear();
     if args.timings {
-        // Reading includes validation; computing includes the OOD file's pass, if any.
-        eprintln!("{{\"read_and_validate_s\": {read_s:.6}, \"compute_s\": {compute_s:.6}}}");
+        // Reading includes validation; computing includes the OOD file's pass, if any. A
+        // streamed file is read and validated block by block during the computation: its
+        // reading time is then the header's only.
+        eprintln!(
+            "{{\"read_and_validate_s\": {read_s:.6}, \"compute_s\": {compute_s:.6}, \"streamed\": {streamed}}}"
+        );
     }
     let Some((prediction, report)) = last else {
         bail!("no input");

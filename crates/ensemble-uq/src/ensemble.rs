@@ -142,6 +142,13 @@ impl UncertaintyScores {
         Ok(())
     }
 
+    /// Makes room for `additional` more samples (no effect on the values).
+    pub fn reserve(&mut self, additional: usize) {
+        self.predictive_entropy.reserve(additional);
+        self.expected_entropy.reserve(additional);
+        self.confidence.reserve(additional);
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.confidence.len()
@@ -265,6 +272,14 @@ impl EnsembleAccumulator {
             classwise: None,
             class_counts: Vec::new(),
         })
+    }
+
+    /// Makes room for `additional` more samples (no effect on the values).
+    pub fn reserve(&mut self, additional: usize) {
+        self.scores.reserve(additional);
+        self.prediction.reserve(additional);
+        self.correct.reserve(additional);
+        self.true_class_probability.reserve(additional);
     }
 
     /// Number of samples accumulated so far.

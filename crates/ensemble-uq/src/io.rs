@@ -88,7 +88,7 @@ impl FileFormat {
     }
 }
 
-fn format_error(path: &Path, field: &str, reason: impl Into<String>) -> Error {
+pub(crate) fn format_error(path: &Path, field: &str, reason: impl Into<String>) -> Error {
     Error::Format {
         path: path.to_path_buf(),
         field: field.to_owned(),
@@ -96,7 +96,7 @@ fn format_error(path: &Path, field: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-fn open(path: &Path) -> Result<File> {
+pub(crate) fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -293,7 +293,7 @@ const READ_CHUNK_BYTES: usize = 1 << 20;
 
 /// float32 and float64 as `.npy` stores them little-endian.
 #[cfg(unix)]
-trait LittleEndianFloat: ReadableElement + Copy + Default + Send + Sync {
+pub(crate) trait LittleEndianFloat: ReadableElement + Copy + Default + Send + Sync {
     /// The header's type descriptor, as the header value displays it.
     const LITTLE_ENDIAN_DESCRIPTOR: &'static str;
     /// From exactly `size_of::<Self>()` little-endian bytes.
@@ -417,7 +417,7 @@ fn read_npy3_parallel(_path: &Path) -> Result<Option<FloatArray3>> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Rank {
+pub(crate) enum Rank {
     One,
     Three,
 }
@@ -541,7 +541,7 @@ fn json_array3(value: &serde_json::Value) -> std::result::Result<FloatArray3, St
 }
 
 /// Parsed safetensors header and the file offset of its data section.
-fn safetensors_header(path: &Path) -> Result<(File, Metadata, u64, u64)> {
+pub(crate) fn safetensors_header(path: &Path) -> Result<(File, Metadata, u64, u64)> {
     let mut file = open(path)?;
     let file_len = file
         .metadata()
@@ -581,7 +581,7 @@ fn safetensors_header(path: &Path) -> Result<(File, Metadata, u64, u64)> {
     Ok((file, metadata, 8 + n, file_len))
 }
 
-fn pick_tensor<'a>(
+pub(crate) fn pick_tensor<'a>(
     path: &Path,
     metadata: &'a Metadata,
     field: Option<&str>,
@@ -655,7 +655,7 @@ fn read_elements<T>(
     Ok(out)
 }
 
-fn tensor_location(
+pub(crate) fn tensor_location(
     path: &Path,
     name: &str,
     t: &TensorInfo,

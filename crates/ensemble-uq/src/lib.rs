@@ -21,7 +21,8 @@
 //! out-of-distribution detection ([`Detection`]); AURC, E-AURC and accuracy–rejection curves
 //! ([`SelectiveRanking`]; rankings by stable radix sorts). [`EnsembleAccumulator`] builds the
 //! same result batch by batch, bit for bit, whatever the thread count. Inputs come from `.npy`, `.npz`, safetensors or JSON files ([`read_array3`],
-//! [`read_labels`]); results go to JSON, Markdown ([`Report`], [`EpochSeries`]) and SVG
+//! [`read_labels`]); a plain `.npy` or safetensors array can be streamed in blocks of samples
+//! instead ([`MemberFile`]: same results and errors, memory a few MiB); results go to JSON, Markdown ([`Report`], [`EpochSeries`]) and SVG
 //! ([`plots`]).
 //!
 //! ```
@@ -59,6 +60,7 @@ mod error;
 mod fast_math;
 mod input;
 mod io;
+mod member_file;
 mod pass;
 pub mod plots;
 #[cfg(test)]
@@ -83,6 +85,7 @@ pub use entropy::{EntropyConvention, Uncertainty, entr, entropy};
 pub use error::{Error, Result};
 pub use input::{Labels, Logits, MemberPredictions, Probabilities, Real};
 pub use io::{FileFormat, FloatArray3, read_array3, read_labels, split_field};
+pub use member_file::{MemberFile, PredictionKind};
 pub use report::{DetectionSummary, EpochSeries, Report, Summary, SummaryOptions};
 pub use scores::{NllConvention, nll};
 pub use selective::{Aurc, RejectionPoint, SelectiveRanking};
