@@ -5,7 +5,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ensemble_uq::{
-    EnsembleConfig, EnsemblePrediction, Labels, Logits, Probabilities, Report, SummaryOptions,
+    EnsembleConfig, EnsemblePrediction, FloatArray3, Labels, Logits, MemberFile, PredictionKind,
+    Probabilities, Report, SummaryOptions, read_array3,
 };
 use ndarray::Array3;
 use rand::rngs::StdRng;
@@ -27,6 +28,24 @@ fn inputs() -> (Logits<f32>, Labels) {
         Logits::new(logits).expect("finite"),
         Labels::new(labels, K).expect("in range"),
     )
+}
+
+/// Writes `logits` as a C-order little-endian float32 `.npy` (format 1.0) to a temporary file.
+fn write_npy(logits: &Logits<f32>) -> std::path::PathBuf {
+    let (m, n, k) = logits.shape();
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({m}, {n}, {k}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(logits.view().iter().flat_map(|v| v.to_le_bytes()));
+    let path = std::env::temp_dir().join(format!("ensemble-uq-bench-{}.npy", std::process::id()));
+    std::fs::write(&path, bytes).expect("writable temp dir");
+    path
 }
 
 fn bench(c: &mut Criterion) {
@@ -63,6 +82,27 @@ fn bench(c: &mut Criterion) {
     g.bench_function("validate_logits_f32_5x1e5x10", |b| {
         b.iter(|| Logits::new(black_box(logits.view().to_owned())).expect("finite"))
     });
+    // From a .npy file (in the page cache): read whole, validate, one pass; or streamed.
+    let path = write_npy(&logits);
+    g.bench_function("npy_read_whole_then_one_pass_5x1e5x10", |b| {
+        b.iter(|| {
+            let FloatArray3::F32(a) = read_array3(black_box(&path), None).expect("readable") else {
+                unreachable!("written as float32")
+            };
+            let l = Logits::new(a).expect("finite");
+            EnsemblePrediction::new(&l, &labels, config).expect("valid")
+        })
+    });
+    g.bench_function("npy_streamed_one_pass_5x1e5x10", |b| {
+        b.iter(|| {
+            let f = MemberFile::open(black_box(&path), None)
+                .expect("readable")
+                .expect("streamable");
+            f.predict(PredictionKind::Logits, &labels, config)
+                .expect("valid")
+        })
+    });
+    let _ = std::fs::remove_file(&path);
     g.finish();
 }
 
