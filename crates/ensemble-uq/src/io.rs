@@ -327,10 +327,10 @@ impl LittleEndianFloat for f64 {
 /// positioned reads of 1 MiB chunks on all threads, each decoded by ndarray-npy and copied
 /// into place (so the kernel's copy and the page faults of the new array are shared among the
 /// threads). `Ok(None)` for anything else.
-#[cfg(unix)]
-fn read_npy3_parallel(path: &Path) -> Result<Option<FloatArray3>> {
-    use std::os::unix::fs::FileExt;
-
+/// The opened `.npy` file, its parsed header, the byte offset of its data and the file's
+/// length; `Ok(None)` when ndarray-npy cannot parse the header (the caller's fallback reader
+/// then reports the problem).
+pub(crate) fn npy_header(path: &Path) -> Result<Option<(File, Header, u64, u64)>> {
     let file = open(path)?;
     let io_error = |source| Error::Io {
         path: path.to_path_buf(),
@@ -342,6 +342,21 @@ fn read_npy3_parallel(path: &Path) -> Result<Option<FloatArray3>> {
         return Ok(None);
     };
     let offset = reader.stream_position().map_err(io_error)?;
+    drop(reader);
+    Ok(Some((file, header, offset, file_len)))
+}
+
+#[cfg(unix)]
+fn read_npy3_parallel(path: &Path) -> Result<Option<FloatArray3>> {
+    use std::os::unix::fs::FileExt;
+
+    let io_error = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let Some((file, header, offset, file_len)) = npy_header(path)? else {
+        return Ok(None);
+    };
     if header.layout.is_fortran() || header.shape.len() != 3 {
         return Ok(None);
     }

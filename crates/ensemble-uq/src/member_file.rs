@@ -358,23 +358,11 @@ type Located = (File, u64, (usize, usize, usize), bool);
 /// The [`Located`] data of a C-order little-endian float32/float64 `.npy`
 /// whose size agrees with its header; `None` for anything else.
 fn locate_npy(path: &Path) -> Result<Option<Located>> {
-    use std::io::{BufReader, Seek};
-
     use crate::io::LittleEndianFloat;
-    use ndarray_npy::npy::header::Header;
 
-    let file = crate::io::open(path)?;
-    let io_error = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file_len = file.metadata().map_err(io_error)?.len();
-    let mut reader = BufReader::new(&file);
-    let Ok(header) = Header::from_reader(&mut reader) else {
+    let Some((file, header, offset, file_len)) = crate::io::npy_header(path)? else {
         return Ok(None);
     };
-    let offset = reader.stream_position().map_err(io_error)?;
-    drop(reader);
     let [m, n, k] = header.shape[..] else {
         return Ok(None);
     };
