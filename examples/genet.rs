@@ -21,7 +21,7 @@ use gauge_nn::eval::{EvalReport, evaluate_source};
 use gauge_nn::loss::LossConfig;
 use gauge_nn::model::NetConfig;
 use gauge_nn::plot;
-use gauge_nn::sweep::{BandRun, BandSweepConfig, run_band_sweep};
+use gauge_nn::sweep::{BandRun, BandSweepConfig, grid_name, run_band_sweep};
 use gauge_nn::train::{
     Checkpoint, DataConfig, Schedule, TrainConfig, TrainSource, Trainer, read_metrics,
 };
@@ -519,13 +519,6 @@ fn demo(out: &Path, threads: usize) -> Result<()> {
         out.display()
     );
     Ok(())
-}
-
-fn grid_name(grid: &[usize]) -> String {
-    grid.iter()
-        .map(|l| l.to_string())
-        .collect::<Vec<_>>()
-        .join("x")
 }
 
 fn print_report(r: &EvalReport, grid: &[usize], bands: usize) {

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::eval::EvalReport;
-use crate::sweep::BandSweepReport;
+use crate::sweep::{BandSweepReport, grid_name};
 use crate::train::EpochMetrics;
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -137,10 +137,7 @@ fn draw_band_sweep(report: &BandSweepReport, path: &Path) -> DrawResult {
     let grid = &report.config.train.grid;
     let caption = format!(
         "accuracy on C ≠ 0 by filled bands (trained on {}{})",
-        grid.iter()
-            .map(|l| l.to_string())
-            .collect::<Vec<_>>()
-            .join("x"),
+        grid_name(grid),
         if report.config.train.trivial_only {
             ", C = 0 only"
         } else {
@@ -172,14 +169,7 @@ fn draw_band_sweep(report: &BandSweepReport, path: &Path) -> DrawResult {
                     .map(|e| (r.bands as f64, e.accuracy_nontrivial.unwrap_or(e.accuracy)))
             })
             .collect();
-        let label = format!(
-            "evaluated on {}",
-            eval_grid
-                .iter()
-                .map(|l| l.to_string())
-                .collect::<Vec<_>>()
-                .join("x")
-        );
+        let label = format!("evaluated on {}", grid_name(eval_grid));
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
             .label(label)

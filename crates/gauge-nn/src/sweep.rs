@@ -167,6 +167,15 @@ pub struct BandSweepReport {
     pub runs: Vec<BandRun>,
 }
 
+/// Lattice extents as they are written in file names and labels: `5x5`, `3x3x3x3`.
+pub fn grid_name(extents: &[usize]) -> String {
+    extents
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
+}
+
 /// File names inside the sweep directory.
 pub const SWEEP_JSON: &str = "sweep.json";
 /// The accuracy-by-bands figure.
@@ -213,44 +222,49 @@ fn train_and_evaluate(
 ) -> Result<BandRun> {
     let run_dir = BandSweepConfig::run_dir(dir, n);
     let wanted = config.run_config(n);
-    let mut trainer = if Checkpoint::exists(&run_dir) {
+    let stored = if Checkpoint::exists(&run_dir) {
         let ckpt = Checkpoint::read(&run_dir)?;
         check_same_run(&run_dir, &ckpt.config, &wanted)?;
-        if ckpt.state.epoch >= wanted.epochs {
-            None
-        } else {
-            let mut ckpt = ckpt;
-            ckpt.config = wanted.clone();
-            Some(Trainer::resume_with(&run_dir, ckpt)?)
-        }
+        Some(ckpt)
     } else {
-        Some(Trainer::new(wanted.clone(), &run_dir)?)
+        None
     };
-    if let Some(t) = trainer.as_mut() {
-        t.train(progress)?;
-    }
-    drop(trainer);
+    // A finished run is evaluated from its checkpoint, anything else from the trainer that
+    // finishes it (whose weights are the ones it has just written).
+    let (trainer, stored_net);
+    let (net, state) = match stored {
+        Some(ckpt) if ckpt.state.epoch >= wanted.epochs => {
+            stored_net = ckpt.network(ckpt.config.device.device()?)?;
+            (&stored_net.1, ckpt.state)
+        }
+        stored => {
+            let mut t = match stored {
+                Some(mut ckpt) => {
+                    ckpt.config = wanted.clone();
+                    Trainer::resume_with(&run_dir, ckpt)?
+                }
+                None => Trainer::new(wanted.clone(), &run_dir)?,
+            };
+            t.train(progress)?;
+            trainer = t;
+            (trainer.net(), trainer.state().clone())
+        }
+    };
     let metrics = read_metrics(&run_dir)?;
     crate::plot::training_curves(&metrics, &run_dir.join("loss.svg"))?;
-    let ckpt = Checkpoint::read(&run_dir)?;
-    let (_vs, net) = ckpt.network(ckpt.config.device.device()?)?;
-    let rescale = ckpt.state.rescale;
+    let rescale = state.rescale;
     let mut evaluations = Vec::new();
     for grid in config.eval_grids() {
         let start = Instant::now();
         let mut source = wanted.all_chern_source(&grid, config.eval_seed)?;
         let r = evaluate_source(
-            &net,
+            net,
             &mut source,
             config.eval_samples,
             config.eval_batch,
             rescale,
         )?;
-        let name = grid
-            .iter()
-            .map(|l| l.to_string())
-            .collect::<Vec<_>>()
-            .join("x");
+        let name = grid_name(&grid);
         crate::plot::predictions(&r, &run_dir.join(format!("predictions-{name}.svg")))?;
         evaluations.push(GridEvaluation {
             grid,
@@ -265,8 +279,8 @@ fn train_and_evaluate(
     Ok(BandRun {
         bands: n,
         dir: run_dir,
-        epochs: ckpt.state.epoch,
-        train_seconds: ckpt.state.train_seconds,
+        epochs: state.epoch,
+        train_seconds: state.train_seconds,
         final_loss: metrics.last().map(|m| m.loss),
         rescale,
         evaluations,
@@ -302,45 +316,22 @@ mod tests {
     use super::*;
     use crate::data::SampleSource;
     use crate::eval::{chern_numbers, predict};
-    use crate::loss::LossConfig;
-    use crate::model::NetConfig;
-    use crate::train::AdamConfig;
+    use crate::train::tests::{small_config, tmp_dir};
 
     fn tiny() -> BandSweepConfig {
         BandSweepConfig {
             bands: vec![1, 2],
             train: TrainConfig {
-                grid: vec![3, 3],
-                model: NetConfig {
-                    channels: vec![4, 4],
-                    ..Default::default()
-                },
-                loss: LossConfig::Local,
-                optimizer: AdamConfig {
-                    lr: 1e-2,
-                    ..Default::default()
-                },
-                epochs: 2,
                 samples_per_epoch: 16,
-                batch: 8,
                 seed: 3,
                 threads: 1,
-                calibration_samples: 0,
-                validation_samples: 0,
-                ..Default::default()
+                ..small_config()
             },
             grids: vec![vec![3, 3], vec![4, 4]],
             eval_samples: 24,
             eval_seed: 11,
             eval_batch: 10,
         }
-    }
-
-    fn tmp_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("gauge-nn-sweep-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
     }
 
     fn metric_lines(dir: &Path) -> usize {
@@ -352,7 +343,7 @@ mod tests {
 
     #[test]
     fn sweep_trains_one_network_per_band_count_and_evaluates_each_grid() {
-        let dir = tmp_dir("full");
+        let dir = tmp_dir("sweep-full");
         let config = tiny();
         let mut seen = Vec::new();
         let report = run_band_sweep(&config, &dir, false, |r| seen.push(r.bands)).unwrap();
@@ -423,7 +414,7 @@ mod tests {
 
     #[test]
     fn an_interrupted_sweep_resumes_and_a_changed_one_is_refused() {
-        let dir = tmp_dir("resume");
+        let dir = tmp_dir("sweep-resume");
         let config = tiny();
         // Interrupted after one epoch of n = 1: only that run exists.
         let mut one = config.run_config(1);
@@ -466,7 +457,7 @@ mod tests {
 
     #[test]
     fn bad_sweeps_are_rejected_with_the_value() {
-        let dir = tmp_dir("bad");
+        let dir = tmp_dir("sweep-bad");
         let mut c = tiny();
         c.bands = vec![];
         assert!(matches!(

@@ -986,10 +986,11 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn small_config() -> TrainConfig {
+    /// A run small enough for unit tests (3x3, channels 4, 4, double precision).
+    pub(crate) fn small_config() -> TrainConfig {
         TrainConfig {
             bands: 1,
             grid: vec![3, 3],
@@ -1013,7 +1014,8 @@ mod tests {
         }
     }
 
-    fn tmp_dir(name: &str) -> PathBuf {
+    /// A fresh (removed) directory under the system temp dir, unique to this process.
+    pub(crate) fn tmp_dir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("gauge-nn-train-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
