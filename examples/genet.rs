@@ -550,6 +550,7 @@ fn print_report(r: &EvalReport, grid: &[usize], bands: usize) {
 
 /// Runs the sweep, printing one table row per network as it finishes.
 fn sweep(config: &BandSweepConfig, out: &Path) -> Result<()> {
+    config.validate()?;
     let grids = config.eval_grids();
     println!(
         "sweep over filled bands {:?}: training on {}{}, {} epochs x {} samples each; evaluating on {} \
