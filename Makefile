@@ -25,7 +25,7 @@ test: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	PROPTEST_RNG_SEED=$(PROPTEST_SEED) $(CARGO) test --workspace --all-features
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --all-features
+	RUSTDOCFLAGS="-D warnings --html-in-header $(CURDIR)/katex-header.html" $(CARGO) doc --workspace --no-deps --all-features
 
 bench: setup
 	$(CARGO) bench --workspace

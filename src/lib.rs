@@ -7,6 +7,10 @@
 //! - [`chern`]: Bloch Hamiltonians and exact Fukui–Hatsugai–Suzuki Chern numbers.
 //! - [`gauge_nn`]: gauge-equivariant networks (GEBLNet, GEConv, TrNorm) on libtorch.
 //! - [`ensemble_uq`]: uncertainty metrics for LoRA ensembles.
+//!
+//! [`cli`] holds the argument checks and the memory limit shared by the example binaries.
+pub mod cli;
+
 pub use chern;
 pub use ensemble_uq;
 pub use gauge_nn;
