@@ -10,13 +10,13 @@
 //! ```
 //! Parsing and printing only: every number comes from the `chern` crate.
 use anyhow::{Context, Result, bail};
+use chart_svg::plotters::prelude::*;
 use chern::{
     BandSet, BandStructure, BlochHamiltonian, ChernConfig, ChernNumber, Dirac4d, DynHamiltonian,
     Haldane, Hofstadter, Method, Qwz, TightBinding, Tolerances, Wannier90, chern_number,
     second_chern_number, wilson_loops,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use plotters::prelude::*;
 use serde_json::{Value, json};
 use std::f64::consts::PI;
 use std::path::PathBuf;
@@ -552,61 +552,41 @@ fn scan(model: &ScanModel) -> Result<()> {
     Ok(())
 }
 
-/// Diverging blue-white-red colour for `t` in [-1, 1].
-fn diverging(t: f64) -> RGBColor {
-    let t = t.clamp(-1.0, 1.0);
-    let mix = |a: f64, b: f64, s: f64| (a + (b - a) * s).round() as u8;
-    if t < 0.0 {
-        let s = -t;
-        RGBColor(
-            mix(255.0, 33.0, s),
-            mix(255.0, 102.0, s),
-            mix(255.0, 172.0, s),
-        )
-    } else {
-        RGBColor(
-            mix(255.0, 178.0, t),
-            mix(255.0, 24.0, t),
-            mix(255.0, 43.0, t),
-        )
-    }
-}
-
 fn plot_curvature(c: &ChernNumber, path: &PathBuf) -> Result<()> {
     let omega = c.curvature();
     let (l1, l2) = (c.grid[0], c.grid[1]);
     let scale = omega.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-300);
-    let root = SVGBackend::new(path, (720, 640)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let title = format!(
-        "Berry curvature, C = {} ({}), max |Ω| = {:.3}",
-        c.chern, c.method, scale
-    );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.0..2.0 * PI, 0.0..2.0 * PI)?;
-    chart
-        .configure_mesh()
-        .x_desc("k1")
-        .y_desc("k2")
-        .disable_mesh()
-        .draw()?;
-    let (d1, d2) = (2.0 * PI / l1 as f64, 2.0 * PI / l2 as f64);
-    chart.draw_series(
-        (0..l1)
-            .flat_map(|i| (0..l2).map(move |j| (i, j)))
-            .map(|(i, j)| {
-                let (x, y) = (i as f64 * d1, j as f64 * d2);
-                Rectangle::new(
-                    [(x, y), (x + d1, y + d2)],
-                    diverging(omega[[i, j]] / scale).filled(),
-                )
-            }),
-    )?;
-    root.present()?;
+    chart_svg::write_svg(path, (720, 640), |root| {
+        let title = format!(
+            "Berry curvature, C = {} ({}), max |Ω| = {:.3}",
+            c.chern, c.method, scale
+        );
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..2.0 * PI, 0.0..2.0 * PI)?;
+        chart
+            .configure_mesh()
+            .x_desc("k1")
+            .y_desc("k2")
+            .disable_mesh()
+            .draw()?;
+        let (d1, d2) = (2.0 * PI / l1 as f64, 2.0 * PI / l2 as f64);
+        chart.draw_series(
+            (0..l1)
+                .flat_map(|i| (0..l2).map(move |j| (i, j)))
+                .map(|(i, j)| {
+                    let (x, y) = (i as f64 * d1, j as f64 * d2);
+                    Rectangle::new(
+                        [(x, y), (x + d1, y + d2)],
+                        chart_svg::diverging(omega[[i, j]] / scale).filled(),
+                    )
+                }),
+        )?;
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -621,49 +601,45 @@ fn plot_phase_diagram(name: &str, points: &[Value], path: &PathBuf) -> Result<()
         cs.iter().copied().min().unwrap_or(0).min(0) - 1,
         cs.iter().copied().max().unwrap_or(0).max(0) + 1,
     );
-    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let pad = ((x1 - x0) * 0.02).max(1e-3);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("Phase diagram: Chern number vs {name}"),
-            ("sans-serif", 20),
-        )
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(40)
-        .build_cartesian_2d(x0 - pad..x1 + pad, c0 as f64..c1 as f64)?;
-    chart.configure_mesh().x_desc(name).y_desc("C").draw()?;
-    chart
-        .draw_series(points.iter().filter_map(|p| {
-            Some(Circle::new(
-                (p["value"].as_f64()?, p["chern"].as_i64()? as f64),
-                3,
-                BLUE.filled(),
-            ))
-        }))?
-        .label("Chern number")
-        .legend(|(x, y)| Circle::new((x, y), 3, BLUE.filled()));
-    chart
-        .draw_series(
-            points
-                .iter()
-                .filter(|p| p["chern"].is_null())
-                .filter_map(|p| {
-                    Some(Cross::new(
-                        (p["value"].as_f64()?, 0.0),
-                        6,
-                        RED.stroke_width(2),
-                    ))
-                }),
-        )?
-        .label("gap closes on the grid")
-        .legend(|(x, y)| Cross::new((x, y), 6, RED.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
+    chart_svg::write_svg(path, (800, 480), |root| {
+        let pad = ((x1 - x0) * 0.02).max(1e-3);
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("Phase diagram: Chern number vs {name}"),
+                ("sans-serif", 20),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(40)
+            .build_cartesian_2d(x0 - pad..x1 + pad, c0 as f64..c1 as f64)?;
+        chart.configure_mesh().x_desc(name).y_desc("C").draw()?;
+        chart
+            .draw_series(points.iter().filter_map(|p| {
+                Some(Circle::new(
+                    (p["value"].as_f64()?, p["chern"].as_i64()? as f64),
+                    3,
+                    BLUE.filled(),
+                ))
+            }))?
+            .label("Chern number")
+            .legend(chart_svg::dot_marker(3, BLUE.filled()));
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .filter(|p| p["chern"].is_null())
+                    .filter_map(|p| {
+                        Some(Cross::new(
+                            (p["value"].as_f64()?, 0.0),
+                            6,
+                            RED.stroke_width(2),
+                        ))
+                    }),
+            )?
+            .label("gap closes on the grid")
+            .legend(chart_svg::cross_marker(6, RED.stroke_width(2)));
+        chart_svg::draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
+        Ok(())
+    })?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Band structure on a periodic k-grid: one eigen-decomposition per k-point, in parallel.
-use crate::eigen::{Eigensolver, eigen_2x2_pair_with};
 use crate::error::{Error, Result};
 use crate::hamiltonian::{BlochHamiltonian, KPoint};
+use lattice_gauge::hermitian::{Eigensolver, eigen_2x2_pair_with};
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -178,10 +178,7 @@ impl BandStructure {
                     let [tk, ts, tc] = [&tables[0][last], &tables[1][last], &tables[2][last]];
                     // The k-point of point j of this chunk, for error messages.
                     let k_of = |j: usize| k_point(extents, &unravel(extents, i0 * row + j));
-                    let eigen_error = |j: usize, message| Error::Eigensolver {
-                        k: k_of(j),
-                        message,
-                    };
+                    let eigen_error = |j: usize, source| Error::Eigensolver { k: k_of(j), source };
                     // For N >= 2 the k-points go in batches of four, whose square roots
                     // (N = 2, two pairs) or QL sweeps (N >= 3) the solvers interleave; the first
                     // `pending` points of a batch wait with their H in `hbuf`. The checks of H
@@ -611,16 +608,23 @@ mod tests {
             .into_iter()
             .chain([(three_d, BandSet::new(vec![0, 2]))])
             .collect();
+        // LAPACK's zheev through ndarray-linalg: eigenvalues ascending, eigenvectors as rows.
+        let zheev = |h: &[C64], n: usize| -> (Vec<f64>, Vec<C64>) {
+            use ndarray_linalg::{Eigh, UPLO};
+            let a = ndarray::Array2::from_shape_vec((n, n), h.to_vec()).unwrap();
+            let (e, v) = a.eigh(UPLO::Lower).unwrap();
+            // ndarray-linalg hands the row-major buffer to LAPACK, which reads it as
+            // H^T = conj(H): its eigenvectors are the conjugates of H's.
+            let rows = (0..n * n).map(|x| v[[x % n, x / n]].conj()).collect();
+            (e.to_vec(), rows)
+        };
         for (h, set) in &models {
             let n = h.n_bands();
-            let mut solver = Eigensolver::new(n);
             for extents in grids(h.dim()) {
                 let bands = BandStructure::compute_for(h, &extents, set).unwrap();
                 for s in 0..bands.n_kpoints() {
                     let hk = h.hamiltonian(&bands.k_point(s));
-                    let mut e = vec![0.0; n];
-                    let mut v = vec![C64::new(0.0, 0.0); n * n];
-                    solver.solve_lapack(&hk, &mut e, &mut v).unwrap();
+                    let (e, v) = zheev(&hk, n);
                     for (x, y) in bands.energies(s).iter().zip(&e) {
                         assert!((x - y).abs() < 1e-12, "{extents:?} site {s}");
                     }

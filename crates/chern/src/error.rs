@@ -129,12 +129,29 @@ pub enum Error {
         reason: String,
     },
     /// The eigen-solver failed (no convergence, which needs a pathological matrix).
-    #[error("eigen-decomposition of H(k) failed at k = {k:?}: {message}")]
+    #[error("eigen-decomposition of H(k) failed at k = {k:?}: {source}")]
     Eigensolver {
         /// The k-point.
         k: Vec<f64>,
         /// What failed.
-        message: String,
+        source: lattice_gauge::Error,
+    },
+    /// The field strength $F_{\mu\nu}(x) = -i\log W_{\mu\nu}(x)$ of a plaquette could not be
+    /// computed (no eigenbasis of $W$ found, or the eigen-solver failed).
+    #[error(
+        "the logarithm of the plaquette W_{mu}{nu} at k = {k:?} (grid index {index:?}) failed: {source}"
+    )]
+    PlaquetteLogarithm {
+        /// The plaquette's corner (radians).
+        k: Vec<f64>,
+        /// Its grid index.
+        index: Vec<usize>,
+        /// First direction of the plane.
+        mu: usize,
+        /// Second direction of the plane.
+        nu: usize,
+        /// What failed.
+        source: lattice_gauge::Error,
     },
     /// An error of the lattice-gauge crate (building link fields).
     #[error(transparent)]

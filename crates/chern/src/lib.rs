@@ -42,7 +42,6 @@
 //! ```
 mod bands;
 mod chern_number;
-mod eigen;
 mod error;
 mod hamiltonian;
 mod links;

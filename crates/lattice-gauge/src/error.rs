@@ -147,6 +147,15 @@ pub enum Error {
         /// How many iterations were done.
         iterations: usize,
     },
+    /// No common eigenbasis of a unitary and its mixing Hermitian matrix was found (the matrix
+    /// logarithm of a matrix that is not normal).
+    #[error(
+        "no eigenbasis of the unitary found: max off-diagonal |v_p^† W v_q| = {off_diagonal:.3e} (need < 1e-9)"
+    )]
+    NoEigenbasis {
+        /// The largest off-diagonal element of the best basis tried (NaN for a non-finite $W$).
+        off_diagonal: f64,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

@@ -8,7 +8,8 @@
 //! | Item | What it is |
 //! |---|---|
 //! | [`Lattice`], [`Site`], [`Dir`] | periodic geometry, row-major site indices, neighbours, planes |
-//! | [`matrix`] | products, adjoint, trace, det, eigenvalues/eigenphases, polar factor, Haar sampling |
+//! | [`matrix`] | products, adjoint, trace, det, eigenvalues/eigenphases, polar factor, $-i\log$ of a unitary, Haar sampling |
+//! | [`hermitian`] | eigen-decomposition of small Hermitian matrices (Bloch Hamiltonians) |
 //! | [`LinkField`] | $U_\mu(x)$: plaquettes, Wilson and Polyakov loops, parallel transport |
 //! | [`MatrixField`], [`PlaquetteField`] | covariant fields: one matrix per site (and plane) |
 //! | [`GaugeTransform`] | $\Omega(x)$ acting on links and covariant fields |
@@ -68,6 +69,7 @@
 mod error;
 mod field_checks;
 mod gauge_transform;
+pub mod hermitian;
 mod lattice;
 mod link_field;
 mod loops;

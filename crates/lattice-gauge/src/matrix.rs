@@ -644,6 +644,116 @@ pub fn principal_arg(z: C64) -> f64 {
     }
 }
 
+/// The matrix logarithm $F = -i\log W$ of a unitary $W$ on the principal branch: the Hermitian
+/// $F$ with $e^{iF} = W$ whose eigenvalues lie in $(-\pi, \pi]$ (an eigenvalue $-1$ of $W$ gives
+/// $+\pi$, as [`principal_arg`]). For a plaquette $W_{\mu\nu}(x)$ this is the lattice field
+/// strength $F_{\mu\nu}(x)$, covariant under gauge transformations
+/// ($F \mapsto \Omega F \Omega^\dagger$ when $W \mapsto \Omega W \Omega^\dagger$).
+///
+/// Validates its input; [`log_unitary_into`] is the allocation-light kernel behind it.
+///
+/// ```
+/// use lattice_gauge::{matrix, C64};
+/// let (a, b) = (0.3_f64, -2.9_f64);
+/// let w = [C64::from_polar(1.0, a), C64::new(0.0, 0.0), C64::new(0.0, 0.0), C64::from_polar(1.0, b)];
+/// let f = matrix::log_unitary(&w, 2)?;
+/// assert!((f[0].re - a).abs() < 1e-14 && (f[3].re - b).abs() < 1e-14);
+/// assert!(f[1].norm() < 1e-14 && f[2].norm() < 1e-14);
+/// # Ok::<(), lattice_gauge::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::ZeroMatrixSize`], [`Error::MatrixLength`], [`Error::NonFinite`],
+/// [`Error::NotUnitary`] (deviation above [`UNITARITY_TOLERANCE`]), and the failures of
+/// [`log_unitary_into`].
+pub fn log_unitary(w: &[C64], n: usize) -> Result<Vec<C64>> {
+    check_unitary(w, n, UNITARITY_TOLERANCE)?;
+    let mut f = vec![ZERO; n * n];
+    log_unitary_into(w, &mut f, n, &mut crate::hermitian::Eigensolver::new(n))?;
+    Ok(f)
+}
+
+/// [`log_unitary`] written into `f[..n * n]`, with the caller's eigen-solver (one per thread) and
+/// no validation of $W$ (the caller knows it is unitary, as a product of link variables).
+///
+/// $W$ is normal, so it shares its eigenvectors with the Hermitian
+/// $A = \tfrac12(W + W^\dagger) + \tfrac{\alpha}{2i}(W - W^\dagger)$, whose eigenvalue for the
+/// eigenphase $\theta$ is $\cos\theta + \alpha\sin\theta$. A generic $\alpha$ separates distinct
+/// eigenphases (degenerate eigenphases stay degenerate, which is harmless: $W$ is a multiple of
+/// the identity on that eigenspace). The eigenbasis $V$ of $A$ is accepted once the off-diagonal
+/// elements of $V^\dagger W V$ are below $10^{-9}$; otherwise two more values of $\alpha$ are tried.
+/// Then $F = \sum_a \theta_a\, v_a v_a^\dagger$ with $\theta_a = \arg(v_a^\dagger W v_a)$.
+///
+/// # Panics
+/// If `w` or `f` is shorter than $n^2$ or `solver` is not for $n \times n$ matrices.
+///
+/// # Errors
+/// [`Error::NoEigenbasis`] if none of the three $\alpha$ diagonalises $W$ (a $W$ that is not
+/// normal, such as a non-unitary or non-finite one); [`Error::NoConvergence`] from the eigen-solver.
+pub fn log_unitary_into(
+    w: &[C64],
+    f: &mut [C64],
+    n: usize,
+    solver: &mut crate::hermitian::Eigensolver,
+) -> Result<()> {
+    check_len("w", w.len(), n);
+    check_len("f", f.len(), n);
+    let r = n;
+    let mut a = vec![ZERO; r * r];
+    let mut e = vec![0.0; r];
+    let mut v = vec![ZERO; r * r];
+    let mut best = f64::INFINITY;
+    for alpha in [
+        0.618_033_988_749_895,
+        -1.324_717_957_244_746,
+        2.414_213_562_373_095,
+    ] {
+        for i in 0..r {
+            for j in 0..r {
+                let wij = w[i * r + j];
+                let wji = w[j * r + i].conj();
+                a[i * r + j] = (wij + wji) * 0.5 + (wij - wji) * C64::new(0.0, -0.5 * alpha);
+            }
+        }
+        solver.solve(&a, &mut e, &mut v)?;
+        // theta_a = arg(v_a^† W v_a); the off-diagonal elements must vanish.
+        let mut theta = vec![0.0; r];
+        let mut off = 0.0f64;
+        for p in 0..r {
+            for q in 0..r {
+                let mut s = ZERO;
+                for i in 0..r {
+                    let wv: C64 = (0..r).map(|j| w[i * r + j] * v[q * r + j]).sum();
+                    s += v[p * r + i].conj() * wv;
+                }
+                if p == q {
+                    theta[p] = principal_arg(s);
+                } else {
+                    off = off.max(s.norm());
+                }
+            }
+        }
+        if theta.iter().any(|t| !t.is_finite()) {
+            // A non-finite W (f64::max above skips NaN).
+            return Err(Error::NoEigenbasis {
+                off_diagonal: f64::NAN,
+            });
+        }
+        if off < 1e-9 {
+            for i in 0..r {
+                for j in 0..r {
+                    f[i * r + j] = (0..r)
+                        .map(|a| v[a * r + i] * theta[a] * v[a * r + j].conj())
+                        .sum();
+                }
+            }
+            return Ok(());
+        }
+        best = best.min(off);
+    }
+    Err(Error::NoEigenbasis { off_diagonal: best })
+}
+
 /// The singular values of $M$, descending, by one-sided Jacobi (accurate to high relative
 /// precision).
 ///

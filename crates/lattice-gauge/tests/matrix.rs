@@ -408,3 +408,161 @@ fn haar_samples_are_unitary() {
         }
     }
 }
+
+/// $e^{iF}$ by scaling and squaring of the Taylor series: independent of any eigen-solver.
+fn exp_i(f: &[C64], n: usize) -> Vec<C64> {
+    let norm: f64 = (0..n)
+        .map(|i| (0..n).map(|j| f[i * n + j].norm()).sum::<f64>())
+        .fold(0.0, f64::max);
+    let mut s = 0;
+    while norm / f64::from(1u32 << s) > 0.25 {
+        s += 1;
+    }
+    let x: Vec<C64> = f
+        .iter()
+        .map(|z| C64::new(0.0, 1.0) * z / f64::from(1u32 << s))
+        .collect();
+    let mut sum = matrix::identity(n);
+    let mut term = matrix::identity(n);
+    for k in 1..=24 {
+        term = naive_mul(&term, &x, n)
+            .iter()
+            .map(|z| z / k as f64)
+            .collect();
+        sum.iter_mut().zip(&term).for_each(|(a, b)| *a += b);
+    }
+    for _ in 0..s {
+        sum = naive_mul(&sum, &sum, n);
+    }
+    sum
+}
+
+/// The eigenvalues of the Hermitian `f`, ascending.
+fn hermitian_spectrum(f: &[C64], n: usize) -> Vec<f64> {
+    let mut e = vec![0.0; n];
+    let mut v = vec![C64::new(0.0, 0.0); n * n];
+    lattice_gauge::hermitian::Eigensolver::new(n)
+        .solve(f, &mut e, &mut v)
+        .unwrap();
+    e
+}
+
+/// Checks $F = -i\log W$: Hermitian, $e^{iF} = W$, spectrum in $(-\pi, \pi]$, and the expected
+/// spectrum where given.
+fn check_log(w: &[C64], n: usize, expected: Option<&[f64]>) -> Vec<C64> {
+    let f = matrix::log_unitary(w, n).unwrap();
+    assert!(
+        max_diff(&f, &naive_adjoint(&f, n)) < 1e-13,
+        "F not Hermitian"
+    );
+    assert!(max_diff(&exp_i(&f, n), w) < 1e-12, "exp(iF) != W (n = {n})");
+    let spectrum = hermitian_spectrum(&f, n);
+    assert!(
+        spectrum.iter().all(|&t| t > -PI && t <= PI + 1e-13),
+        "{spectrum:?}"
+    );
+    if let Some(expected) = expected {
+        for (a, b) in spectrum.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-12, "{spectrum:?} vs {expected:?}");
+        }
+    }
+    f
+}
+
+#[test]
+fn log_unitary_inverts_the_exponential_on_haar_unitaries() {
+    let mut rng = ChaCha8Rng::seed_from_u64(41);
+    for n in 1..=9 {
+        for _ in 0..20 {
+            let w = matrix::haar_unitary(&mut rng, n);
+            let f = check_log(&w, n, None);
+            // Covariance: log(Omega W Omega^†) = Omega log(W) Omega^†.
+            let omega = matrix::haar_unitary(&mut rng, n);
+            let rotated = naive_mul(&naive_mul(&omega, &w, n), &naive_adjoint(&omega, n), n);
+            let f_rotated = matrix::log_unitary(&rotated, n).unwrap();
+            let expected = naive_mul(&naive_mul(&omega, &f, n), &naive_adjoint(&omega, n), n);
+            let d = max_diff(&f_rotated, &expected);
+            assert!(d < 1e-11, "n = {n}: covariance off by {d}");
+        }
+    }
+}
+
+/// Degenerate eigenphases, the identity, the branch cut at $-1$ (eigenphase $+\pi$, never
+/// $-\pi$) and phases just either side of it.
+#[test]
+fn log_unitary_degenerate_and_branch_cut_spectra() {
+    let mut rng = ChaCha8Rng::seed_from_u64(43);
+    let eps = 1e-9;
+    let cases: Vec<Vec<f64>> = vec![
+        vec![0.0; 3],
+        vec![0.7, 0.7, -1.1],
+        vec![2.0, 2.0, 2.0, -0.5],
+        vec![PI, PI],
+        vec![PI, 0.3, -2.0],
+        vec![PI - eps, -PI + eps, 0.0],
+        vec![-PI + eps, -PI + eps, 1.0, 1.0],
+        vec![PI, -PI + eps, PI - eps],
+    ];
+    for phases in cases {
+        let n = phases.len();
+        let d: Vec<C64> = phases.iter().map(|&t| C64::from_polar(1.0, t)).collect();
+        // Exactly -1 on the diagonal: arg(-1 + 0i) = pi, and a rotated one.
+        let diagonal: Vec<C64> = (0..n * n)
+            .map(|x| {
+                if x % (n + 1) == 0 {
+                    d[x / (n + 1)]
+                } else {
+                    C64::new(0.0, 0.0)
+                }
+            })
+            .collect();
+        let mut expected = phases.clone();
+        expected.sort_by(f64::total_cmp);
+        check_log(&diagonal, n, Some(&expected));
+        let v = matrix::haar_unitary(&mut rng, n);
+        let w = conjugate_by(&v, &diagonal, n);
+        // Rotated, an eigenvalue -1 may come out with either sign of a rounding-level imaginary
+        // part: its phase is pi or -pi up to rounding, both logarithms of W.
+        let f = matrix::log_unitary(&w, n).unwrap();
+        assert!(max_diff(&exp_i(&f, n), &w) < 1e-12);
+        let spectrum = hermitian_spectrum(&f, n);
+        for (a, b) in spectrum.iter().zip(&expected) {
+            let off = (a - b).abs();
+            assert!(
+                off < 1e-8 || (off - 2.0 * PI).abs() < 1e-8,
+                "{spectrum:?} vs {expected:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn log_unitary_rejects_invalid_input() {
+    let one = C64::new(1.0, 0.0);
+    let zero = C64::new(0.0, 0.0);
+    assert!(matches!(
+        matrix::log_unitary(&[one, zero, zero, C64::new(2.0, 0.0)], 2),
+        Err(Error::NotUnitary { .. })
+    ));
+    assert!(matches!(
+        matrix::log_unitary(&[one, zero, zero, C64::new(f64::NAN, 0.0)], 2),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        matrix::log_unitary(&[one, zero, zero], 2),
+        Err(Error::MatrixLength { .. })
+    ));
+    // A non-normal W (a Jordan block) has no eigenbasis: the unchecked kernel says so.
+    let jordan = [one, one, zero, one];
+    let mut f = [zero; 4];
+    let mut solver = lattice_gauge::hermitian::Eigensolver::new(2);
+    match matrix::log_unitary_into(&jordan, &mut f, 2, &mut solver) {
+        Err(Error::NoEigenbasis { off_diagonal }) => assert!(off_diagonal > 0.1),
+        other => panic!("{other:?}"),
+    }
+    let nan = [C64::new(f64::NAN, 0.0), zero, zero, one];
+    match matrix::log_unitary_into(&nan, &mut f, 2, &mut solver) {
+        Err(Error::NoEigenbasis { off_diagonal }) => assert!(off_diagonal.is_nan()),
+        other => panic!("{other:?}"),
+    }
+}

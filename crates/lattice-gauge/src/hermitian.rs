@@ -1,7 +1,20 @@
-//! Dense Hermitian eigen-solver for one $H(k)$: closed form for $2\times 2$, LAPACK `zheev` with
-//! work memory allocated once per thread for larger matrices.
-use lax::eigh::{EighWork, EighWorkImpl};
-use lax::layout::MatrixLayout;
+//! Dense Hermitian eigen-solver for the small matrices of Bloch Hamiltonians and plaquettes:
+//! closed form for $2\times 2$, Householder tridiagonalisation and QL above, with work memory
+//! allocated once per solver (one per thread) and none per call.
+//!
+//! ```
+//! use lattice_gauge::{hermitian::Eigensolver, C64};
+//! // H = sigma_x has eigenvalues -1 and +1.
+//! let h = [C64::new(0.0, 0.0), C64::new(1.0, 0.0), C64::new(1.0, 0.0), C64::new(0.0, 0.0)];
+//! let mut solver = Eigensolver::new(2);
+//! let (mut energies, mut vectors) = ([0.0; 2], [C64::new(0.0, 0.0); 4]);
+//! solver.solve(&h, &mut energies, &mut vectors)?;
+//! assert!((energies[0] + 1.0).abs() < 1e-15 && (energies[1] - 1.0).abs() < 1e-15);
+//! // Row a of `vectors` is the eigenvector of energies[a]: (1, -1)/sqrt 2 up to a phase.
+//! assert!((vectors[0] + vectors[1]).norm() < 1e-15);
+//! # Ok::<(), lattice_gauge::Error>(())
+//! ```
+use crate::error::{Error, Result};
 use num_complex::Complex64 as C64;
 
 /// Calls `$call` with the const generic `N` set to `$n` for the sizes $3..8$ of typical Bloch
@@ -31,8 +44,8 @@ macro_rules! sized {
 /// elsewhere (degenerate or clustered bands) implicit QL with the rotations applied to the wanted
 /// rows only. Either way only the wanted vectors are transformed back. Two matrices can be
 /// solved together ([`Eigensolver::solve_selected_batch`]) so that the latency-bound QL sweeps of
-/// both overlap. [`Eigensolver::solve_lapack`] runs `zheev` itself, as a reference.
-pub(crate) struct Eigensolver {
+/// both overlap. The tests check every path against LAPACK's `zheev`.
+pub struct Eigensolver {
     n: usize,
     /// Reduction state of up to four matrices solved together.
     lanes: [Reduction; 4],
@@ -50,7 +63,6 @@ pub(crate) struct Eigensolver {
     shifts: Vec<f64>,
     /// Whether the last solve of each lane took the fast path (for tests).
     fast: [bool; 4],
-    lapack: Option<EighWork<C64>>,
 }
 
 /// One matrix's Householder reduction $H = Q\,D\,T'\,D^\dagger Q^\dagger$ and the copies the
@@ -195,7 +207,8 @@ impl Reduction {
 }
 
 impl Eigensolver {
-    pub(crate) fn new(n: usize) -> Self {
+    /// A solver for $n \times n$ matrices ($n \ge 1$), with all work memory allocated here.
+    pub fn new(n: usize) -> Self {
         Self {
             n,
             lanes: std::array::from_fn(|_| Reduction::new(n)),
@@ -206,31 +219,43 @@ impl Eigensolver {
             dm: vec![0.0; n * n],
             shifts: vec![0.0; n],
             fast: [false; 4],
-            lapack: None,
         }
     }
 
     /// Diagonalises the row-major Hermitian `h`: all eigenvalues into `energies`, all
     /// eigenvectors into `vectors` (row per band).
-    pub(crate) fn solve(
-        &mut self,
-        h: &[C64],
-        energies: &mut [f64],
-        vectors: &mut [C64],
-    ) -> Result<(), String> {
+    ///
+    /// Only the lower triangle's information is assumed consistent; `h` is not checked for
+    /// Hermiticity or finiteness (the caller does that once per matrix).
+    ///
+    /// # Panics
+    /// If `h` or `vectors` is shorter than $n^2$ or `energies` shorter than $n$.
+    ///
+    /// # Errors
+    /// [`Error::NoConvergence`] if the QL iteration does not converge (not observed for finite
+    /// input).
+    #[inline]
+    pub fn solve(&mut self, h: &[C64], energies: &mut [f64], vectors: &mut [C64]) -> Result<()> {
         let all: Vec<usize> = (0..self.n).collect();
         self.solve_selected(h, energies, &all, vectors)
     }
 
     /// Diagonalises `h`: all eigenvalues into `energies`, and the eigenvectors of the bands
     /// `bands` (ascending-energy indices, at most $N$) into consecutive rows of `vectors`.
-    pub(crate) fn solve_selected(
+    ///
+    /// # Panics
+    /// If a slice is too short for its contents or a band index is not below $n$.
+    ///
+    /// # Errors
+    /// As [`Self::solve`].
+    #[inline]
+    pub fn solve_selected(
         &mut self,
         h: &[C64],
         energies: &mut [f64],
         bands: &[usize],
         vectors: &mut [C64],
-    ) -> Result<(), String> {
+    ) -> Result<()> {
         let n = self.n;
         match n {
             1 => {
@@ -254,14 +279,18 @@ impl Eigensolver {
 
     /// [`Self::solve_selected`] on `L` (at most 4) matrices at once (the same bands of each),
     /// with one result per matrix: their QL sweeps are interleaved, which divides the time of
-    /// the latency-bound eigenvalue iteration by up to `L`.
-    pub(crate) fn solve_selected_batch<const L: usize>(
+    /// the latency-bound eigenvalue iteration by up to `L`. Bit for bit the results of
+    /// [`Self::solve_selected`] on each matrix alone.
+    ///
+    /// # Panics
+    /// As [`Self::solve_selected`], and if `L > 4`.
+    pub fn solve_selected_batch<const L: usize>(
         &mut self,
         h: [&[C64]; L],
         energies: [&mut [f64]; L],
         bands: &[usize],
         vectors: [&mut [C64]; L],
-    ) -> [Result<(), String>; L] {
+    ) -> [Result<()>; L] {
         if self.n < 3 {
             let mut out = energies.into_iter().zip(vectors).zip(h);
             return std::array::from_fn(|_| {
@@ -280,7 +309,7 @@ impl Eigensolver {
         energies: &mut [f64],
         bands: &[usize],
         vectors: &mut [C64],
-    ) -> Result<(), String> {
+    ) -> Result<()> {
         self.tridiagonalise::<N>(0, h);
         let t = &mut self.lanes[0];
         t.prepare_root_free();
@@ -295,7 +324,7 @@ impl Eigensolver {
         energies: [&mut [f64]; L],
         bands: &[usize],
         vectors: [&mut [C64]; L],
-    ) -> [Result<(), String>; L] {
+    ) -> [Result<()>; L] {
         for (lane, h) in h.into_iter().enumerate() {
             self.tridiagonalise::<N>(lane, h);
         }
@@ -321,7 +350,7 @@ impl Eigensolver {
         energies: &mut [f64],
         bands: &[usize],
         vectors: &mut [C64],
-    ) -> Result<(), String> {
+    ) -> Result<()> {
         self.fast[lane] =
             converged && self.selected_by_inverse_iteration::<N>(lane, energies, bands);
         if !self.fast[lane] {
@@ -476,7 +505,7 @@ impl Eigensolver {
     /// Implicit QL with Wilkinson-type shifts on the real tridiagonal $(d, e)$, recording the
     /// rotations (row $i$ of the eigenvector matrix $Z^T$ becomes $c z_i - s z_{i+1}$, row $i+1$
     /// becomes $s z_i + c z_{i+1}$).
-    fn ql(&mut self, lane: usize) -> Result<(), String> {
+    fn ql(&mut self, lane: usize) -> Result<()> {
         let n = self.n;
         let t = &mut self.lanes[lane];
         let (d, e) = (&mut t.d, &mut t.e);
@@ -500,9 +529,10 @@ impl Eigensolver {
                 }
                 iter += 1;
                 if iter > 60 {
-                    return Err(format!(
-                        "implicit QL did not converge for eigenvalue {l} in 60 iterations"
-                    ));
+                    return Err(Error::NoConvergence {
+                        algorithm: "implicit QL of a Hermitian eigen-decomposition",
+                        iterations: 60,
+                    });
                 }
                 let mut g = (d[l + 1] - d[l]) / (2.0 * e[l]);
                 // libm's hypot is slow and overflow is impossible at these magnitudes.
@@ -543,36 +573,6 @@ impl Eigensolver {
                 e[l] = g;
                 e[m] = 0.0;
             }
-        }
-        Ok(())
-    }
-
-    /// LAPACK `zheev` on `h`, for reference and cross-checks.
-    #[allow(dead_code)]
-    pub(crate) fn solve_lapack(
-        &mut self,
-        h: &[C64],
-        energies: &mut [f64],
-        vectors: &mut [C64],
-    ) -> Result<(), String> {
-        let n = self.n;
-        if self.lapack.is_none() {
-            let layout = MatrixLayout::F {
-                col: n as i32,
-                lda: n as i32,
-            };
-            self.lapack = Some(EighWork::<C64>::new(true, layout).map_err(|e| e.to_string())?);
-        }
-        // The row-major buffer read column-major by LAPACK is H^T = conj(H): its eigenvectors
-        // are the conjugates of ours, stored column by column, which is exactly our
-        // row-per-eigenvector layout once conjugated.
-        let a = &mut self.lanes[0].a;
-        a.copy_from_slice(&h[..n * n]);
-        let work = self.lapack.as_mut().expect("set above");
-        let eigs = work.calc(lax::UPLO::Lower, a).map_err(|e| e.to_string())?;
-        energies.copy_from_slice(eigs);
-        for (v, b) in vectors.iter_mut().zip(a.iter()) {
-            *v = b.conj();
         }
         Ok(())
     }
@@ -875,7 +875,7 @@ fn twisted_eigenvectors<const N: usize>(
 /// ascending and the eigenvectors (lower, upper), with the eigenvector formula chosen by the sign
 /// of $d_z$ so that it never divides by a small number.
 #[inline]
-pub(crate) fn eigen_2x2(h: &[C64]) -> ([f64; 2], [[C64; 2]; 2]) {
+pub fn eigen_2x2(h: &[C64]) -> ([f64; 2], [[C64; 2]; 2]) {
     let a = h[0].re;
     let b = h[3].re;
     let c = h[1]; // d_x - i d_y
@@ -903,7 +903,7 @@ pub(crate) fn eigen_2x2(h: &[C64]) -> ([f64; 2], [[C64; 2]; 2]) {
 /// [`eigen_2x2`] of two matrices at once, lane by lane in arrays so that the square roots and
 /// the division run as two-lane vector instructions.
 #[cfg(test)]
-pub(crate) fn eigen_2x2_pair(h: [&[C64]; 2]) -> [([f64; 2], [[C64; 2]; 2]); 2] {
+fn eigen_2x2_pair(h: [&[C64]; 2]) -> [([f64; 2], [[C64; 2]; 2]); 2] {
     let mut out = [([0.0; 2], [[C64::new(0.0, 0.0); 2]; 2]); 2];
     eigen_2x2_pair_with(h, |lane, e, v| out[lane] = (e, v));
     out
@@ -914,10 +914,7 @@ pub(crate) fn eigen_2x2_pair(h: [&[C64]; 2]) -> [([f64; 2], [[C64; 2]; 2]); 2] {
 /// (written to a buffer in 8-byte halves and read back whole, they would stall on store
 /// forwarding).
 #[inline(always)]
-pub(crate) fn eigen_2x2_pair_with(
-    h: [&[C64]; 2],
-    mut sink: impl FnMut(usize, [f64; 2], [[C64; 2]; 2]),
-) {
+pub fn eigen_2x2_pair_with(h: [&[C64]; 2], mut sink: impl FnMut(usize, [f64; 2], [[C64; 2]; 2])) {
     let a = [h[0][0].re, h[1][0].re];
     let b = [h[0][3].re, h[1][3].re];
     let c = [h[0][1], h[1][1]];
@@ -952,6 +949,27 @@ pub(crate) fn eigen_2x2_pair_with(
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    /// LAPACK `zheev` on the row-major Hermitian `h`: the reference for every path.
+    fn solve_lapack(h: &[C64], energies: &mut [f64], vectors: &mut [C64]) -> Result<()> {
+        use lax::eigh::{EighWork, EighWorkImpl};
+        let n = energies.len();
+        let layout = lax::layout::MatrixLayout::F {
+            col: n as i32,
+            lda: n as i32,
+        };
+        let mut work = EighWork::<C64>::new(true, layout).expect("zheev workspace");
+        // The row-major buffer read column-major by LAPACK is H^T = conj(H): its eigenvectors
+        // are the conjugates of ours, stored column by column, which is exactly our
+        // row-per-eigenvector layout once conjugated.
+        let mut a = h[..n * n].to_vec();
+        let eigs = work.calc(lax::UPLO::Lower, &mut a).expect("zheev");
+        energies.copy_from_slice(eigs);
+        for (v, b) in vectors.iter_mut().zip(a.iter()) {
+            *v = b.conj();
+        }
+        Ok(())
+    }
 
     fn random_hermitian(rng: &mut impl Rng, n: usize) -> Vec<C64> {
         let mut h = vec![C64::new(0.0, 0.0); n * n];
@@ -1000,7 +1018,7 @@ mod tests {
     /// $U\,\mathrm{diag}(\text{spectrum})\,U^\dagger$ for a Haar-random $U$.
     fn with_spectrum(rng: &mut impl Rng, spectrum: &[f64]) -> Vec<C64> {
         let n = spectrum.len();
-        let u = lattice_gauge::matrix::haar_unitary(rng, n);
+        let u = crate::matrix::haar_unitary(rng, n);
         let mut h = vec![C64::new(0.0, 0.0); n * n];
         for i in 0..n {
             for j in 0..n {
@@ -1066,7 +1084,7 @@ mod tests {
                 check_decomposition(&h, n, &e, &v, 1e-12);
                 let mut el = vec![0.0; n];
                 let mut vl = vec![C64::new(0.0, 0.0); n * n];
-                solver.solve_lapack(&h, &mut el, &mut vl).unwrap();
+                solve_lapack(&h, &mut el, &mut vl).unwrap();
                 check_decomposition(&h, n, &el, &vl, 1e-12);
                 for (x, y) in e.iter().zip(&el) {
                     assert!(
@@ -1095,7 +1113,7 @@ mod tests {
             let h = random_hermitian(&mut rng, n);
             let mut e = vec![0.0; n];
             let mut v = vec![C64::new(0.0, 0.0); n * n];
-            solver.solve_lapack(&h, &mut e, &mut v).unwrap();
+            solve_lapack(&h, &mut e, &mut v).unwrap();
             let mut sel = vec![C64::new(0.0, 0.0); 2 * n];
             solver
                 .solve_selected(&h, &mut e, &[1, 4], &mut sel)
@@ -1117,7 +1135,6 @@ mod tests {
     /// whose tridiagonal form splits, and Hofstadter Hamiltonians at high-symmetry momenta.
     #[test]
     fn occupied_projector_matches_lapack() {
-        use crate::hamiltonian::BlochHamiltonian;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(23);
         let mut cases: Vec<(Vec<C64>, usize, usize)> = Vec::new();
         for n in 3..=8 {
@@ -1146,7 +1163,22 @@ mod tests {
             cases.push((random_hermitian(&mut rng, n), n, n / 2));
         }
         for q in [3usize, 4, 5, 6, 7] {
-            let model = crate::Hofstadter::new(1, q, 1.0).unwrap();
+            // The Hofstadter model at flux 1/q in the Landau gauge (t = 1).
+            let hofstadter = |k: [f64; 2]| {
+                let mut h = vec![C64::new(0.0, 0.0); q * q];
+                for m in 0..q {
+                    let phase = 2.0 * std::f64::consts::PI * m as f64 / q as f64;
+                    h[m * q + m] = C64::new(-2.0 * (k[1] + phase).cos(), 0.0);
+                }
+                for m in 0..q - 1 {
+                    h[m * q + m + 1] = C64::new(-1.0, 0.0);
+                    h[(m + 1) * q + m] = C64::new(-1.0, 0.0);
+                }
+                let e = C64::from_polar(1.0, k[0]);
+                h[(q - 1) * q] -= e;
+                h[q - 1] -= e.conj();
+                h
+            };
             let pi = std::f64::consts::PI;
             for k in [
                 [0.0, 0.0],
@@ -1155,7 +1187,7 @@ mod tests {
                 [pi, pi],
                 [pi / q as f64, 0.5],
             ] {
-                cases.push((model.hamiltonian(&k), q, 1));
+                cases.push((hofstadter(k), q, 1));
             }
         }
         let mut paths = [0usize; 2];
@@ -1164,7 +1196,7 @@ mod tests {
             let mut solver = Eigensolver::new(n);
             let mut el = vec![0.0; n];
             let mut vl = vec![C64::new(0.0, 0.0); n * n];
-            solver.solve_lapack(h, &mut el, &mut vl).unwrap();
+            solve_lapack(h, &mut el, &mut vl).unwrap();
             assert!(el[r] - el[r - 1] > 1e-3, "test case without a gap: {el:?}");
             let bands: Vec<usize> = (0..r).collect();
             let mut e = vec![0.0; n];
