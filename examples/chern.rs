@@ -552,7 +552,7 @@ fn scan(model: &ScanModel) -> Result<()> {
     Ok(())
 }
 
-fn plot_curvature(c: &ChernNumber, path: &PathBuf) -> Result<()> {
+fn plot_curvature(c: &ChernNumber, path: &std::path::Path) -> Result<()> {
     let omega = c.curvature();
     let (l1, l2) = (c.grid[0], c.grid[1]);
     let scale = omega.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-300);
@@ -590,7 +590,7 @@ fn plot_curvature(c: &ChernNumber, path: &PathBuf) -> Result<()> {
     Ok(())
 }
 
-fn plot_phase_diagram(name: &str, points: &[Value], path: &PathBuf) -> Result<()> {
+fn plot_phase_diagram(name: &str, points: &[Value], path: &std::path::Path) -> Result<()> {
     let xs: Vec<f64> = points.iter().filter_map(|p| p["value"].as_f64()).collect();
     let (x0, x1) = (
         xs.iter().cloned().fold(f64::INFINITY, f64::min),

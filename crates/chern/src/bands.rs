@@ -178,7 +178,10 @@ impl BandStructure {
                     let [tk, ts, tc] = [&tables[0][last], &tables[1][last], &tables[2][last]];
                     // The k-point of point j of this chunk, for error messages.
                     let k_of = |j: usize| k_point(extents, &unravel(extents, i0 * row + j));
-                    let eigen_error = |j: usize, source| Error::Eigensolver { k: k_of(j), source };
+                    let eigen_error = |j: usize, source: lattice_gauge::Error| Error::Eigensolver {
+                        k: k_of(j),
+                        source: Box::new(source),
+                    };
                     // For N >= 2 the k-points go in batches of four, whose square roots
                     // (N = 2, two pairs) or QL sweeps (N >= 3) the solvers interleave; the first
                     // `pending` points of a batch wait with their H in `hbuf`. The checks of H

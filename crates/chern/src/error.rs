@@ -134,7 +134,7 @@ pub enum Error {
         /// The k-point.
         k: Vec<f64>,
         /// What failed.
-        source: lattice_gauge::Error,
+        source: Box<lattice_gauge::Error>,
     },
     /// The field strength $F_{\mu\nu}(x) = -i\log W_{\mu\nu}(x)$ of a plaquette could not be
     /// computed (no eigenbasis of $W$ found, or the eigen-solver failed).
@@ -151,7 +151,7 @@ pub enum Error {
         /// Second direction of the plane.
         nu: usize,
         /// What failed.
-        source: lattice_gauge::Error,
+        source: Box<lattice_gauge::Error>,
     },
     /// An error of the lattice-gauge crate (building link fields).
     #[error(transparent)]

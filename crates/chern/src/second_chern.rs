@@ -81,7 +81,7 @@ pub fn second_chern_number(
                     index,
                     mu: mu.0,
                     nu: nu.0,
-                    source,
+                    source: Box::new(source),
                 });
             }
         }
