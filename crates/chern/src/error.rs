@@ -153,6 +153,98 @@ pub enum Error {
         /// What failed.
         source: Box<lattice_gauge::Error>,
     },
+    /// A symmetry operator (time reversal $U_T$, inversion $P$) that is malformed: wrong size,
+    /// not unitary, or not squaring to what it must.
+    #[error("bad {operator}: {reason}")]
+    BadSymmetry {
+        /// Which operator.
+        operator: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The model is not time-reversal symmetric: $U_T\overline{H(k)}U_T^\dagger \ne H(-k)$.
+    #[error(
+        "time reversal is broken at k = {k:?}: max |U_T conj(H(k)) U_T^† - H(-k)| = {violation:.3e} (relative to max(1, |H|); tolerance {tolerance:.1e}); a Z2 invariant needs Theta H(k) Theta^-1 = H(-k)"
+    )]
+    TimeReversalBroken {
+        /// The k-point (radians) of the largest violation.
+        k: Vec<f64>,
+        /// The violation there.
+        violation: f64,
+        /// The tolerance it exceeds.
+        tolerance: f64,
+    },
+    /// The model is not inversion symmetric: $P H(k) P^\dagger \ne H(-k)$.
+    #[error(
+        "inversion is broken at k = {k:?}: max |P H(k) P^† - H(-k)| = {violation:.3e} (relative to max(1, |H|); tolerance {tolerance:.1e}); the parity criterion needs P H(k) P^† = H(-k)"
+    )]
+    InversionBroken {
+        /// The k-point (radians) of the largest violation.
+        k: Vec<f64>,
+        /// The violation there.
+        violation: f64,
+        /// The tolerance it exceeds.
+        tolerance: f64,
+    },
+    /// $S_z$ is not conserved: $H(k)$ couples opposite spins.
+    #[error(
+        "S_z is not conserved at k = {k:?}: H(k) couples opposite spins with max |H_ij| = {violation:.3e} (tolerance {tolerance:.1e}); the spin Chern number needs [H, S_z] = 0"
+    )]
+    SpinNotConserved {
+        /// The k-point.
+        k: Vec<f64>,
+        /// The largest spin-flip amplitude.
+        violation: f64,
+        /// The tolerance it exceeds.
+        tolerance: f64,
+    },
+    /// Kramers pairs need an even number of occupied bands.
+    #[error(
+        "{occupied} occupied bands of {n_bands}: a time-reversal-invariant insulator (Theta^2 = -1) fills whole Kramers pairs, so the number must be even"
+    )]
+    OddOccupation {
+        /// The number of occupied bands asked for.
+        occupied: usize,
+        /// The number of bands of the model.
+        n_bands: usize,
+    },
+    /// Wannier charge centres move too far between neighbouring lines to follow the largest gap,
+    /// even after refining the lines.
+    #[error(
+        "Wannier charge centres jump between k = {k_from:.6} and k = {k_to:.6} (perpendicular momentum): a centre lies {distance:.3e} from the largest gap (size {gap:.3e}) of the neighbouring line after {lines} lines; refine the grid along the loops or use the Fukui-Hatsugai method"
+    )]
+    WccUnresolved {
+        /// Perpendicular momentum of the first line (radians).
+        k_from: f64,
+        /// Perpendicular momentum of the second line.
+        k_to: f64,
+        /// Smallest distance between a centre and the other line's gap (in units of the lattice
+        /// constant).
+        distance: f64,
+        /// Size of the largest gap.
+        gap: f64,
+        /// Number of lines used.
+        lines: usize,
+    },
+    /// The six time-reversal-invariant planes of a 3D model disagree about the strong index
+    /// ($\nu_0 = z_i(0) + z_i(\pi) \bmod 2$ must be the same for $i = 1, 2, 3$): the grid does
+    /// not resolve the bands.
+    #[error(
+        "inconsistent Z2 of the time-reversal-invariant planes (k_i = 0, k_i = pi) = {planes:?}: z(0) + z(pi) must agree for every axis; refine the grid"
+    )]
+    InconsistentPlanes {
+        /// $[z_i(0), z_i(\pi)]$ for $i = 1, 2, 3$.
+        planes: [[u8; 2]; 3],
+    },
+    /// The parities of the occupied states at a time-reversal-invariant momentum are not a set
+    /// of Kramers pairs of $\pm1$.
+    #[error("parity eigenvalues undefined at k = {k:?}: {reason}")]
+    ParityUndefined {
+        /// The time-reversal-invariant momentum.
+        k: Vec<f64>,
+        /// What failed.
+        reason: String,
+    },
     /// An error of the lattice-gauge crate (building link fields).
     #[error(transparent)]
     Gauge(#[from] lattice_gauge::Error),

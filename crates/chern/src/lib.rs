@@ -20,6 +20,13 @@
 //!   ([`Method::EigenphaseSum`], GENet's label), with the Berry-flux field; per-band values
 //!   [`band_chern_numbers`]; Wilson-loop spectra and their winding [`wilson_loops`]; the second
 //!   Chern number in 4D [`second_chern_number`].
+//! - **$\mathbb Z_2$ invariants** of time-reversal-symmetric insulators ($\Theta = U_T K$,
+//!   [`TimeReversal`], checked on the grid): [`z2_invariant`] in 2D and the strong and weak
+//!   indices [`z2_indices`] in 3D, by Fukui–Hatsugai's lattice formula, the Wannier-charge-centre
+//!   flow with Z2Pack's largest-gap tracking ([`WccFlow`]) or Fu–Kane parities ([`Inversion`]);
+//!   the spin Chern number [`spin_chern_number`] where $S_z$ is conserved. Models: [`KaneMele`],
+//!   [`Bhz`], [`FuKaneMele`], and any hopping list or `_hr.dat` file with
+//!   [`TimeReversal::spinful`].
 //! - **Errors, not numbers**, where the answer is undefined: a gap below tolerance
 //!   ([`Error::GapClosed`] with the k-point and the gap), a nearly singular overlap
 //!   ([`Error::SingularOverlap`]: grid too coarse), a non-Hermitian or non-finite $H(k)$, a bad
@@ -44,10 +51,13 @@ mod bands;
 mod chern_number;
 mod error;
 mod hamiltonian;
+mod inversion;
 mod links;
 mod models;
 mod second_chern;
+mod time_reversal;
 mod wilson;
+mod z2;
 
 pub use bands::{BandSet, BandStructure, k_point};
 pub use chern_number::{
@@ -56,15 +66,24 @@ pub use chern_number::{
 };
 pub use error::{Error, Result};
 pub use hamiltonian::{BlochHamiltonian, DynHamiltonian, FnHamiltonian, KPoint};
+pub use inversion::Inversion;
 pub use links::{Tolerances, links_of, occupied_links};
+pub use models::bhz::Bhz;
 pub use models::combine::{DirectSum, Plane, Rotated};
 pub use models::dirac4d::Dirac4d;
+pub use models::fu_kane_mele::FuKaneMele;
 pub use models::haldane::Haldane;
 pub use models::hofstadter::Hofstadter;
+pub use models::kane_mele::KaneMele;
 pub use models::qwz::Qwz;
 pub use models::random::{RandomSmooth, RandomSmoothConfig};
 pub use models::tight_binding::{Amplitude, Hopping, ModelFormat, TightBinding};
 pub use models::wannier90::Wannier90;
 pub use num_complex::Complex64 as C64;
 pub use second_chern::{SecondChern, second_chern_number};
+pub use time_reversal::{SpinOrdering, TimeReversal};
 pub use wilson::{WilsonLoops, wilson_loops};
+pub use z2::{
+    SpinChern, TrimParity, WccFlow, Z2Config, Z2Indices, Z2Invariant, Z2Method, spin_chern_number,
+    z2_indices, z2_invariant,
+};

@@ -1,8 +1,11 @@
 //! Built-in models.
+pub(crate) mod bhz;
 pub(crate) mod combine;
 pub(crate) mod dirac4d;
+pub(crate) mod fu_kane_mele;
 pub(crate) mod haldane;
 pub(crate) mod hofstadter;
+pub(crate) mod kane_mele;
 pub(crate) mod qwz;
 pub(crate) mod random;
 pub(crate) mod tight_binding;

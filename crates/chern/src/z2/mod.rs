@@ -1,0 +1,383 @@
+//! $\mathbb Z_2$ invariants of time-reversal-invariant insulators in 2D and 3D, by three
+//! independent methods: Fukui–Hatsugai's lattice formula, the Wannier-charge-centre flow, and
+//! Fu–Kane parities.
+mod fukui_hatsugai;
+mod parity;
+mod points;
+mod spin_chern;
+mod wilson_loop;
+
+pub use parity::TrimParity;
+pub use spin_chern::{SpinChern, spin_chern_number};
+pub use wilson_loop::WccFlow;
+
+use crate::bands::{BandSet, BandStructure, check_grid};
+use crate::error::{Error, Result};
+use crate::hamiltonian::BlochHamiltonian;
+use crate::inversion::Inversion;
+use crate::links::Tolerances;
+use crate::models::combine::Plane;
+use crate::time_reversal::TimeReversal;
+use std::f64::consts::PI;
+
+/// How a $\mathbb Z_2$ invariant is computed.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Z2Method {
+    /// Fukui and Hatsugai, J. Phys. Soc. Jpn. 76, 053702 (2007): vortices of the lattice Berry
+    /// connection in half the Brillouin zone, in the gauge $u_{2p+1}(-k) = \Theta u_{2p}(k)$ on
+    /// its time-reversal-invariant edges. An exact integer once the grid resolves the gap.
+    #[default]
+    FukuiHatsugai,
+    /// Wannier-charge-centre flow over half the zone (Yu, Qi, Bernevig, Fang and Dai, Phys. Rev.
+    /// B 84, 075119 (2011); Soluyanov and Vanderbilt, Phys. Rev. B 83, 235401 (2011)), counted
+    /// with the largest gap as Z2Pack does, lines refined where the centres move fast.
+    WilsonLoop,
+    /// Fu and Kane, Phys. Rev. B 76, 045302 (2007): $(-1)^\nu = \prod_i \delta_i$ over the
+    /// time-reversal-invariant momenta, $\delta_i$ the product of the parities of one state per
+    /// occupied Kramers pair. Needs an inversion symmetry ([`Z2Config::inversion`]).
+    Parity,
+}
+
+impl std::fmt::Display for Z2Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Z2Method::FukuiHatsugai => "fukui-hatsugai",
+            Z2Method::WilsonLoop => "wilson-loop",
+            Z2Method::Parity => "parity",
+        })
+    }
+}
+
+/// Settings of a $\mathbb Z_2$ computation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Z2Config {
+    /// The method.
+    pub method: Z2Method,
+    /// Number of occupied bands (the lowest ones); `None` fills half the bands.
+    pub occupied: Option<usize>,
+    /// Gap and overlap tolerances (as for Chern numbers).
+    pub tolerances: Tolerances,
+    /// Largest admissible violation of $\Theta H(k)\Theta^{-1} = H(-k)$ (and of inversion for
+    /// [`Z2Method::Parity`]) relative to $\max(1, \max|H|)$.
+    pub symmetry_tolerance: f64,
+    /// Inversion $P$, needed by [`Z2Method::Parity`].
+    pub inversion: Option<Inversion>,
+    /// [`Z2Method::WilsonLoop`]: a line is refined when a centre comes closer to its
+    /// neighbour's largest gap than this fraction of the gap (Z2Pack's `move_tol`).
+    pub move_tolerance: f64,
+    /// [`Z2Method::WilsonLoop`]: how many times an interval between lines may be halved.
+    pub max_refinements: u32,
+}
+
+impl Default for Z2Config {
+    fn default() -> Self {
+        Self {
+            method: Z2Method::default(),
+            occupied: None,
+            tolerances: Tolerances::default(),
+            symmetry_tolerance: 1e-8,
+            inversion: None,
+            move_tolerance: 0.3,
+            max_refinements: 8,
+        }
+    }
+}
+
+/// A 2D $\mathbb Z_2$ invariant with the data behind it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Z2Invariant {
+    /// $\mathbb Z_2 \in \{0, 1\}$: 1 is the quantum spin Hall (topological) phase.
+    pub z2: u8,
+    /// The method.
+    pub method: Z2Method,
+    /// The grid $L_1\times L_2$.
+    pub grid: [usize; 2],
+    /// Number of occupied bands.
+    pub occupied: usize,
+    /// Smallest direct gap above the occupied bands on the points used.
+    pub min_gap: f64,
+    /// Largest violation of time reversal on the grid (relative).
+    pub time_reversal_violation: f64,
+    /// [`Z2Method::FukuiHatsugai`]: the number of vortices $\sum_{k\in B^-} n(k)$ (its parity
+    /// is $\mathbb Z_2$).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vortices: Option<i64>,
+    /// [`Z2Method::WilsonLoop`]: the number of lines after refinement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wcc_lines: Option<usize>,
+    /// [`Z2Method::WilsonLoop`]: the centre flow.
+    #[serde(skip)]
+    pub wcc: Option<WccFlow>,
+    /// [`Z2Method::Parity`]: $\delta_i$ at the four TRIMs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parities: Option<Vec<TrimParity>>,
+}
+
+/// Strong and weak indices $(\nu_0; \nu_1\nu_2\nu_3)$ of a 3D time-reversal-invariant insulator.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Z2Indices {
+    /// $\nu_0$, the strong index (as `z2` in reports).
+    pub z2: u8,
+    /// $[\nu_0, \nu_1, \nu_2, \nu_3]$; $\nu_i = z_i(\pi)$, the weak indices, in units of the
+    /// reciprocal lattice vectors of the model's reduced coordinates.
+    pub indices: [u8; 4],
+    /// $[z_i(0), z_i(\pi)]$: the 2D invariant of the planes $k_i = 0$ and $k_i = \pi$.
+    pub planes: [[u8; 2]; 3],
+    /// The method.
+    pub method: Z2Method,
+    /// The grid $L_1\times L_2\times L_3$.
+    pub grid: [usize; 3],
+    /// Number of occupied bands.
+    pub occupied: usize,
+    /// Smallest direct gap above the occupied bands.
+    pub min_gap: f64,
+    /// Largest violation of time reversal on the grid (relative).
+    pub time_reversal_violation: f64,
+    /// [`Z2Method::Parity`]: $\delta_i$ at the eight TRIMs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parities: Option<Vec<TrimParity>>,
+}
+
+/// Checks shared by 2D and 3D: even grid, time reversal, the occupation.
+fn prepare<H: BlochHamiltonian + Sync + ?Sized>(
+    h: &H,
+    theta: &TimeReversal,
+    grid: &[usize],
+    config: &Z2Config,
+) -> Result<(usize, f64)> {
+    check_grid(grid, h.dim())?;
+    if grid.iter().any(|&l| l < 2 || l % 2 == 1) {
+        return Err(Error::BadGrid {
+            extents: grid.to_vec(),
+            reason: "a Z2 invariant needs even extents of at least 2, so that k = 0 and k = pi are grid points",
+        });
+    }
+    if config.symmetry_tolerance.is_nan() || config.symmetry_tolerance < 0.0 {
+        return Err(Error::BadParameter {
+            name: "symmetry_tolerance",
+            value: config.symmetry_tolerance,
+            reason: "must be a non-negative number",
+        });
+    }
+    if config.move_tolerance.is_nan()
+        || config.move_tolerance <= 0.0
+        || config.move_tolerance >= 0.5
+    {
+        return Err(Error::BadParameter {
+            name: "move_tolerance",
+            value: config.move_tolerance,
+            reason: "must lie in (0, 0.5)",
+        });
+    }
+    let violation = theta.check(h, grid, config.symmetry_tolerance)?;
+    let n = h.n_bands();
+    let occupied = config.occupied.unwrap_or(n / 2);
+    if occupied % 2 == 1 || occupied == 0 || occupied >= n {
+        return Err(Error::OddOccupation {
+            occupied,
+            n_bands: n,
+        });
+    }
+    if config.method == Z2Method::Parity {
+        let p = config.inversion.as_ref().ok_or(Error::BadSymmetry {
+            operator: "inversion P",
+            reason: "the parity method needs an inversion operator (Z2Config::inversion)".into(),
+        })?;
+        p.check_commutes_with(theta)?;
+        p.check(h, grid, config.symmetry_tolerance)?;
+    }
+    Ok((occupied, violation))
+}
+
+/// The $\mathbb Z_2$ invariant of the `occupied` lowest bands of a time-reversal-symmetric 2D
+/// model `h`, $\Theta$ = `theta`, on an even grid $L_1 \times L_2$.
+///
+/// Every method first checks $\Theta H(k)\Theta^{-1} = H(-k)$ on the whole grid
+/// ([`Error::TimeReversalBroken`] names the k-point and the violation) and refuses an odd number
+/// of occupied bands ([`Error::OddOccupation`]); a gap below the tolerance on the points used is
+/// [`Error::GapClosed`], as for Chern numbers.
+///
+/// - [`Z2Method::FukuiHatsugai`]: links $U_\mu(k) = \det V(k)^\dagger V(k+\hat\mu)$ on the half
+///   zone $k_2\in[0,\pi]$ ($L_1(L_2/2+1)$ diagonalisations), the frames on the lines $k_2 = 0,
+///   \pi$ rebuilt so that $u_{2p+1}(-k) = \Theta u_{2p}(k)$, $u_{2p}(-k) = -\Theta u_{2p+1}(k)$
+///   (Kramers-pair bases at $k_1 = 0, \pi$), and
+///   $\mathbb Z_2 = \sum_{k\in B^-} n(k) \bmod 2$ with
+///   $2\pi n(k) = F(k) - [A_1(k) + A_2(k+\hat1) - A_1(k+\hat2) - A_2(k)]$, $A = \arg U$ and
+///   $F = \arg U_1U_2U_1^{-1}U_2^{-1}$ on the principal branch.
+/// - [`Z2Method::WilsonLoop`]: [`WccFlow`] on the lines $k_2 = 2\pi j/L_2 \in [0, \pi]$, each a
+///   loop of $L_1$ points.
+/// - [`Z2Method::Parity`]: the parities at $(0,0), (0,\pi), (\pi,0), (\pi,\pi)$; the gap is
+///   still checked on the whole grid.
+///
+/// ```
+/// use chern::{KaneMele, Z2Config, Z2Method, z2_invariant};
+/// // Kane and Mele's quantum spin Hall point, and their trivial one.
+/// let qsh = KaneMele::new(1.0, 0.06, 0.05, 0.1);
+/// let z = z2_invariant(&qsh, &qsh.time_reversal(), [24, 24], &Z2Config::default())?;
+/// assert_eq!(z.z2, 1);
+/// let trivial = KaneMele::new(1.0, 0.06, 0.05, 0.4);
+/// let config = Z2Config { method: Z2Method::WilsonLoop, ..Default::default() };
+/// assert_eq!(z2_invariant(&trivial, &trivial.time_reversal(), [24, 24], &config)?.z2, 0);
+/// # Ok::<(), chern::Error>(())
+/// ```
+pub fn z2_invariant<H: BlochHamiltonian + Sync + ?Sized>(
+    h: &H,
+    theta: &TimeReversal,
+    grid: [usize; 2],
+    config: &Z2Config,
+) -> Result<Z2Invariant> {
+    let (occupied, violation) = prepare(h, theta, &grid, config)?;
+    let tol = &config.tolerances;
+    let mut out = Z2Invariant {
+        z2: 0,
+        method: config.method,
+        grid,
+        occupied,
+        min_gap: f64::NAN,
+        time_reversal_violation: violation,
+        vortices: None,
+        wcc_lines: None,
+        wcc: None,
+        parities: None,
+    };
+    match config.method {
+        Z2Method::FukuiHatsugai => {
+            let v = fukui_hatsugai::vortices(h, theta, grid, occupied, tol)?;
+            out.z2 = v.count.rem_euclid(2) as u8;
+            out.min_gap = v.min_gap;
+            out.vortices = Some(v.count);
+        }
+        Z2Method::WilsonLoop => {
+            let (flow, min_gap) = wilson_loop::wcc_flow(
+                h,
+                grid,
+                occupied,
+                tol,
+                config.move_tolerance,
+                config.max_refinements,
+            )?;
+            out.z2 = flow.z2();
+            out.min_gap = min_gap;
+            out.wcc_lines = Some(flow.k_perp.len());
+            out.wcc = Some(flow);
+        }
+        Z2Method::Parity => {
+            out.min_gap = grid_gap(h, &grid, occupied, tol)?;
+            let p = config.inversion.as_ref().expect("checked in prepare");
+            let parities = parity::trim_parities(h, p, occupied, tol)?;
+            out.z2 = parity::product(&parities, |_| true);
+            out.parities = Some(parities);
+        }
+    }
+    Ok(out)
+}
+
+/// Smallest gap above the `occupied` bands on the whole grid ([`Error::GapClosed`] below the
+/// tolerance).
+fn grid_gap<H: BlochHamiltonian + Sync + ?Sized>(
+    h: &H,
+    grid: &[usize],
+    occupied: usize,
+    tol: &Tolerances,
+) -> Result<f64> {
+    let bands = BandStructure::compute_for(h, grid, &BandSet::lowest(1))?;
+    let (gap, s) = bands.min_gap_above(occupied - 1);
+    if gap.is_nan() || gap < tol.gap {
+        let index = crate::bands::unravel(grid, s);
+        return Err(Error::GapClosed {
+            k: crate::bands::k_point(grid, &index),
+            index,
+            lower_band: occupied - 1,
+            upper_band: occupied,
+            gap,
+            tolerance: tol.gap,
+        });
+    }
+    Ok(gap)
+}
+
+/// Strong and weak $\mathbb Z_2$ indices $(\nu_0;\nu_1\nu_2\nu_3)$ of a time-reversal-symmetric
+/// 3D model on an even grid $L_1\times L_2\times L_3$ (Fu, Kane and Mele, Phys. Rev. Lett. 98,
+/// 106803 (2007); Moore and Balents).
+///
+/// With [`Z2Method::FukuiHatsugai`] or [`Z2Method::WilsonLoop`]: the 2D invariants $z_i(0)$,
+/// $z_i(\pi)$ of the six time-reversal-invariant planes $k_i = 0, \pi$ (each on the grid of its
+/// two free axes), $\nu_i = z_i(\pi)$ and $\nu_0 = z_i(0) + z_i(\pi) \bmod 2$, which must agree
+/// for $i = 1, 2, 3$ ([`Error::InconsistentPlanes`] otherwise: the grid is too coarse). With
+/// [`Z2Method::Parity`]: $(-1)^{\nu_0} = \prod_{i=1}^8\delta_i$ and $(-1)^{\nu_j} =
+/// \prod_{\Gamma_i: k_j = \pi}\delta_i$.
+///
+/// ```
+/// use chern::{FuKaneMele, Z2Config, z2_indices};
+/// let strong = FuKaneMele::new(1.0, 0.125, 0.4);
+/// let z = z2_indices(&strong, &strong.time_reversal(), [8, 8, 8], &Z2Config::default())?;
+/// assert_eq!(z.indices, [1, 1, 1, 1]);
+/// # Ok::<(), chern::Error>(())
+/// ```
+pub fn z2_indices<H: BlochHamiltonian + Sync + ?Sized>(
+    h: &H,
+    theta: &TimeReversal,
+    grid: [usize; 3],
+    config: &Z2Config,
+) -> Result<Z2Indices> {
+    let (occupied, violation) = prepare(h, theta, &grid, config)?;
+    let tol = &config.tolerances;
+    let mut out = Z2Indices {
+        z2: 0,
+        indices: [0; 4],
+        planes: [[0; 2]; 3],
+        method: config.method,
+        grid,
+        occupied,
+        min_gap: f64::INFINITY,
+        time_reversal_violation: violation,
+        parities: None,
+    };
+    if config.method == Z2Method::Parity {
+        out.min_gap = grid_gap(h, &grid, occupied, tol)?;
+        let p = config.inversion.as_ref().expect("checked in prepare");
+        let parities = parity::trim_parities(h, p, occupied, tol)?;
+        for i in 0..3 {
+            out.planes[i] = [
+                parity::product(&parities, |k| k[i] == 0.0),
+                parity::product(&parities, |k| k[i] != 0.0),
+            ];
+        }
+        out.parities = Some(parities);
+    } else {
+        // The plane config: time reversal was checked on the whole 3D grid already.
+        let plane_config = Z2Config {
+            occupied: Some(occupied),
+            symmetry_tolerance: f64::INFINITY,
+            ..config.clone()
+        };
+        for i in 0..3 {
+            let axes = match i {
+                0 => (1, 2),
+                1 => (0, 2),
+                _ => (0, 1),
+            };
+            for (slot, fixed) in [0.0, PI].into_iter().enumerate() {
+                let plane = Plane::new(h, axes, fixed)?;
+                let z = z2_invariant(&plane, theta, [grid[axes.0], grid[axes.1]], &plane_config)?;
+                out.planes[i][slot] = z.z2;
+                out.min_gap = out.min_gap.min(z.min_gap);
+            }
+        }
+    }
+    let strong: Vec<u8> = out.planes.iter().map(|[a, b]| (a + b) % 2).collect();
+    if strong.iter().any(|&s| s != strong[0]) {
+        return Err(Error::InconsistentPlanes { planes: out.planes });
+    }
+    out.z2 = strong[0];
+    out.indices = [
+        strong[0],
+        out.planes[0][1],
+        out.planes[1][1],
+        out.planes[2][1],
+    ];
+    Ok(out)
+}

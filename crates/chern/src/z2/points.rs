@@ -1,0 +1,201 @@
+//! Occupied eigenvectors at an arbitrary table of k-points (half Brillouin zones, Wilson-loop
+//! lines, time-reversal-invariant momenta), solved in parallel by the band-structure solver.
+use crate::bands::{BandSet, BandStructure};
+use crate::error::{Error, Result};
+use crate::hamiltonian::BlochHamiltonian;
+use num_complex::Complex64 as C64;
+use std::f64::consts::PI;
+
+/// A `rows x cols` table of k-points presented to [`BandStructure`] as a 2D model: the solver's
+/// grid point $(2\pi a/\text{rows}, 2\pi b/\text{cols})$ stands for `points[a * cols + b]`.
+struct Table<'a, H: ?Sized> {
+    inner: &'a H,
+    points: &'a [Vec<f64>],
+    rows: usize,
+    cols: usize,
+}
+
+impl<H: ?Sized> Table<'_, H> {
+    fn index(&self, k: &[f64]) -> usize {
+        let at = |x: f64, l: usize| ((x * l as f64 / (2.0 * PI)).round() as usize).min(l - 1);
+        at(k[0], self.rows) * self.cols + at(k[1], self.cols)
+    }
+}
+
+impl<H: BlochHamiltonian + ?Sized> BlochHamiltonian for Table<'_, H> {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn n_bands(&self) -> usize {
+        self.inner.n_bands()
+    }
+    fn write_hamiltonian(&self, k: &[f64], h: &mut [C64]) {
+        self.inner.write_hamiltonian(&self.points[self.index(k)], h)
+    }
+}
+
+/// Energies and the eigenvectors of the `r` lowest bands at a table of k-points.
+pub(crate) struct PointBands {
+    /// Number of bands $N$.
+    pub n: usize,
+    /// Number of occupied bands $r$.
+    pub r: usize,
+    /// All energies, $N$ per point.
+    pub energies: Vec<f64>,
+    /// $r$ rows of length $N$ per point.
+    pub frames: Vec<C64>,
+}
+
+impl PointBands {
+    /// The $r$ occupied eigenvectors at point `s`.
+    pub fn frame(&self, s: usize) -> &[C64] {
+        &self.frames[s * self.r * self.n..(s + 1) * self.r * self.n]
+    }
+    /// Mutable [`Self::frame`].
+    pub fn frame_mut(&mut self, s: usize) -> &mut [C64] {
+        let w = self.r * self.n;
+        &mut self.frames[s * w..(s + 1) * w]
+    }
+    /// Smallest direct gap $E_r - E_{r-1}$ and the point where it occurs.
+    pub fn min_gap(&self) -> (f64, usize) {
+        let (n, r) = (self.n, self.r);
+        let mut best = (f64::INFINITY, 0);
+        if r >= n {
+            return best;
+        }
+        for s in 0..self.energies.len() / n {
+            let g = self.energies[s * n + r] - self.energies[s * n + r - 1];
+            if g < best.0 || g.is_nan() {
+                best = (g, s);
+                if g.is_nan() {
+                    break;
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Grid index of a point of a table, for error messages.
+pub(crate) type GridIndex<'a> = &'a dyn Fn(usize) -> Vec<usize>;
+
+/// Diagonalises `h` at `points` (a `rows x cols` table, row-major) keeping the `r` lowest
+/// eigenvectors; errors name the real k-point. With `gap` given, also errors with
+/// [`Error::GapClosed`] (the k-point and `index(s)`) where $E_r - E_{r-1}$ falls below it.
+pub(crate) fn solve<H: BlochHamiltonian + Sync + ?Sized>(
+    h: &H,
+    points: &[Vec<f64>],
+    rows: usize,
+    cols: usize,
+    r: usize,
+    gap: Option<(f64, GridIndex<'_>)>,
+) -> Result<PointBands> {
+    debug_assert_eq!(points.len(), rows * cols);
+    let table = Table {
+        inner: h,
+        points,
+        rows,
+        cols,
+    };
+    let bands = BandStructure::compute_for(&table, &[rows, cols], &BandSet::lowest(r)).map_err(
+        |mut e| {
+            if let Error::NonHermitian { k, .. }
+            | Error::NonFinite { k, .. }
+            | Error::Eigensolver { k, .. } = &mut e
+            {
+                *k = points[table.index(k)].clone();
+            }
+            e
+        },
+    )?;
+    let n = h.n_bands();
+    let nk = rows * cols;
+    let mut energies = Vec::with_capacity(nk * n);
+    for s in 0..nk {
+        energies.extend_from_slice(bands.energies(s));
+    }
+    let out = PointBands {
+        n,
+        r,
+        energies,
+        frames: bands.eigenvector_data().to_vec(),
+    };
+    if let Some((tolerance, index)) = gap {
+        let (g, s) = out.min_gap();
+        if g.is_nan() || g < tolerance {
+            return Err(Error::GapClosed {
+                k: points[s].clone(),
+                index: index(s),
+                lower_band: r - 1,
+                upper_band: r,
+                gap: g,
+                tolerance,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the occupied `frame` ($r$ rows of length $N$) at a time-reversal-invariant momentum
+/// by an orthonormal basis of Kramers pairs of the same subspace: rows $(u_1, \Theta u_1, u_3,
+/// \Theta u_3, \ldots)$, built by Gram–Schmidt, taking each time the input vector with the
+/// largest remainder. The subspace is $\Theta$-invariant when $H$ is time-reversal symmetric.
+pub(crate) fn kramers_basis(
+    frame: &mut [C64],
+    n: usize,
+    r: usize,
+    theta: &crate::TimeReversal,
+) -> Result<()> {
+    let input: Vec<Vec<C64>> = frame.chunks_exact(n).map(<[C64]>::to_vec).collect();
+    let mut basis: Vec<Vec<C64>> = Vec::with_capacity(r);
+    let project_out = |v: &mut Vec<C64>, basis: &[Vec<C64>]| {
+        for b in basis {
+            let c: C64 = b.iter().zip(v.iter()).map(|(x, y)| x.conj() * y).sum();
+            for (y, x) in v.iter_mut().zip(b) {
+                *y -= c * x;
+            }
+        }
+    };
+    let norm = |v: &[C64]| v.iter().map(|z| z.norm_sqr()).sum::<f64>().sqrt();
+    while basis.len() < r {
+        let mut best: Option<(f64, Vec<C64>)> = None;
+        for v in &input {
+            let mut w = v.clone();
+            project_out(&mut w, &basis);
+            project_out(&mut w, &basis);
+            let m = norm(&w);
+            if best.as_ref().is_none_or(|(b, _)| m > *b) {
+                best = Some((m, w));
+            }
+        }
+        let (m, mut a) = best.expect("r >= 1 input vectors");
+        if m.is_nan() || m <= 1e-3 {
+            return Err(Error::BadSymmetry {
+                operator: "time reversal U_T",
+                reason: format!(
+                    "the occupied states at a time-reversal-invariant momentum do not form Kramers pairs (remainder {m:.3e})"
+                ),
+            });
+        }
+        a.iter_mut().for_each(|z| *z /= m);
+        let mut b = vec![C64::new(0.0, 0.0); n];
+        theta.apply(&a, &mut b);
+        basis.push(a);
+        project_out(&mut b, &basis);
+        let mb = norm(&b);
+        if mb.is_nan() || mb <= 0.5 {
+            return Err(Error::BadSymmetry {
+                operator: "time reversal U_T",
+                reason: format!(
+                    "the Kramers partner of an occupied state leaves the occupied subspace (norm {mb:.3e} after projection)"
+                ),
+            });
+        }
+        b.iter_mut().for_each(|z| *z /= mb);
+        basis.push(b);
+    }
+    for (row, b) in frame.chunks_exact_mut(n).zip(&basis) {
+        row.copy_from_slice(b);
+    }
+    Ok(())
+}

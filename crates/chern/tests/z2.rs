@@ -1,0 +1,391 @@
+//! Z2 invariants against exact physics answers, and the three methods against each other.
+use chern::*;
+use lattice_gauge::matrix;
+use proptest::prelude::*;
+use rand::SeedableRng;
+
+fn config(method: Z2Method) -> Z2Config {
+    Z2Config {
+        method,
+        ..Default::default()
+    }
+}
+
+/// Z2 of a 2D model by every method that applies; asserts they agree.
+fn all_methods<H: BlochHamiltonian + Sync>(
+    h: &H,
+    theta: &TimeReversal,
+    inversion: Option<Inversion>,
+    l: usize,
+) -> u8 {
+    let fh = z2_invariant(h, theta, [l, l], &config(Z2Method::FukuiHatsugai)).unwrap();
+    let wl = z2_invariant(h, theta, [l, l], &config(Z2Method::WilsonLoop)).unwrap();
+    assert_eq!(fh.z2, wl.z2, "lattice {fh:?} vs Wilson loop {wl:?}");
+    if let Some(p) = inversion {
+        let c = Z2Config {
+            inversion: Some(p),
+            ..config(Z2Method::Parity)
+        };
+        let pa = z2_invariant(h, theta, [l, l], &c).unwrap();
+        assert_eq!(fh.z2, pa.z2, "lattice {fh:?} vs parity {pa:?}");
+    }
+    fh.z2
+}
+
+#[test]
+fn kane_mele_published_points() {
+    for l in [24, 30] {
+        let qsh = KaneMele::new(1.0, 0.06, 0.05, 0.1);
+        assert_eq!(all_methods(&qsh, &qsh.time_reversal(), None, l), 1);
+        let trivial = KaneMele::new(1.0, 0.06, 0.05, 0.4);
+        assert_eq!(all_methods(&trivial, &trivial.time_reversal(), None, l), 0);
+    }
+}
+
+#[test]
+fn kane_mele_boundary_without_rashba() {
+    let so = 0.06;
+    let critical = 3.0 * 3f64.sqrt() * so;
+    for (v, expected) in [
+        (0.0, 1),
+        (0.9 * critical, 1),
+        (1.1 * critical, 0),
+        (-0.9 * critical, 1),
+        (-1.1 * critical, 0),
+    ] {
+        let km = KaneMele::new(1.0, so, 0.0, v);
+        let inv = (v == 0.0).then(|| km.inversion());
+        assert_eq!(
+            all_methods(&km, &km.time_reversal(), inv, 30),
+            expected,
+            "lambda_v = {v}"
+        );
+        let sc = spin_chern_number(
+            &km,
+            &km.spin_z(),
+            &[30, 30],
+            2,
+            1e-12,
+            &ChernConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(sc.z2, expected);
+        // The spin-up block is Haldane's model at phi = pi/2: C = +1 in the topological phase.
+        assert_eq!(sc.spin_up, i64::from(expected));
+        assert_eq!(sc.spin_down, -i64::from(expected));
+    }
+}
+
+#[test]
+fn bhz_phases() {
+    for (m, expected, spin) in [(-1.0, 0, 0), (1.0, 1, -1), (3.0, 1, 1), (5.0, 0, 0)] {
+        let bhz = Bhz::new(1.0, 0.5, m);
+        assert_eq!(
+            all_methods(&bhz, &bhz.time_reversal(), Some(bhz.inversion()), 24),
+            expected,
+            "M = {m}"
+        );
+        let sc = spin_chern_number(
+            &bhz,
+            &bhz.spin_z(),
+            &[24, 24],
+            2,
+            1e-12,
+            &ChernConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(sc.spin_up, spin, "M = {m}");
+    }
+}
+
+#[test]
+fn fu_kane_mele_strong_and_weak() {
+    for (dt, expected) in [(0.4, [1, 1, 1, 1]), (-0.4, [0, 1, 1, 1])] {
+        let fkm = FuKaneMele::new(1.0, 0.125, dt);
+        for method in [
+            Z2Method::FukuiHatsugai,
+            Z2Method::WilsonLoop,
+            Z2Method::Parity,
+        ] {
+            let c = Z2Config {
+                inversion: Some(fkm.inversion()),
+                ..config(method)
+            };
+            let z = z2_indices(&fkm, &fkm.time_reversal(), [12, 12, 12], &c).unwrap();
+            assert_eq!(z.indices, expected, "dt = {dt}, {method}: {z:?}");
+        }
+    }
+}
+
+#[test]
+fn errors_name_the_problem() {
+    // QWZ as a one-orbital "spinful" model: time reversal is broken, and the error names k.
+    let qwz = Qwz::new(1.0);
+    let theta = TimeReversal::spinful(1, SpinOrdering::Interleaved).unwrap();
+    let e = z2_invariant(&qwz, &theta, [30, 30], &Z2Config::default()).unwrap_err();
+    assert!(
+        matches!(e, Error::TimeReversalBroken { violation, .. } if violation > 0.1),
+        "{e}"
+    );
+    // An odd number of occupied bands.
+    let km = KaneMele::default();
+    let odd = Z2Config {
+        occupied: Some(1),
+        ..Default::default()
+    };
+    let e = z2_invariant(&km, &km.time_reversal(), [30, 30], &odd).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::OddOccupation {
+                occupied: 1,
+                n_bands: 4
+            }
+        ),
+        "{e}"
+    );
+    // At the critical lambda_v = 3 sqrt(3) lambda_so the gap closes at K = (2pi/3)(2, 1).
+    let critical = KaneMele::new(1.0, 0.06, 0.0, 3.0 * 3f64.sqrt() * 0.06);
+    for method in [
+        Z2Method::FukuiHatsugai,
+        Z2Method::WilsonLoop,
+        Z2Method::Parity,
+    ] {
+        let c = Z2Config {
+            inversion: Some(critical.inversion()),
+            ..config(method)
+        };
+        let e = z2_invariant(&critical, &critical.time_reversal(), [30, 30], &c).unwrap_err();
+        match (method, e) {
+            // lambda_v breaks inversion: the parity method says so first.
+            (Z2Method::Parity, Error::InversionBroken { .. }) => {}
+            (_, Error::GapClosed { k, gap, .. }) => {
+                assert!(gap < 1e-12);
+                let third = 2.0 * std::f64::consts::PI / 3.0;
+                assert!(
+                    (k[0] - 2.0 * third).abs() < 1e-12 && (k[1] - third).abs() < 1e-12,
+                    "{k:?}"
+                );
+            }
+            (_, e) => panic!("{method}: {e}"),
+        }
+    }
+    // Odd grids, and a 3D model asked for a 2D invariant.
+    let e = z2_invariant(&km, &km.time_reversal(), [29, 30], &Z2Config::default()).unwrap_err();
+    assert!(matches!(e, Error::BadGrid { .. }), "{e}");
+    let fkm = FuKaneMele::new(1.0, 0.125, 0.4);
+    assert!(z2_invariant(&fkm, &fkm.time_reversal(), [8, 8], &Z2Config::default()).is_err());
+    // The parity method without an inversion operator.
+    let e = z2_invariant(&km, &km.time_reversal(), [8, 8], &config(Z2Method::Parity)).unwrap_err();
+    assert!(matches!(e, Error::BadSymmetry { .. }), "{e}");
+    // S_z is not conserved with Rashba coupling.
+    let e = spin_chern_number(
+        &km,
+        &km.spin_z(),
+        &[12, 12],
+        2,
+        1e-12,
+        &ChernConfig::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::SpinNotConserved { .. }), "{e}");
+}
+
+/// $(H(k) + U_T\overline{H(-k)}U_T^\dagger)/2$, then $(H(k) + P H(-k) P)/2$: a random smooth
+/// model made time-reversal and inversion symmetric.
+fn symmetrised(
+    seed: u64,
+    theta: &TimeReversal,
+    p: &Inversion,
+) -> impl Fn(&[f64], &mut [C64]) + Sync + use<> {
+    let random = RandomSmooth::new(RandomSmoothConfig {
+        n_bands: 4,
+        dim: 2,
+        max_harmonic: 1,
+        decay: 0.5,
+        spread: 0.0,
+        seed,
+    })
+    .unwrap();
+    let (u, pm) = (theta.matrix().to_vec(), p.matrix().to_vec());
+    move |k: &[f64], h: &mut [C64]| {
+        let n = 4;
+        let minus = [-k[0], -k[1]];
+        let at = |k: &[f64]| -> Vec<C64> {
+            let a = random.hamiltonian(k);
+            let b = random.hamiltonian(&[-k[0], -k[1]]);
+            // U conj(b) U^dagger
+            let cb: Vec<C64> = b.iter().map(|z| z.conj()).collect();
+            let t = matrix::product(&u, &cb, n);
+            let mut tb = vec![C64::new(0.0, 0.0); n * n];
+            matrix::mul_adj(&t, &u, &mut tb, n);
+            a.iter().zip(&tb).map(|(x, y)| 0.5 * (x + y)).collect()
+        };
+        let a = at(k);
+        let b = at(&minus);
+        let t = matrix::product(&pm, &b, n);
+        let mut pb = vec![C64::new(0.0, 0.0); n * n];
+        matrix::mul_adj(&t, &pm, &mut pb, n);
+        for ((o, x), y) in h.iter_mut().zip(&a).zip(&pb) {
+            *o = 0.5 * (x + y);
+        }
+    }
+}
+
+/// A unitary $Q$ that commutes with $\Theta$ ($Q U_T = U_T \overline Q$): the polar factor of
+/// $V + U_T\overline V U_T^\dagger$ for a Haar-random $V$.
+fn unitary_commuting_with(theta: &TimeReversal, seed: u64) -> Vec<C64> {
+    let n = theta.n();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let v = matrix::haar_unitary(&mut rng, n);
+    let u = theta.matrix();
+    let cv: Vec<C64> = v.iter().map(|z| z.conj()).collect();
+    let t = matrix::product(u, &cv, n);
+    let mut w = vec![C64::new(0.0, 0.0); n * n];
+    matrix::mul_adj(&t, u, &mut w, n);
+    let sum: Vec<C64> = v.iter().zip(&w).map(|(a, b)| a + b).collect();
+    matrix::polar_unitary(&sum, n).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// BHZ plus a random time-reversal- and inversion-symmetric perturbation: the lattice,
+    /// Wilson-loop and parity invariants agree, and none changes under a random change of
+    /// orbital basis that commutes with time reversal.
+    #[test]
+    fn methods_agree_on_random_symmetric_models(
+        m in -1.0f64..9.0,
+        eps in 0.0f64..1.5,
+        seed in 0u64..1_000_000,
+    ) {
+        let bhz = Bhz::new(1.0, 1.0, m);
+        let (theta, p) = (bhz.time_reversal(), bhz.inversion());
+        let extra = symmetrised(seed, &theta, &p);
+        let h = FnHamiltonian::new(2, 4, move |k: &[f64], out: &mut [C64]| {
+            bhz.write_hamiltonian(k, out);
+            let mut e = [C64::new(0.0, 0.0); 16];
+            extra(k, &mut e);
+            for (o, x) in out.iter_mut().zip(e) {
+                *o += eps * x;
+            }
+        });
+        let l = 24;
+        // Only well-gapped draws: the invariant is defined and the grid resolves it.
+        let bands = BandStructure::compute_for(&h, &[l, l], &BandSet::lowest(1)).unwrap();
+        prop_assume!(bands.min_gap_above(1).0 > 0.2);
+        let z = all_methods(&h, &theta, Some(p.clone()), l);
+        let q = unitary_commuting_with(&theta, seed);
+        let rotated = Rotated::new(&h, q.clone()).unwrap();
+        // P transforms as Q P Q^dagger.
+        let qp = matrix::product(&q, p.matrix(), 4);
+        let mut p2 = vec![C64::new(0.0, 0.0); 16];
+        matrix::mul_adj(&qp, &q, &mut p2, 4);
+        let p2 = Inversion::new(p2, 4).unwrap();
+        prop_assert_eq!(all_methods(&rotated, &theta, Some(p2), l), z);
+    }
+}
+
+/// The Fourier components $H(R) = \frac1{16}\sum_k H(k)e^{-ik\cdot R}$, $R\in\{-1,0,1\}^2$, of a
+/// nearest-neighbour 2D model, from a $4\times4$ grid (exact: no harmonic beyond 1).
+fn fourier_components<H: BlochHamiltonian>(h: &H) -> Vec<([i64; 2], Vec<C64>)> {
+    let n = h.n_bands();
+    let tau = 2.0 * std::f64::consts::PI;
+    let mut out = Vec::new();
+    for r1 in -1i64..=1 {
+        for r2 in -1i64..=1 {
+            let mut block = vec![C64::new(0.0, 0.0); n * n];
+            for i in 0..4 {
+                for j in 0..4 {
+                    let k = [tau * i as f64 / 4.0, tau * j as f64 / 4.0];
+                    let e = C64::from_polar(1.0 / 16.0, -(k[0] * r1 as f64 + k[1] * r2 as f64));
+                    for (b, x) in block.iter_mut().zip(h.hamiltonian(&k)) {
+                        *b += x * e;
+                    }
+                }
+            }
+            out.push(([r1, r2], block));
+        }
+    }
+    out
+}
+
+/// BHZ as a spinful hopping list (spin blocks) and as stacked layers in a Wannier90 `_hr.dat`
+/// file: the same Z2 as the built-in model in 2D, and the weak phase (0;001) in 3D.
+#[test]
+fn spinful_hopping_lists_and_wannier90_files() {
+    for (m, expected) in [(-1.0, 0u8), (1.0, 1), (3.0, 1), (9.0, 0)] {
+        let bhz = Bhz::new(1.0, 0.5, m);
+        let parts = fourier_components(&bhz);
+        let mut onsite = vec![0.0; 4];
+        let mut hoppings = Vec::new();
+        for (r, block) in &parts {
+            // Keep one of R, -R (the hopping list adds the conjugate).
+            if *r < [0, 0] {
+                continue;
+            }
+            for i in 0..4 {
+                for j in 0..4 {
+                    let t = block[i * 4 + j];
+                    if t.norm() < 1e-12 {
+                        continue;
+                    }
+                    if *r == [0, 0] {
+                        if i == j {
+                            onsite[i] = t.re;
+                        } else if i < j {
+                            hoppings.push(Hopping {
+                                i,
+                                j,
+                                r: vec![0, 0],
+                                t: Amplitude::Complex([t.re, t.im]),
+                            });
+                        }
+                    } else {
+                        hoppings.push(Hopping {
+                            i,
+                            j,
+                            r: r.to_vec(),
+                            t: Amplitude::Complex([t.re, t.im]),
+                        });
+                    }
+                }
+            }
+        }
+        let tb = TightBinding::new(2, 4, onsite, hoppings).unwrap();
+        for k in [[0.3, 1.1], [2.0, -0.7]] {
+            for (a, b) in tb.hamiltonian(&k).iter().zip(bhz.hamiltonian(&k)) {
+                assert!((a - b).norm() < 1e-12);
+            }
+        }
+        let theta = TimeReversal::spinful(2, SpinOrdering::Blocks).unwrap();
+        assert_eq!(
+            all_methods(&tb, &theta, Some(bhz.inversion()), 24),
+            expected,
+            "M = {m}"
+        );
+
+        let mut text = format!("BHZ layers\n4\n{}\n", parts.len());
+        text += &vec!["1"; parts.len()].join(" ");
+        text += "\n";
+        for (r, block) in &parts {
+            for nn in 0..4 {
+                for mm in 0..4 {
+                    let x = block[mm * 4 + nn];
+                    text += &format!(
+                        "{} {} 0 {} {} {:.17e} {:.17e}\n",
+                        r[0],
+                        r[1],
+                        mm + 1,
+                        nn + 1,
+                        x.re,
+                        x.im
+                    );
+                }
+            }
+        }
+        let w90 = Wannier90::parse(&text, std::path::Path::new("bhz_hr.dat")).unwrap();
+        let z = z2_indices(&w90, &theta, [12, 12, 2], &Z2Config::default()).unwrap();
+        assert_eq!(z.indices, [0, 0, 0, expected], "M = {m}: {z:?}");
+    }
+}
