@@ -55,6 +55,7 @@ mod inversion;
 mod links;
 mod models;
 mod second_chern;
+mod sign_convention;
 mod time_reversal;
 mod wilson;
 mod z2;
@@ -81,6 +82,7 @@ pub use models::tight_binding::{Amplitude, Hopping, ModelFormat, TightBinding};
 pub use models::wannier90::Wannier90;
 pub use num_complex::Complex64 as C64;
 pub use second_chern::{SecondChern, second_chern_number};
+pub use sign_convention::SignConvention;
 pub use time_reversal::{SpinOrdering, TimeReversal};
 pub use wilson::{WilsonLoops, wilson_loops};
 pub use z2::{

@@ -100,6 +100,13 @@ impl TryFrom<RawHopping> for Hopping {
 /// \bigl(t\,e^{ik\cdot R}|i\rangle\langle j| + \text{h.c.}\bigr)$ (PythTB's convention II, no
 /// orbital positions, so $H$ is periodic in $k$).
 ///
+/// **Sign of Chern numbers.** Fed the same hoppings, PythTB's `berry_flux` reports the
+/// opposite Chern number to this crate: it integrates the textbook connection $i\langle
+/// u|\nabla_k u\rangle$, this crate uses Fukui–Hatsugai–Suzuki's sign. To compare with PythTB,
+/// convert with [`crate::ChernNumber::with_sign`]`(`[`crate::SignConvention::Textbook`]`)` (the CLI's
+/// `--sign textbook`). Spinful hopping lists get their time reversal from
+/// [`crate::TimeReversal::spinful`] for $\mathbb Z_2$ invariants.
+///
 /// The file format (JSON or TOML) is this struct:
 /// ```toml
 /// dim = 2
