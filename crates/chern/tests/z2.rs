@@ -389,3 +389,36 @@ fn spinful_hopping_lists_and_wannier90_files() {
         assert_eq!(z.indices, [0, 0, 0, expected], "M = {m}: {z:?}");
     }
 }
+
+/// Kane and Mele's phase diagram: at lambda_R = 0 the boundary is exactly lambda_v =
+/// 3 sqrt(3) lambda_SO (K is a grid point for L divisible by 3); their points at lambda_R = 0.05.
+#[test]
+fn kane_mele_phase_diagram() {
+    let so = 0.06;
+    let km = Z2Model::KaneMele {
+        t: 1.0,
+        lambda_so: so,
+        lambda_r: 0.0,
+        lambda_v: 0.0,
+    };
+    let xs: Vec<f64> = (0..=12).map(|i| 0.05 * i as f64).collect();
+    let ys = [0.0, 0.05];
+    for method in [Z2Method::FukuiHatsugai, Z2Method::WilsonLoop] {
+        let d =
+            z2_phase_diagram(&km, "lambda_v", &xs, "lambda_r", &ys, 30, &config(method)).unwrap();
+        for p in &d.points {
+            if p.y == 0.0 {
+                let expected = u8::from(p.x < 3.0 * 3f64.sqrt() * so);
+                assert_eq!(p.z2, Some(expected), "{method} at lambda_v = {}", p.x);
+            }
+            if p.y == 0.05 && (p.x - 0.1).abs() < 1e-12 {
+                assert_eq!(p.z2, Some(1));
+            }
+            if p.y == 0.05 && (p.x - 0.4).abs() < 1e-12 {
+                assert_eq!(p.z2, Some(0));
+            }
+        }
+    }
+    // A parameter the model does not have.
+    assert!(z2_phase_diagram(&km, "m", &xs, "lambda_r", &ys, 30, &Z2Config::default()).is_err());
+}

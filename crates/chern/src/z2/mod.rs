@@ -4,10 +4,14 @@
 mod fukui_hatsugai;
 mod parity;
 mod points;
+mod spec;
 mod spin_chern;
 mod wilson_loop;
 
 pub use parity::TrimParity;
+pub use spec::{
+    Z2Details, Z2Model, Z2PhaseDiagram, Z2PhasePoint, Z2Report, Z2System, z2_of, z2_phase_diagram,
+};
 pub use spin_chern::{SpinChern, spin_chern_number};
 pub use wilson_loop::WccFlow;
 
