@@ -307,6 +307,9 @@ impl LoraConfig {
         if self.r == 0 {
             return Err(Error::invalid("r", self.r, "the rank must be >= 1"));
         }
+        if self.r > i32::MAX as usize {
+            return Err(Error::invalid("r", self.r, "the rank must be < 2^31"));
+        }
         if !self.lora_alpha.is_finite() {
             return Err(Error::invalid(
                 "lora_alpha",

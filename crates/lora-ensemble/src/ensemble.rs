@@ -207,7 +207,7 @@ impl LoraEnsemble {
         let mut a_members = Vec::with_capacity(self.members());
         let mut b_members = Vec::with_capacity(self.members());
         for &seed in &self.seeds {
-            let (a, b) = self.init_member(seed, module, r, inp, out, kind);
+            let (a, b) = self.init_member(seed, module, r, inp, out, kind)?;
             a_members.push(a);
             b_members.push(b);
         }
@@ -240,25 +240,26 @@ impl LoraEnsemble {
         inp: i64,
         out: i64,
         kind: tch::Kind,
-    ) -> (Tensor, Tensor) {
+    ) -> Result<(Tensor, Tensor)> {
         let mut rng_a = init::stream(seed, module, "lora_A");
-        match self.config.init_lora_weights {
-            InitLoraWeights::Kaiming => (
-                init::kaiming_uniform(&mut rng_a, [r, inp], kind),
-                Tensor::zeros([out, r], (kind, Device::Cpu)),
-            ),
+        let zeros = || {
+            Tensor::f_zeros([out, r], (kind, Device::Cpu))
+                .map_err(Error::torch(format!("allocating B [{out}, {r}] of {module}")))
+        };
+        Ok(match self.config.init_lora_weights {
+            InitLoraWeights::Kaiming => (init::kaiming_uniform(&mut rng_a, [r, inp], kind)?, zeros()?),
             InitLoraWeights::Gaussian => (
-                init::gaussian(&mut rng_a, [r, inp], 1.0 / r as f64, kind),
-                Tensor::zeros([out, r], (kind, Device::Cpu)),
+                init::gaussian(&mut rng_a, [r, inp], 1.0 / r as f64, kind)?,
+                zeros()?,
             ),
             InitLoraWeights::NoInit => {
                 let mut rng_b = init::stream(seed, module, "lora_B");
                 (
-                    init::kaiming_uniform(&mut rng_a, [r, inp], kind),
-                    init::kaiming_uniform(&mut rng_b, [out, r], kind),
+                    init::kaiming_uniform(&mut rng_a, [r, inp], kind)?,
+                    init::kaiming_uniform(&mut rng_b, [out, r], kind)?,
                 )
             }
-        }
+        })
     }
 
     /// Checks that every entry of `target_modules` matched a module (for a regex or

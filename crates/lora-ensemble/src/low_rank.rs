@@ -181,16 +181,14 @@ impl LowRankUpdate {
     /// branch while one is merged. `x` is `[M, N, in]` (an input per member) or `[N, in]` (one
     /// input shared by all members, broadcast); the result is `[M, N, out]`.
     pub(crate) fn branch(&self, x: &Tensor) -> Tensor {
-        let t = x.matmul(&self.inner.a.transpose(1, 2));
-        let u = t.matmul(&self.inner.b.transpose(1, 2)) * self.inner.scaling;
-        self.unmerge_branch(u)
-    }
-
-    fn unmerge_branch(&self, u: Tensor) -> Tensor {
+        let i = &self.inner;
+        let u = x.matmul(&i.a.transpose(1, 2)).matmul(&i.b.transpose(1, 2)) * i.scaling;
         match self.merged_member() {
             None => u,
             Some(k) => {
-                let uk = u.get(k as i64).unsqueeze(0);
+                // W already holds member k's update: take it off again for every member's input.
+                let k = k as i64;
+                let uk = x.matmul(&i.a.get(k).tr()).matmul(&i.b.get(k).tr()) * i.scaling;
                 u - uk
             }
         }
