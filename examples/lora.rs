@@ -70,7 +70,12 @@ fn main() {
 
 fn run(args: Args) -> Result<()> {
     match args.command {
-        Command::Merge { base, adapter, member, out } => {
+        Command::Merge {
+            base,
+            adapter,
+            member,
+            out,
+        } => {
             let a = PeftAdapter::open(&adapter, member)?;
             let report = merge_into_file(&base, &a, &out)?;
             println!(
@@ -84,7 +89,10 @@ fn run(args: Args) -> Result<()> {
         Command::Inspect { dir, json } => {
             let s = inspect(&dir)?;
             if json {
-                println!("{}", serde_json::to_string(&s).context("serialising the summary")?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&s).context("serialising the summary")?
+                );
             } else {
                 println!(
                     "{}: {} member(s), r = {}, lora_alpha = {}, scaling = {}{}, {} parameters per member, {}",

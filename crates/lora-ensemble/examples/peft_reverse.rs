@@ -52,13 +52,20 @@ fn main() -> lora_ensemble::Result<()> {
         for m in 0..3 {
             named.push((format!("y.{m}"), ys.get(m).contiguous()));
         }
-        Tensor::write_safetensors(&named, dir.join("rust_outputs.safetensors"))
-            .map_err(|e| lora_ensemble::Error::Io {
+        Tensor::write_safetensors(&named, dir.join("rust_outputs.safetensors")).map_err(|e| {
+            lora_ensemble::Error::Io {
                 path: dir.join("rust_outputs.safetensors"),
                 source: std::io::Error::other(e.to_string()),
-            })?;
-        let last = stats.last().map(|s| s.member_loss.clone()).unwrap_or_default();
-        println!("{tag}: trained 3 members, last-epoch losses {last:?}, saved to {}", dir.display());
+            }
+        })?;
+        let last = stats
+            .last()
+            .map(|s| s.member_loss.clone())
+            .unwrap_or_default();
+        println!(
+            "{tag}: trained 3 members, last-epoch losses {last:?}, saved to {}",
+            dir.display()
+        );
     }
     Ok(())
 }

@@ -92,14 +92,20 @@ impl TargetMatcher {
                 .cloned()
                 .collect(),
             TargetMatcher::Regex(p, _) => {
-                if paths.iter().any(|(path, lin)| self.matches(path, *lin, output)) {
+                if paths
+                    .iter()
+                    .any(|(path, lin)| self.matches(path, *lin, output))
+                {
                     vec![]
                 } else {
                     vec![p.clone()]
                 }
             }
             TargetMatcher::AllLinear => {
-                if paths.iter().any(|(path, lin)| self.matches(path, *lin, output)) {
+                if paths
+                    .iter()
+                    .any(|(path, lin)| self.matches(path, *lin, output))
+                {
                     vec![]
                 } else {
                     vec![TargetModules::ALL_LINEAR.to_string()]
@@ -447,7 +453,9 @@ mod tests {
 
     #[test]
     fn all_linear_skips_the_declared_output_layer_and_non_linear_modules() {
-        let m = TargetModules::Pattern("ALL-Linear".into()).matcher().unwrap();
+        let m = TargetModules::Pattern("ALL-Linear".into())
+            .matcher()
+            .unwrap();
         assert!(m.matches("a", true, Some("head")));
         assert!(!m.matches("head", true, Some("head")));
         assert!(m.matches("head", true, None));
@@ -485,7 +493,10 @@ mod tests {
             (r#"{"bias": "all"}"#, "adapter_config"),
         ] {
             let e = LoraConfig::from_json_str(text, p).unwrap_err().to_string();
-            assert!(e.starts_with("cfg.json: ") && e.contains(key), "{text}: {e}");
+            assert!(
+                e.starts_with("cfg.json: ") && e.contains(key),
+                "{text}: {e}"
+            );
         }
         let e = LoraConfig::new(2, f64::NAN, TargetModules::all_linear())
             .validate()

@@ -189,11 +189,7 @@ impl LoraEnsemble {
         let out: i64 = shape[..out_dims].iter().product();
         let inp: i64 = shape[out_dims..].iter().product();
         if out <= 0 || inp <= 0 {
-            return Err(Error::shape(
-                format!("weight of {module}"),
-                &[1, 1],
-                &shape,
-            ));
+            return Err(Error::shape(format!("weight of {module}"), &[1, 1], &shape));
         }
         let kind = weight.kind();
         if !matches!(kind, tch::Kind::Float | tch::Kind::Double) {
@@ -243,11 +239,14 @@ impl LoraEnsemble {
     ) -> Result<(Tensor, Tensor)> {
         let mut rng_a = init::stream(seed, module, "lora_A");
         let zeros = || {
-            Tensor::f_zeros([out, r], (kind, Device::Cpu))
-                .map_err(Error::torch(format!("allocating B [{out}, {r}] of {module}")))
+            Tensor::f_zeros([out, r], (kind, Device::Cpu)).map_err(Error::torch(format!(
+                "allocating B [{out}, {r}] of {module}"
+            )))
         };
         Ok(match self.config.init_lora_weights {
-            InitLoraWeights::Kaiming => (init::kaiming_uniform(&mut rng_a, [r, inp], kind)?, zeros()?),
+            InitLoraWeights::Kaiming => {
+                (init::kaiming_uniform(&mut rng_a, [r, inp], kind)?, zeros()?)
+            }
             InitLoraWeights::Gaussian => (
                 init::gaussian(&mut rng_a, [r, inp], 1.0 / r as f64, kind)?,
                 zeros()?,
@@ -290,7 +289,12 @@ impl LoraEnsemble {
                 Some(t) => t + f,
             });
         }
-        total.unwrap_or_else(|| Tensor::zeros([self.members() as i64], (tch::Kind::Float, self.vs.device())))
+        total.unwrap_or_else(|| {
+            Tensor::zeros(
+                [self.members() as i64],
+                (tch::Kind::Float, self.vs.device()),
+            )
+        })
     }
 
     /// Merges member `member` into every adapted base weight (peft's `merge_adapter`).
@@ -307,7 +311,11 @@ impl LoraEnsemble {
     fn merge_all(&self, member: usize, safe: bool) -> Result<()> {
         let updates = self.updates.borrow();
         for (i, u) in updates.iter().enumerate() {
-            let r = if safe { u.safe_merge(member) } else { u.merge(member) };
+            let r = if safe {
+                u.safe_merge(member)
+            } else {
+                u.merge(member)
+            };
             if let Err(e) = r {
                 for done in &updates[..i] {
                     done.unmerge()?;

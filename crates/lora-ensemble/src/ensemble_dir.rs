@@ -68,7 +68,11 @@ impl EnsembleManifest {
             ));
         }
         if m.members == 0 {
-            return Err(Error::file(&path, "members", "= 0: an ensemble has >= 1 member"));
+            return Err(Error::file(
+                &path,
+                "members",
+                "= 0: an ensemble has >= 1 member",
+            ));
         }
         if m.seeds.len() != m.members {
             return Err(Error::file(
@@ -128,14 +132,22 @@ impl LoraEnsemble {
             return Err(Error::file(
                 &path,
                 "members",
-                format!("= {}, this ensemble has {}", manifest.members, self.members()),
+                format!(
+                    "= {}, this ensemble has {}",
+                    manifest.members,
+                    self.members()
+                ),
             ));
         }
         if manifest.seeds != self.seeds() {
             return Err(Error::file(
                 &path,
                 "seeds",
-                format!("= {:?}, this ensemble has {:?}", manifest.seeds, self.seeds()),
+                format!(
+                    "= {:?}, this ensemble has {:?}",
+                    manifest.seeds,
+                    self.seeds()
+                ),
             ));
         }
         let hash = files::sha256_file(base_file)?;
@@ -219,14 +231,20 @@ pub fn inspect(dir: &Path) -> Result<AdapterSummary> {
         }
         let same = a.kind == first.kind
             && a.modules.len() == first.modules.len()
-            && a.modules.iter().zip(&first.modules).all(|((ka, wa), (kb, wb))| {
-                ka == kb && wa.a.size() == wb.a.size() && wa.b.size() == wb.b.size()
-            });
+            && a.modules
+                .iter()
+                .zip(&first.modules)
+                .all(|((ka, wa), (kb, wb))| {
+                    ka == kb && wa.a.size() == wb.a.size() && wa.b.size() == wb.b.size()
+                });
         if !same {
             return Err(Error::file(
                 &a.weights_path(),
                 "modules",
-                format!("modules, shapes or dtype differ from {}", first.weights_path().display()),
+                format!(
+                    "modules, shapes or dtype differ from {}",
+                    first.weights_path().display()
+                ),
             ));
         }
     }
@@ -240,7 +258,10 @@ pub fn inspect(dir: &Path) -> Result<AdapterSummary> {
         modules: first.modules.keys().cloned().collect(),
         lora_parameters: first.parameters(),
         members: adapters.len(),
-        dtype: format!("{:?}", files::dtype_of(first.kind).unwrap_or(safetensors::Dtype::F32)),
+        dtype: format!(
+            "{:?}",
+            files::dtype_of(first.kind).unwrap_or(safetensors::Dtype::F32)
+        ),
         seeds: manifest.as_ref().map(|m| m.seeds.clone()),
         epochs: manifest.as_ref().map(|m| m.epochs),
         base: manifest.map(|m| m.base),

@@ -125,9 +125,8 @@ pub(crate) fn tensor_from_view(
 /// The little-endian bytes of a contiguous f32 or f64 tensor.
 pub(crate) fn tensor_bytes(t: &Tensor) -> Result<(Dtype, Vec<i64>, Vec<u8>)> {
     let kind = t.kind();
-    let dtype = dtype_of(kind).ok_or_else(|| {
-        Error::invalid("dtype", format!("{kind:?}"), "adapters are f32 or f64")
-    })?;
+    let dtype = dtype_of(kind)
+        .ok_or_else(|| Error::invalid("dtype", format!("{kind:?}"), "adapters are f32 or f64"))?;
     let t = t.to_device(tch::Device::Cpu).contiguous();
     let numel = t.numel();
     let mut bytes = vec![0u8; numel * kind.elt_size_in_bytes()];

@@ -41,11 +41,7 @@ pub(crate) fn stream(seed: u64, module: &str, matrix: &str) -> ChaCha8Rng {
 
 /// $U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})$: torch's `kaiming_uniform_(a = sqrt(5))`,
 /// whose bound is $\sqrt{2/(1+a^2)}\sqrt{3/\text{fan\_in}} = 1/\sqrt{\text{fan\_in}}$.
-pub(crate) fn kaiming_uniform(
-    rng: &mut ChaCha8Rng,
-    shape: [i64; 2],
-    kind: Kind,
-) -> Result<Tensor> {
+pub(crate) fn kaiming_uniform(rng: &mut ChaCha8Rng, shape: [i64; 2], kind: Kind) -> Result<Tensor> {
     let bound = 1.0 / (shape[1] as f64).sqrt();
     let mut v = buffer(shape)?;
     v.extend((0..v.capacity()).map(|_| rng.random_range(-bound..bound)));
@@ -59,8 +55,7 @@ pub(crate) fn gaussian(
     std: f64,
     kind: Kind,
 ) -> Result<Tensor> {
-    let normal = Normal::new(0.0, std)
-        .map_err(|e| Error::invalid("gaussian init std", std, e))?;
+    let normal = Normal::new(0.0, std).map_err(|e| Error::invalid("gaussian init std", std, e))?;
     let mut v = buffer(shape)?;
     v.extend((0..v.capacity()).map(|_| normal.sample(rng)));
     Ok(Tensor::from_slice(&v).view(shape).to_kind(kind))

@@ -109,7 +109,10 @@ impl LoraLinear {
         let branch_in = if train && self.dropout > 0.0 {
             // An independent dropout mask per member.
             let n = flat.size()[0];
-            self.adapter_input(flat.unsqueeze(0).expand([self.members, n, -1], false), train)
+            self.adapter_input(
+                flat.unsqueeze(0).expand([self.members, n, -1], false),
+                train,
+            )
         } else {
             flat
         };

@@ -47,7 +47,10 @@ pub fn merge_into_file(base: &Path, adapter: &PeftAdapter, out: &Path) -> Result
             Error::file(
                 base,
                 &key,
-                format!("dtype {:?}; merging needs an F32 or F64 weight", view.dtype()),
+                format!(
+                    "dtype {:?}; merging needs an F32 or F64 weight",
+                    view.dtype()
+                ),
             )
         })?;
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();

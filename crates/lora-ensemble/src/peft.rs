@@ -60,8 +60,13 @@ impl PeftAdapter {
         let config = LoraConfig::read(&dir.join(ADAPTER_CONFIG))?;
         let path = dir.join(ADAPTER_WEIGHTS);
         let bytes = files::read_bytes(&path)?;
-        let st = SafeTensors::deserialize(&bytes)
-            .map_err(|e| Error::file(&path, "header", format!("not a valid safetensors file: {e}")))?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+            Error::file(
+                &path,
+                "header",
+                format!("not a valid safetensors file: {e}"),
+            )
+        })?;
         let mut a_map = BTreeMap::new();
         let mut b_map = BTreeMap::new();
         let mut kind = None;
@@ -81,7 +86,10 @@ impl PeftAdapter {
                 return Err(Error::file(
                     &path,
                     &key,
-                    format!("dtype {:?} differs from the other tensors' {kind:?}", t.kind()),
+                    format!(
+                        "dtype {:?} differs from the other tensors' {kind:?}",
+                        t.kind()
+                    ),
                 ));
             }
             let size = t.size();
@@ -91,7 +99,9 @@ impl PeftAdapter {
                 return Err(Error::file(
                     &path,
                     &key,
-                    format!("shape {size:?}, expected {expected} with r = {r} (adapter_config.json)"),
+                    format!(
+                        "shape {size:?}, expected {expected} with r = {r} (adapter_config.json)"
+                    ),
                 ));
             }
             if is_a {
@@ -102,13 +112,17 @@ impl PeftAdapter {
         }
         let mut modules = BTreeMap::new();
         for (module, a) in a_map {
-            let b = b_map
-                .remove(&module)
-                .ok_or_else(|| Error::file(&path, &lora_b_key(&module), "missing (lora_A is present)"))?;
+            let b = b_map.remove(&module).ok_or_else(|| {
+                Error::file(&path, &lora_b_key(&module), "missing (lora_A is present)")
+            })?;
             modules.insert(module, AdapterWeights { a, b });
         }
         if let Some(module) = b_map.keys().next() {
-            return Err(Error::file(&path, &lora_a_key(module), "missing (lora_B is present)"));
+            return Err(Error::file(
+                &path,
+                &lora_a_key(module),
+                "missing (lora_B is present)",
+            ));
         }
         let kind = kind.ok_or_else(|| Error::EmptyInput {
             what: format!("{}: no LoRA weights", path.display()),
@@ -192,8 +206,8 @@ pub(crate) fn safetensors_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>>
     let mut views = Vec::with_capacity(owned.len());
     for (name, dtype, shape, bytes) in &owned {
         let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-        let view = TensorView::new(*dtype, shape, bytes)
-            .map_err(|e| Error::invalid("tensor", name, e))?;
+        let view =
+            TensorView::new(*dtype, shape, bytes).map_err(|e| Error::invalid("tensor", name, e))?;
         views.push((name.clone(), view));
     }
     let metadata = Some(std::collections::HashMap::from([(
@@ -247,7 +261,11 @@ impl LoraEnsemble {
         self.check_adapter(adapter)?;
         for u in &self.updates() {
             let w = &adapter.modules[u.module()];
-            u.set_member(member, &w.a.to_device(u.a().device()), &w.b.to_device(u.a().device()))?;
+            u.set_member(
+                member,
+                &w.a.to_device(u.a().device()),
+                &w.b.to_device(u.a().device()),
+            )?;
         }
         Ok(())
     }
@@ -261,7 +279,11 @@ impl LoraEnsemble {
             return Err(Error::file(
                 &cfg_path,
                 "r",
-                format!("= {}, the model's adapters have r = {}", c.r, self.config().r),
+                format!(
+                    "= {}, the model's adapters have r = {}",
+                    c.r,
+                    self.config().r
+                ),
             ));
         }
         if (c.scaling() - self.scaling()).abs() > 1e-12 * self.scaling().abs().max(1.0) {

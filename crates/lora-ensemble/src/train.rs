@@ -46,10 +46,18 @@ impl TrainConfig {
             return Err(Error::invalid("batch_size", 0, "must be >= 1"));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(Error::invalid("learning_rate", self.learning_rate, "must be > 0"));
+            return Err(Error::invalid(
+                "learning_rate",
+                self.learning_rate,
+                "must be > 0",
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(Error::invalid("weight_decay", self.weight_decay, "must be >= 0"));
+            return Err(Error::invalid(
+                "weight_decay",
+                self.weight_decay,
+                "must be >= 0",
+            ));
         }
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
             return Err(Error::invalid("lambda", self.lambda, "must be >= 0"));
@@ -132,7 +140,10 @@ where
         for step in 0..steps {
             let lo = (step * batch) as usize;
             let hi = ((step + 1) * batch).min(n) as usize;
-            let idx: Vec<i64> = orders.iter().flat_map(|o| o[lo..hi].iter().copied()).collect();
+            let idx: Vec<i64> = orders
+                .iter()
+                .flat_map(|o| o[lo..hi].iter().copied())
+                .collect();
             let idx = Tensor::from_slice(&idx).to_device(device);
             let bsz = (hi - lo) as i64;
             let mut xs_shape = vec![m_count, bsz];

@@ -80,13 +80,26 @@ fn trained(seeds: Vec<u64>, kind: Kind) -> (LoraEnsemble, GoldenNet) {
 fn training_changes_only_adapters_and_leaves_the_base_bit_for_bit() {
     let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2], Device::Cpu).unwrap();
     let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
-    let before: Vec<_> = net.vs.variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
+    let before: Vec<_> = net
+        .vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.copy()))
+        .collect();
     let b_before: Vec<_> = ensemble.updates().iter().map(|u| u.b().copy()).collect();
     let x = Tensor::randn([16, D_IN], (Kind::Float, Device::Cpu));
     let y = Tensor::randn([16, D_OUT], (Kind::Float, Device::Cpu));
-    let cfg = TrainConfig { epochs: 2, batch_size: 4, learning_rate: 0.05, weight_decay: 0.1, lambda: 1.0 };
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 4,
+        learning_rate: 0.05,
+        weight_decay: 0.1,
+        lambda: 1.0,
+    };
     let stats = train(&ensemble, &x, &y, &cfg, |xs, ys| {
-        (net.forward_members(xs, true) - ys).square().mean_dim(&[1i64, 2][..], false, Kind::Float)
+        (net.forward_members(xs, true) - ys)
+            .square()
+            .mean_dim(&[1i64, 2][..], false, Kind::Float)
     })
     .unwrap();
     assert_eq!(stats.len(), 2);
@@ -107,7 +120,11 @@ fn a_member_trains_the_same_with_or_without_others() {
         assert!(!u1.b().abs().max().double_value(&[]).eq(&0.0));
         let a_err = rel_err(&u3.a().get(1), &u1.a().get(0));
         let b_err = rel_err(&u3.b().get(1), &u1.b().get(0));
-        assert!(a_err <= 1e-12 && b_err <= 1e-12, "{}: A {a_err:e}, B {b_err:e}", u3.module());
+        assert!(
+            a_err <= 1e-12 && b_err <= 1e-12,
+            "{}: A {a_err:e}, B {b_err:e}",
+            u3.module()
+        );
     }
 }
 
@@ -138,7 +155,14 @@ fn frobenius_regulariser_is_the_unscaled_norm_of_b_a() {
         let direct: f64 = ensemble
             .updates()
             .iter()
-            .map(|u| u.b().get(m).matmul(&u.a().get(m)).square().sum(Kind::Double).double_value(&[]))
+            .map(|u| {
+                u.b()
+                    .get(m)
+                    .matmul(&u.a().get(m))
+                    .square()
+                    .sum(Kind::Double)
+                    .double_value(&[])
+            })
             .sum();
         let got = reg.double_value(&[m]);
         assert!((got - direct).abs() <= 1e-12 * direct, "{got} vs {direct}");
@@ -150,7 +174,9 @@ fn kaiming_and_gaussian_inits_follow_peft() {
     let mut c = LoraConfig::new(16, 16.0, TargetModules::all_linear());
     let vs = nn::VarStore::new(Device::Cpu);
     let e = LoraEnsemble::new(c.clone(), vec![1], Device::Cpu).unwrap();
-    let l = e.linear_at(&(vs.root() / "w"), 4096, 64, Default::default()).unwrap();
+    let l = e
+        .linear_at(&(vs.root() / "w"), 4096, 64, Default::default())
+        .unwrap();
     let a = l.update().unwrap().a().get(0);
     let bound = 1.0 / 4096f64.sqrt();
     assert!(a.abs().max().double_value(&[]) <= bound);
@@ -161,8 +187,16 @@ fn kaiming_and_gaussian_inits_follow_peft() {
 
     c.init_lora_weights = InitLoraWeights::Gaussian;
     let e = LoraEnsemble::new(c, vec![1], Device::Cpu).unwrap();
-    let l = e.linear_at(&(vs.root() / "g"), 4096, 64, Default::default()).unwrap();
-    let std = l.update().unwrap().a().to_kind(Kind::Double).std(false).double_value(&[]);
+    let l = e
+        .linear_at(&(vs.root() / "g"), 4096, 64, Default::default())
+        .unwrap();
+    let std = l
+        .update()
+        .unwrap()
+        .a()
+        .to_kind(Kind::Double)
+        .std(false)
+        .double_value(&[]);
     assert!((std * 16.0 - 1.0).abs() < 0.02, "std {std}, expected 1/r");
 }
 
@@ -194,26 +228,43 @@ fn merge_per_member_keeps_every_members_output() {
     assert!(rel_err(net.blocks[0].0.weight(), &expected) <= 1e-6);
     // generic weights() agree with the merged layer too.
     assert!(rel_err(&u.weights().get(0), &(&w0 + u.delta_member(0).unwrap())) <= 1e-6);
-    assert!(matches!(ensemble.merge(1), Err(Error::Member { member: 1, .. })));
+    assert!(matches!(
+        ensemble.merge(1),
+        Err(Error::Member { member: 1, .. })
+    ));
     ensemble.unmerge().unwrap();
     assert!(rel_err(net.blocks[0].0.weight(), &w0) <= 1e-6);
-    assert!(matches!(ensemble.merge(3), Err(Error::Member { member: 3, .. })));
+    assert!(matches!(
+        ensemble.merge(3),
+        Err(Error::Member { member: 3, .. })
+    ));
 }
 
 #[test]
 fn safe_merge_refuses_a_non_finite_weight_and_names_it() {
     let ensemble = LoraEnsemble::new(plain_config(), vec![1], Device::Cpu).unwrap();
     let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
-    let before: Vec<_> = net.vs.variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
+    let before: Vec<_> = net
+        .vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.copy()))
+        .collect();
     let last = ensemble.updates().pop().unwrap();
     tch::no_grad(|| {
         let _ = last.b().shallow_clone().fill_(3e38);
         let _ = last.a().shallow_clone().fill_(3e38);
     });
     let e = ensemble.safe_merge(0).unwrap_err().to_string();
-    assert!(e.contains("encoder.layers.1.out") && e.contains("member 0"), "{e}");
+    assert!(
+        e.contains("encoder.layers.1.out") && e.contains("member 0"),
+        "{e}"
+    );
     for (name, w) in before {
-        assert!(net.vs.variables()[&name].equal(&w), "{name} changed by a refused merge");
+        assert!(
+            net.vs.variables()[&name].equal(&w),
+            "{name} changed by a refused merge"
+        );
     }
 }
 
@@ -243,15 +294,26 @@ fn targets_that_match_nothing_are_named() {
     let c = LoraConfig::new(2, 4.0, TargetModules::names(&["proj", "q_proj", "v_proj"]));
     let e = LoraEnsemble::new(c, vec![1], Device::Cpu).unwrap();
     let err = GoldenNet::build(&e, Kind::Float).err().unwrap().to_string();
-    assert!(err.contains("q_proj") && err.contains("v_proj") && !err.contains("[\"proj"), "{err}");
+    assert!(
+        err.contains("q_proj") && err.contains("v_proj") && !err.contains("[\"proj"),
+        "{err}"
+    );
     let c = LoraConfig::new(2, 4.0, TargetModules::Pattern("nothing.*".into()));
     let e = LoraEnsemble::new(c, vec![1], Device::Cpu).unwrap();
-    assert!(matches!(GoldenNet::build(&e, Kind::Float), Err(Error::UnmatchedTargets { .. })));
+    assert!(matches!(
+        GoldenNet::build(&e, Kind::Float),
+        Err(Error::UnmatchedTargets { .. })
+    ));
 }
 
 #[test]
 fn all_linear_leaves_out_the_declared_output_layer() {
-    let e = LoraEnsemble::new(LoraConfig::new(2, 4.0, TargetModules::all_linear()), vec![1], Device::Cpu).unwrap();
+    let e = LoraEnsemble::new(
+        LoraConfig::new(2, 4.0, TargetModules::all_linear()),
+        vec![1],
+        Device::Cpu,
+    )
+    .unwrap();
     e.set_output_layer("head");
     let net = GoldenNet::build(&e, Kind::Float).unwrap();
     assert_eq!(e.updates().len(), 4);
@@ -266,7 +328,10 @@ fn ensemble_folder_round_trips_and_refuses_another_base() {
     let dir = tmp_dir("ensemble");
     ensemble.save(&dir, &base_file(Kind::Float)).unwrap();
     for m in 0..3 {
-        assert!(dir.join(format!("member-{m}/adapter_model.safetensors")).exists());
+        assert!(
+            dir.join(format!("member-{m}/adapter_model.safetensors"))
+                .exists()
+        );
     }
     let fresh = LoraEnsemble::new(plain_config(), vec![21, 22, 23], Device::Cpu).unwrap();
     let fresh_net = GoldenNet::build(&fresh, Kind::Float).unwrap();
@@ -276,15 +341,27 @@ fn ensemble_folder_round_trips_and_refuses_another_base() {
     let summary = lora_ensemble::inspect(&dir).unwrap();
     assert_eq!((summary.members, summary.epochs), (3, Some(3)));
 
-    let e = fresh.load(&dir, &base_file(Kind::Double)).unwrap_err().to_string();
-    assert!(e.contains("manifest.json: base.sha256") && e.contains("another base"), "{e}");
+    let e = fresh
+        .load(&dir, &base_file(Kind::Double))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("manifest.json: base.sha256") && e.contains("another base"),
+        "{e}"
+    );
     let other = LoraEnsemble::new(plain_config(), vec![1, 2], Device::Cpu).unwrap();
     let _n = GoldenNet::build(&other, Kind::Float).unwrap();
-    let e = other.load(&dir, &base_file(Kind::Float)).unwrap_err().to_string();
+    let e = other
+        .load(&dir, &base_file(Kind::Float))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("members"), "{e}");
     // Without its manifest (an interrupted save) the folder is refused.
     std::fs::remove_file(dir.join("manifest.json")).unwrap();
-    assert!(matches!(fresh.load(&dir, &base_file(Kind::Float)), Err(Error::Io { .. })));
+    assert!(matches!(
+        fresh.load(&dir, &base_file(Kind::Float)),
+        Err(Error::Io { .. })
+    ));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -293,29 +370,62 @@ fn bad_adapter_files_are_named_errors() {
     let ensemble = LoraEnsemble::new(plain_config(), vec![1], Device::Cpu).unwrap();
     let _net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
     // f64 adapter into an f32 model.
-    let e = ensemble.load_member(0, &golden_dir().join("plain_f64")).unwrap_err().to_string();
-    assert!(e.contains("adapter_model.safetensors") && e.contains("dtype"), "{e}");
+    let e = ensemble
+        .load_member(0, &golden_dir().join("plain_f64"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("adapter_model.safetensors") && e.contains("dtype"),
+        "{e}"
+    );
     // Another r.
-    let e = ensemble.load_member(0, &golden_dir().join("rslora_f64")).unwrap_err().to_string();
+    let e = ensemble
+        .load_member(0, &golden_dir().join("rslora_f64"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("adapter_config.json: r"), "{e}");
     // Missing key, extra key, truncated file.
     let dir = tmp_dir("bad");
     let src = golden_dir().join("plain_f32");
-    std::fs::copy(src.join("adapter_config.json"), dir.join("adapter_config.json")).unwrap();
+    std::fs::copy(
+        src.join("adapter_config.json"),
+        dir.join("adapter_config.json"),
+    )
+    .unwrap();
     let named = read_tensors(&src.join("adapter_model.safetensors"));
     let drop_key = "base_model.model.encoder.layers.1.out.lora_B.weight";
-    let fewer: Vec<_> = named.iter().filter(|(k, _)| k != drop_key).map(|(k, t)| (k.clone(), t.shallow_clone())).collect();
+    let fewer: Vec<_> = named
+        .iter()
+        .filter(|(k, _)| k != drop_key)
+        .map(|(k, t)| (k.clone(), t.shallow_clone()))
+        .collect();
     Tensor::write_safetensors(&fewer, dir.join("adapter_model.safetensors")).unwrap();
     let e = ensemble.load_member(0, &dir).unwrap_err().to_string();
     assert!(e.contains(drop_key) && e.contains("missing"), "{e}");
-    let mut more: Vec<_> = named.iter().map(|(k, t)| (k.clone(), t.shallow_clone())).collect();
-    more.push(("base_model.model.head.lora_A.weight".into(), Tensor::zeros([4, 8], (Kind::Float, Device::Cpu))));
-    more.push(("base_model.model.head.lora_B.weight".into(), Tensor::zeros([3, 4], (Kind::Float, Device::Cpu))));
+    let mut more: Vec<_> = named
+        .iter()
+        .map(|(k, t)| (k.clone(), t.shallow_clone()))
+        .collect();
+    more.push((
+        "base_model.model.head.lora_A.weight".into(),
+        Tensor::zeros([4, 8], (Kind::Float, Device::Cpu)),
+    ));
+    more.push((
+        "base_model.model.head.lora_B.weight".into(),
+        Tensor::zeros([3, 4], (Kind::Float, Device::Cpu)),
+    ));
     Tensor::write_safetensors(&more, dir.join("adapter_model.safetensors")).unwrap();
     let e = ensemble.load_member(0, &dir).unwrap_err().to_string();
-    assert!(e.contains("base_model.model.head.lora_A.weight") && e.contains("no targeted module"), "{e}");
+    assert!(
+        e.contains("base_model.model.head.lora_A.weight") && e.contains("no targeted module"),
+        "{e}"
+    );
     let bytes = std::fs::read(src.join("adapter_model.safetensors")).unwrap();
-    std::fs::write(dir.join("adapter_model.safetensors"), &bytes[..bytes.len() - 10]).unwrap();
+    std::fs::write(
+        dir.join("adapter_model.safetensors"),
+        &bytes[..bytes.len() - 10],
+    )
+    .unwrap();
     let e = ensemble.load_member(0, &dir).unwrap_err().to_string();
     assert!(e.contains("adapter_model.safetensors: header"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();

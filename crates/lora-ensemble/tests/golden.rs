@@ -3,9 +3,7 @@
 mod common;
 
 use common::*;
-use lora_ensemble::{
-    LoraEnsemble, PeftAdapter, inspect, lora_a_key, merge_into_file,
-};
+use lora_ensemble::{LoraEnsemble, PeftAdapter, inspect, lora_a_key, merge_into_file};
 use tch::{Device, Kind};
 
 const CASES: [(&str, Kind, f64); 3] = [
@@ -25,11 +23,15 @@ fn forward_reproduces_peft() {
         let y = tensor(&expected, "y");
         let y_rust = net.forward_shared(&x).get(0);
         let err = rel_err(&y_rust, &y);
+        eprintln!("{case}: forward, max |y_rust - y_peft| / max |y_peft| = {err:.2e}");
         assert!(err <= tol, "{case}: relative error {err:e} > {tol:e}");
         // The per-member input mode gives the same.
         let y_members = net.forward_members(&x.unsqueeze(0), false).get(0);
         let err = rel_err(&y_members, &y);
-        assert!(err <= tol, "{case} per-member: relative error {err:e} > {tol:e}");
+        assert!(
+            err <= tol,
+            "{case} per-member: relative error {err:e} > {tol:e}"
+        );
     }
 }
 
@@ -40,13 +42,20 @@ fn rslora_scaling_and_targets_follow_peft() {
     assert_eq!(c.scaling(), 3.0 / 2f64.sqrt());
     let ensemble = LoraEnsemble::new(c, vec![0], Device::Cpu).unwrap();
     let _net = GoldenNet::build(&ensemble, Kind::Double).unwrap();
-    let modules: Vec<String> = ensemble.updates().iter().map(|u| u.module().to_string()).collect();
+    let modules: Vec<String> = ensemble
+        .updates()
+        .iter()
+        .map(|u| u.module().to_string())
+        .collect();
     // The regex `.*layers\.\d+\.proj|head` selects the same modules as peft did.
     let peft = PeftAdapter::read(&golden_dir().join("rslora_f64")).unwrap();
     let mut sorted = modules.clone();
     sorted.sort();
     assert_eq!(sorted, peft.modules.keys().cloned().collect::<Vec<_>>());
-    assert_eq!(modules, ["encoder.layers.0.proj", "encoder.layers.1.proj", "head"]);
+    assert_eq!(
+        modules,
+        ["encoder.layers.0.proj", "encoder.layers.1.proj", "head"]
+    );
 }
 
 #[test]
@@ -56,14 +65,22 @@ fn merge_matches_merge_and_unload_and_unmerge_restores_the_base() {
         let net = GoldenNet::build(&ensemble, kind).unwrap();
         ensemble.load_member(0, &golden_dir().join(case)).unwrap();
         let expected = read_tensors(&golden_dir().join(case).join("expected.safetensors"));
-        let before: Vec<_> = net.vs.variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
+        let before: Vec<_> = net
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(k, v)| (k, v.copy()))
+            .collect();
         ensemble.merge(0).unwrap();
         for (name, w) in net.vs.variables() {
             let err = rel_err(&w, &tensor(&expected, &format!("merged.{name}")));
             assert!(err <= tol, "{case}: merged {name}: {err:e}");
         }
         // Merged, the outputs are unchanged (the merged member's branch is subtracted).
-        let err = rel_err(&net.forward_shared(&tensor(&expected, "x")).get(0), &tensor(&expected, "y"));
+        let err = rel_err(
+            &net.forward_shared(&tensor(&expected, "x")).get(0),
+            &tensor(&expected, "y"),
+        );
         assert!(err <= tol, "{case}: merged forward {err:e}");
         ensemble.unmerge().unwrap();
         for (name, w) in before {
@@ -118,7 +135,13 @@ fn saved_member_has_pefts_keys_shapes_and_bytes() {
         let back = lora_ensemble::LoraConfig::read(&dir.join("adapter_config.json")).unwrap();
         assert_eq!(&back, ensemble.config());
         let text = std::fs::read_to_string(dir.join("adapter_config.json")).unwrap();
-        for field in ["\"peft_type\": \"LORA\"", "\"r\":", "\"lora_alpha\":", "\"target_modules\":", "\"use_rslora\":"] {
+        for field in [
+            "\"peft_type\": \"LORA\"",
+            "\"r\":",
+            "\"lora_alpha\":",
+            "\"target_modules\":",
+            "\"use_rslora\":",
+        ] {
             assert!(text.contains(field), "{field} missing in {text}");
         }
         std::fs::remove_dir_all(dir).unwrap();
@@ -134,7 +157,14 @@ fn inspect_reports_the_golden_adapter() {
     assert_eq!(s.modules.len(), 4);
     assert_eq!(s.dtype, "F32");
     let json = serde_json::to_value(&s).unwrap();
-    for key in ["r", "lora_alpha", "scaling", "target_modules", "lora_parameters", "members"] {
+    for key in [
+        "r",
+        "lora_alpha",
+        "scaling",
+        "target_modules",
+        "lora_parameters",
+        "members",
+    ] {
         assert!(json.get(key).is_some(), "{key}");
     }
     assert_eq!(lora_a_key("head"), "base_model.model.head.lora_A.weight");

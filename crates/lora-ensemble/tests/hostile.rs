@@ -20,7 +20,10 @@ fn read_everything(dir: &Path, weights: &[u8], config: &[u8]) {
     std::fs::write(dir.join("adapter_config.json"), config).unwrap();
     if let Err(e) = PeftAdapter::read(dir) {
         let msg = e.to_string();
-        assert!(msg.contains("adapter_") || msg.contains("target_modules"), "unnamed file: {msg}");
+        assert!(
+            msg.contains("adapter_") || msg.contains("target_modules"),
+            "unnamed file: {msg}"
+        );
     }
     let _ = inspect(dir);
     let _ = LoraConfig::read(&dir.join("adapter_config.json"));
