@@ -98,6 +98,23 @@ pub(crate) fn check_grid(extents: &[usize], dim: usize) -> Result<()> {
     Ok(())
 }
 
+/// The smallest extent along which links between distinct k-points can resolve a Berry flux.
+pub(crate) const MIN_RESOLVING_EXTENT: usize = 3;
+
+/// Refuses grids on which an invariant computed from occupied eigenvectors cannot resolve the
+/// answer: with 1 point along an axis every link there joins a k-point to itself ($U = 1$), with
+/// 2 points the link back is the inverse of the link forth, and the plaquette fluxes cancel in
+/// pairs. Either way the sum is 0 whatever the bands are.
+pub(crate) fn check_resolves(extents: &[usize]) -> Result<()> {
+    if extents.iter().any(|&l| l < MIN_RESOLVING_EXTENT) {
+        return Err(Error::BadGrid {
+            extents: extents.to_vec(),
+            reason: "grid too coarse: every extent must be at least 3 (on 1 or 2 points per axis the Berry fluxes cancel and any invariant comes out 0), refine it",
+        });
+    }
+    Ok(())
+}
+
 /// Energies of all bands and eigenvectors of a chosen set of bands at every point of a periodic
 /// k-grid $k_j = 2\pi i_j / L_j$ (row-major sites, last axis fastest).
 ///
@@ -336,10 +353,10 @@ impl BandStructure {
         for s in 0..self.n_kpoints() {
             let gs = g(s);
             if gs.len() != r * r {
-                return Err(Error::BadParameter {
-                    name: "gauge matrix length",
-                    value: gs.len() as f64,
-                    reason: "g(k) must be r x r",
+                return Err(Error::ShapeMismatch {
+                    what: format!("gauge matrix g(k) at grid point {s}"),
+                    expected: format!("{} entries (r x r)", r * r),
+                    found: gs.len().to_string(),
                 });
             }
             let v = &mut self.vectors[s * r * n..(s + 1) * r * n];
@@ -372,7 +389,12 @@ impl BandStructure {
 
     /// Smallest gap that isolates `set` from the other bands ($+\infty$ if it holds every band);
     /// an error naming the k-point and the gap if it is below `tolerance`.
+    ///
+    /// # Errors
+    /// [`Error::GapClosed`]; [`Error::BadBandSet`]; [`Error::InvalidParameter`] if `tolerance`
+    /// is not a finite positive number.
     pub fn check_isolated(&self, set: &BandSet, tolerance: f64) -> Result<f64> {
+        crate::links::check_gap_tolerance(tolerance)?;
         set.check(self.n_bands)?;
         let mut min_gap = f64::INFINITY;
         for (lower, upper) in set.boundaries(self.n_bands) {

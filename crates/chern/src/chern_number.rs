@@ -1,6 +1,6 @@
 //! First Chern numbers in 2D: the Fukui–Hatsugai–Suzuki determinant formula and the
 //! eigenphase sum, with the Berry-flux field and per-band values.
-use crate::bands::{BandSet, BandStructure, check_grid, k_point, unravel};
+use crate::bands::{BandSet, BandStructure, check_grid, check_resolves, k_point, unravel};
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use crate::links::{Tolerances, occupied_links, overlap_into, singular};
@@ -79,7 +79,10 @@ impl ChernNumber {
 
 fn grid_2d(bands: &BandStructure) -> Result<[usize; 2]> {
     match *bands.extents() {
-        [l1, l2] => Ok([l1, l2]),
+        [l1, l2] => {
+            check_resolves(bands.extents())?;
+            Ok([l1, l2])
+        }
         _ => Err(Error::BadGrid {
             extents: bands.extents().to_vec(),
             reason: "a first Chern number needs a 2D grid",
@@ -190,7 +193,7 @@ fn determinant_flux(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> R
         n: bands.n_bands(),
         r: set.len(),
         extents,
-        tolerance: tol.overlap,
+        tolerance: tol.overlap(),
     };
     let r = set.len();
     // Blocks of rows: enough blocks to balance the threads, few enough that the extra row of
@@ -260,7 +263,7 @@ pub fn chern_number(
     config: &ChernConfig,
 ) -> Result<ChernNumber> {
     let grid = grid_2d(bands)?;
-    let min_gap = bands.check_isolated(set, config.tolerances.gap)?;
+    let min_gap = bands.check_isolated(set, config.tolerances.gap())?;
     let extents = bands.extents();
     let flux: Vec<f64> = match config.method {
         Method::Determinant => determinant_flux(bands, set, &config.tolerances)?,
@@ -337,7 +340,7 @@ pub fn band_chern_numbers(
     let mut groups = Vec::new();
     let mut start = 0;
     for b in 0..n {
-        let closes_group = b + 1 == n || bands.min_gap_above(b).0 >= config.tolerances.gap;
+        let closes_group = b + 1 == n || bands.min_gap_above(b).0 >= config.tolerances.gap();
         if closes_group {
             let set = BandSet::new((start..=b).collect());
             let c = chern_number(bands, &set, config)?;

@@ -96,23 +96,55 @@ pub enum Error {
         /// What is wrong with them.
         reason: &'static str,
     },
-    /// A model parameter out of its domain.
-    #[error("bad model parameter {name} = {value}: {reason}")]
-    BadParameter {
+    /// A parameter out of its domain (a model parameter, a tolerance, a size).
+    #[error("invalid {name} = {value}: {reason}")]
+    InvalidParameter {
         /// Name of the parameter.
-        name: &'static str,
-        /// Its value.
-        value: f64,
+        name: String,
+        /// Its value, as text.
+        value: String,
         /// What is wrong with it.
-        reason: &'static str,
+        reason: String,
     },
-    /// A model file that cannot be read.
-    #[error("cannot read model file {file}")]
+    /// An array or matrix of the wrong size.
+    #[error("{what}: expected {expected}, found {found}")]
+    ShapeMismatch {
+        /// What has the wrong shape.
+        what: String,
+        /// The shape it must have.
+        expected: String,
+        /// The shape it has.
+        found: String,
+    },
+    /// An input that must not be empty is.
+    #[error("{what} is empty")]
+    EmptyInput {
+        /// What is empty.
+        what: String,
+    },
+    /// A file that cannot be read or written.
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
-        file: PathBuf,
+        path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// Work that would need more memory than allowed: refused before anything is allocated.
+    #[error(
+        "{what} needs {} (limit {}): {hint}",
+        bytes_text(*bytes),
+        bytes_text(*limit)
+    )]
+    TooLarge {
+        /// What would be allocated.
+        what: String,
+        /// The estimate in bytes.
+        bytes: u128,
+        /// The limit in bytes.
+        limit: u128,
+        /// How to proceed.
+        hint: &'static str,
     },
     /// A malformed model file.
     #[error("malformed model file {file}, line {line}{}: field `{field}`: {reason}", column.map(|c| format!(", column {c}")).unwrap_or_default())]
@@ -248,6 +280,32 @@ pub enum Error {
     /// An error of the lattice-gauge crate (building link fields).
     #[error(transparent)]
     Gauge(#[from] lattice_gauge::Error),
+}
+
+impl Error {
+    /// An [`Error::InvalidParameter`] from a name, the value (anything printable) and a reason.
+    pub fn invalid(
+        name: impl Into<String>,
+        value: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidParameter {
+            name: name.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A byte count for people: `1.5 GB`, `320 MB`, `12 kB`, `512 B`.
+fn bytes_text(bytes: u128) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.0} kB", b / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.0} MB", b / 1e6),
+        _ => format!("{:.1} GB", b / 1e9),
+    }
 }
 
 /// Result with this crate's [`Error`].

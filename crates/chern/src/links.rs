@@ -8,13 +8,80 @@ use ndarray::Array4;
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
 
-/// Tolerances shared by every computation from occupied eigenvectors.
+/// Tolerances shared by every computation from occupied eigenvectors, validated on construction
+/// (and when deserialised): a NaN, negative or out-of-range tolerance is an error, never a silent
+/// "accept everything".
+///
+/// ```
+/// use chern::Tolerances;
+/// let tol = Tolerances::new(1e-4, 1e-3)?;
+/// assert_eq!((tol.gap(), tol.overlap()), (1e-4, 1e-3));
+/// assert!(Tolerances::new(f64::NAN, 1e-3).is_err());
+/// assert!(Tolerances::new(1e-4, -1.0).is_err());
+/// # Ok::<(), chern::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "TolerancesSpec")]
 pub struct Tolerances {
-    /// Smallest admissible gap between an occupied and an empty band anywhere on the grid.
-    pub gap: f64,
-    /// Smallest admissible $|\det M_\mu(k)|$ (at most 1); below it the grid is too coarse.
-    pub overlap: f64,
+    gap: f64,
+    overlap: f64,
+}
+
+/// The serialised form of [`Tolerances`], checked by [`Tolerances::new`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TolerancesSpec {
+    gap: f64,
+    overlap: f64,
+}
+
+impl TryFrom<TolerancesSpec> for Tolerances {
+    type Error = Error;
+    fn try_from(spec: TolerancesSpec) -> Result<Self> {
+        Tolerances::new(spec.gap, spec.overlap)
+    }
+}
+
+impl Tolerances {
+    /// Tolerances with the smallest admissible gap between an occupied and an empty band
+    /// anywhere on the grid (`gap`, finite and positive) and the smallest admissible
+    /// $|\det M_\mu(k)|$ of an overlap matrix (`overlap`, in $(0, 1)$: on orthonormal
+    /// eigenvectors $|\det M| \le 1$; below it the grid is too coarse).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the tolerance.
+    pub fn new(gap: f64, overlap: f64) -> Result<Self> {
+        check_gap_tolerance(gap)?;
+        if !(overlap > 0.0 && overlap < 1.0) {
+            return Err(Error::invalid(
+                "overlap tolerance",
+                overlap,
+                "must be a number in (0, 1) (|det M| of orthonormal eigenvectors is at most 1)",
+            ));
+        }
+        Ok(Self { gap, overlap })
+    }
+    /// Smallest admissible gap between an occupied and an empty band.
+    pub fn gap(&self) -> f64 {
+        self.gap
+    }
+    /// Smallest admissible $|\det M_\mu(k)|$.
+    pub fn overlap(&self) -> f64 {
+        self.overlap
+    }
+}
+
+/// A gap tolerance must be finite and positive: a gap exactly zero is never admissible.
+pub(crate) fn check_gap_tolerance(gap: f64) -> Result<()> {
+    if gap.is_finite() && gap > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "gap tolerance",
+            gap,
+            "must be a finite positive number",
+        ))
+    }
 }
 
 impl Default for Tolerances {
@@ -82,7 +149,7 @@ pub(crate) fn singular(
 /// Under a gauge change $V(k) \to V(k) g(k)$ they transform as $U_\mu(k)\to g(k)^\dagger
 /// U_\mu(k) g(k+\hat\mu)$; plaquettes, Wilson loops and every Chern number follow from them.
 pub fn occupied_links(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result<LinkField> {
-    bands.check_isolated(set, tol.gap)?;
+    bands.check_isolated(set, tol.gap())?;
     let frame = bands.frame(set)?;
     let extents = bands.extents().to_vec();
     let (n, r) = (bands.n_bands(), set.len());
@@ -103,8 +170,8 @@ pub fn occupied_links(bands: &BandStructure, set: &BandSet, tol: &Tolerances) ->
                 r,
             );
             let modulus = matrix::det(m, r).norm();
-            if modulus.is_nan() || modulus < tol.overlap {
-                return Err(singular(&extents, s, mu, modulus, tol.overlap));
+            if modulus.is_nan() || modulus < tol.overlap() {
+                return Err(singular(&extents, s, mu, modulus, tol.overlap()));
             }
             matrix::polar_unitary_into(m, out, r, 1e-12)?;
             Ok(())

@@ -38,7 +38,8 @@ pub fn second_chern_number(
             reason: "a second Chern number needs a 4D grid",
         });
     }
-    let min_gap = bands.check_isolated(set, tol.gap)?;
+    crate::bands::check_resolves(bands.extents())?;
+    let min_gap = bands.check_isolated(set, tol.gap())?;
     let links = occupied_links(bands, set, tol)?;
     let plaquettes = links.plaquettes();
     let r = set.len();

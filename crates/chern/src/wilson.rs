@@ -49,12 +49,9 @@ pub fn wilson_loops(
             reason: "Wilson-loop spectra are computed on a 2D grid",
         });
     }
+    crate::bands::check_resolves(&extents)?;
     if dir > 1 {
-        return Err(Error::BadParameter {
-            name: "dir",
-            value: dir as f64,
-            reason: "direction must be 0 or 1",
-        });
+        return Err(Error::invalid("dir", dir, "direction must be 0 or 1"));
     }
     let links = occupied_links(bands, set, tol)?;
     let r = set.len();

@@ -15,19 +15,17 @@ impl DirectSum {
     /// The direct sum of `parts`; errors if there are none or their k-space dimensions differ.
     pub fn new(parts: Vec<DynHamiltonian>) -> Result<Self> {
         let Some(first) = parts.first() else {
-            return Err(Error::BadParameter {
-                name: "parts",
-                value: 0.0,
-                reason: "a direct sum needs at least one part",
+            return Err(Error::EmptyInput {
+                what: "parts of a direct sum".into(),
             });
         };
         let dim = first.dim();
         if let Some(p) = parts.iter().find(|p| p.dim() != dim) {
-            return Err(Error::BadParameter {
-                name: "dim",
-                value: p.dim() as f64,
-                reason: "all parts of a direct sum must have the same k-space dimension",
-            });
+            return Err(Error::invalid(
+                "dim",
+                p.dim(),
+                "all parts of a direct sum must have the same k-space dimension",
+            ));
         }
         let n_bands = parts.iter().map(|p| p.n_bands()).sum();
         Ok(Self {
@@ -85,10 +83,10 @@ impl<H: BlochHamiltonian> Rotated<H> {
     pub fn new(inner: H, q: Vec<C64>) -> Result<Self> {
         let n = inner.n_bands();
         if q.len() != n * n {
-            return Err(Error::BadParameter {
-                name: "q.len()",
-                value: q.len() as f64,
-                reason: "Q must be n_bands x n_bands",
+            return Err(Error::ShapeMismatch {
+                what: "basis change Q".into(),
+                expected: format!("{} entries (n_bands x n_bands)", n * n),
+                found: q.len().to_string(),
             });
         }
         let mut dev = 0.0f64;
@@ -100,11 +98,11 @@ impl<H: BlochHamiltonian> Rotated<H> {
             }
         }
         if dev.is_nan() || dev > 1e-10 {
-            return Err(Error::BadParameter {
-                name: "unitarity deviation of Q",
-                value: dev,
-                reason: "Q must be unitary",
-            });
+            return Err(Error::invalid(
+                "unitarity deviation of Q",
+                dev,
+                "Q must be unitary",
+            ));
         }
         Ok(Self { inner, q })
     }
@@ -161,25 +159,25 @@ impl<H: BlochHamiltonian> Plane<H> {
     /// The plane of `inner` (which must be 3D) spanned by `axes`, the remaining axis at `fixed`.
     pub fn new(inner: H, axes: (usize, usize), fixed: f64) -> Result<Self> {
         if inner.dim() != 3 {
-            return Err(Error::BadParameter {
-                name: "dim",
-                value: inner.dim() as f64,
-                reason: "a plane is cut from a 3D model",
-            });
+            return Err(Error::invalid(
+                "dim",
+                inner.dim(),
+                "a plane is cut from a 3D model",
+            ));
         }
         if axes.0 > 2 || axes.1 > 2 || axes.0 == axes.1 {
-            return Err(Error::BadParameter {
-                name: "axes",
-                value: (axes.0 * 10 + axes.1) as f64,
-                reason: "plane axes must be two different axes among 0, 1, 2",
-            });
+            return Err(Error::invalid(
+                "axes",
+                format!("{axes:?}"),
+                "plane axes must be two different axes among 0, 1, 2",
+            ));
         }
         if !fixed.is_finite() {
-            return Err(Error::BadParameter {
-                name: "fixed",
-                value: fixed,
-                reason: "the fixed momentum must be finite",
-            });
+            return Err(Error::invalid(
+                "fixed",
+                fixed,
+                "the fixed momentum must be finite",
+            ));
         }
         Ok(Self { inner, axes, fixed })
     }

@@ -36,18 +36,10 @@ impl Hofstadter {
     /// Flux `p/q` with hopping `t`; errors on `q == 0` or a non-finite or zero `t`.
     pub fn new(p: i64, q: usize, t: f64) -> Result<Self> {
         if q == 0 {
-            return Err(Error::BadParameter {
-                name: "q",
-                value: 0.0,
-                reason: "q must be at least 1",
-            });
+            return Err(Error::invalid("q", q, "q must be at least 1"));
         }
         if !t.is_finite() || t == 0.0 {
-            return Err(Error::BadParameter {
-                name: "t",
-                value: t,
-                reason: "t must be finite and non-zero",
-            });
+            return Err(Error::invalid("t", t, "t must be finite and non-zero"));
         }
         Ok(Self { p, q, t })
     }

@@ -54,32 +54,28 @@ impl RandomSmooth {
     pub fn new(config: RandomSmoothConfig) -> Result<Self> {
         let n = config.n_bands;
         if n == 0 {
-            return Err(Error::BadParameter {
-                name: "n_bands",
-                value: 0.0,
-                reason: "at least one band",
-            });
+            return Err(Error::invalid(
+                "n_bands",
+                config.n_bands,
+                "at least one band",
+            ));
         }
         if config.dim == 0 || config.dim > 6 {
-            return Err(Error::BadParameter {
-                name: "dim",
-                value: config.dim as f64,
-                reason: "dimension must be 1..=6",
-            });
+            return Err(Error::invalid("dim", config.dim, "dimension must be 1..=6"));
         }
         if !(config.decay.is_finite() && config.decay >= 0.0) {
-            return Err(Error::BadParameter {
-                name: "decay",
-                value: config.decay,
-                reason: "decay must be finite and >= 0",
-            });
+            return Err(Error::invalid(
+                "decay",
+                config.decay,
+                "decay must be finite and >= 0",
+            ));
         }
         if !config.spread.is_finite() {
-            return Err(Error::BadParameter {
-                name: "spread",
-                value: config.spread,
-                reason: "spread must be finite",
-            });
+            return Err(Error::invalid(
+                "spread",
+                config.spread,
+                "spread must be finite",
+            ));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let k = config.max_harmonic as i64;

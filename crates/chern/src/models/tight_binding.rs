@@ -429,10 +429,7 @@ impl TightBinding {
     /// Reads a model from a `.json` or `.toml` file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            file: path.to_path_buf(),
-            source,
-        })?;
+        let text = super::read_model_file(path)?;
         Self::parse(&text, ModelFormat::from_path(path), path)
     }
 

@@ -186,10 +186,7 @@ impl Wannier90 {
     /// Reads a `_hr.dat` file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            file: path.to_path_buf(),
-            source,
-        })?;
+        let text = super::read_model_file(path)?;
         Self::parse(&text, path)
     }
 
