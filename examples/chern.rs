@@ -10,22 +10,20 @@
 //! ```
 //! Parsing and printing only: every number comes from the `chern` crate.
 use anyhow::{Context, Result, bail};
-use chart_svg::plotters::prelude::*;
 use chern::{
-    BandSet, BandStructure, BlochHamiltonian, ChernConfig, ChernNumber, Dirac4d, DynHamiltonian,
-    Haldane, Hofstadter, Method, Qwz, TightBinding, Tolerances, Wannier90, chern_number,
-    second_chern_number, wilson_loops,
+    BandSet, ChernConfig, Invariant, Method, ModelSpec, Occupation, Setup, Sweep, Tolerances,
 };
+use chernet::cli::{check_memory, finite_f64, non_negative_usize, positive_f64, positive_usize};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde_json::{Value, json};
-use std::f64::consts::PI;
 use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
     name = "chern",
-    about = "Exact Fukui-Hatsugai-Suzuki Chern numbers of Bloch Hamiltonians"
+    about = "Exact Fukui-Hatsugai-Suzuki Chern numbers of Bloch Hamiltonians",
+    after_help = "Work whose memory estimate exceeds the machine's memory is refused up front; \
+                  the environment variable CHERNET_MEMORY_LIMIT (for example 64G) sets the limit."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,14 +33,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Qi-Wu-Zhang model.
+    #[command(allow_negative_numbers = true)]
     Qwz {
         /// Mass m.
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, value_parser = finite_f64)]
         m: f64,
         #[command(flatten)]
         common: Common,
     },
     /// Haldane model (reduced coordinates).
+    #[command(allow_negative_numbers = true)]
     Haldane {
         #[command(flatten)]
         p: HaldaneArgs<f64>,
@@ -50,28 +50,31 @@ enum Command {
         common: Common,
     },
     /// Hofstadter model at flux p/q (q bands).
+    #[command(allow_negative_numbers = true)]
     Hofstadter {
         /// Flux numerator.
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long)]
         p: i64,
         /// Flux denominator (number of bands).
-        #[arg(long)]
+        #[arg(long, value_parser = positive_usize)]
         q: usize,
         /// Hopping.
-        #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+        #[arg(long, default_value_t = 1.0, value_parser = finite_f64)]
         t: f64,
         #[command(flatten)]
         common: Common,
     },
     /// 4D lattice Dirac model: second Chern number of the occupied bands.
+    #[command(allow_negative_numbers = true)]
     Dirac4d {
         /// Mass m.
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, value_parser = finite_f64)]
         m: f64,
         #[command(flatten)]
         common: Common,
     },
     /// Tight-binding model from a hopping list (.json or .toml).
+    #[command(allow_negative_numbers = true)]
     Tb {
         /// Model file.
         #[arg(long)]
@@ -80,12 +83,13 @@ enum Command {
         common: Common,
     },
     /// Wannier90 _hr.dat model, on the plane k3 = 2 pi K.
+    #[command(allow_negative_numbers = true)]
     W90 {
         /// The _hr.dat file.
         #[arg(long)]
         file: PathBuf,
         /// Fixed third momentum in reduced units (k3 = 2 pi K).
-        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+        #[arg(long, default_value_t = 0.0, value_parser = finite_f64)]
         k3: f64,
         #[command(flatten)]
         common: Common,
@@ -98,34 +102,48 @@ enum Command {
 }
 
 #[derive(Args, Clone)]
-struct HaldaneArgs<T: Clone + Send + Sync + std::str::FromStr + 'static>
-where
-    T::Err: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
-{
+struct HaldaneArgs<T: Parsed + Clone + Send + Sync + 'static> {
     /// Nearest-neighbour hopping t1.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, value_parser = T::parser())]
     t1: T,
     /// Next-nearest-neighbour hopping t2.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, value_parser = T::parser())]
     t2: T,
     /// Sublattice mass M.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, value_parser = T::parser())]
     mass: T,
     /// Flux phase phi (radians).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, value_parser = T::parser())]
     phi: T,
+}
+
+/// The value parser of a Haldane parameter: a number, or for scans a number or a range.
+trait Parsed: Sized {
+    fn parser() -> fn(&str) -> std::result::Result<Self, String>;
+}
+impl Parsed for f64 {
+    fn parser() -> fn(&str) -> std::result::Result<Self, String> {
+        finite_f64
+    }
+}
+impl Parsed for Range {
+    fn parser() -> fn(&str) -> std::result::Result<Self, String> {
+        Range::parse
+    }
 }
 
 #[derive(Subcommand)]
 enum ScanModel {
     /// Scan the QWZ mass: --m a:b:step.
+    #[command(allow_negative_numbers = true)]
     Qwz {
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, value_parser = Range::parse)]
         m: Range,
         #[command(flatten)]
         common: Common,
     },
     /// Scan one Haldane parameter (exactly one given as a:b:step).
+    #[command(allow_negative_numbers = true)]
     Haldane {
         #[command(flatten)]
         p: HaldaneArgs<Range>,
@@ -133,17 +151,19 @@ enum ScanModel {
         common: Common,
     },
     /// Scan the 4D Dirac mass: --m a:b:step (second Chern number).
+    #[command(allow_negative_numbers = true)]
     Dirac4d {
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, value_parser = Range::parse)]
         m: Range,
         #[command(flatten)]
         common: Common,
     },
     /// Scan k3 (reduced units) of a Wannier90 model.
+    #[command(allow_negative_numbers = true)]
     W90 {
         #[arg(long)]
         file: PathBuf,
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, value_parser = Range::parse)]
         k3: Range,
         #[command(flatten)]
         common: Common,
@@ -152,14 +172,14 @@ enum ScanModel {
 
 #[derive(Args, Clone)]
 struct Common {
-    /// Grid size L (L x L in 2D, L^4 in 4D).
-    #[arg(long)]
+    /// Grid size L (L x L in 2D, L^4 in 4D); at least 3.
+    #[arg(long, value_parser = positive_usize)]
     grid: usize,
     /// Occupy the r lowest bands.
-    #[arg(long, conflicts_with = "bands", required_unless_present = "bands")]
+    #[arg(long, conflicts_with = "bands", required_unless_present = "bands", value_parser = positive_usize)]
     filled: Option<usize>,
     /// Occupy an explicit set of bands (0-based, comma separated), isolated by gaps.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = non_negative_usize)]
     bands: Option<Vec<usize>>,
     /// Plaquette formula.
     #[arg(long, value_enum, default_value_t = MethodArg::Det)]
@@ -170,17 +190,17 @@ struct Common {
     /// Write an SVG: the Berry-curvature heat map, or the phase diagram for `scan`.
     #[arg(long)]
     plot: Option<PathBuf>,
-    /// Smallest admissible gap between occupied and empty bands.
-    #[arg(long, default_value_t = 1e-6)]
+    /// Smallest admissible gap between occupied and empty bands (a positive number).
+    #[arg(long, default_value_t = 1e-6, value_parser = positive_f64)]
     gap_tol: f64,
-    /// Smallest admissible |det| of an overlap matrix.
-    #[arg(long, default_value_t = 1e-6)]
+    /// Smallest admissible |det| of an overlap matrix (in (0, 1)).
+    #[arg(long, default_value_t = 1e-6, value_parser = positive_f64)]
     overlap_tol: f64,
     /// Also compute the Wilson-loop winding along k1 (2D only).
     #[arg(long)]
     wilson: bool,
     /// Repeat the computation this many times and report the fastest (for benchmarks).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = positive_usize)]
     repeat: usize,
 }
 
@@ -190,179 +210,99 @@ enum MethodArg {
     Eigenphase,
 }
 
-/// A number or a range `a:b:step`.
+/// A number or a sweep `a:b:step`.
 #[derive(Clone, Debug)]
 enum Range {
     Value(f64),
-    Sweep(f64, f64, f64),
-}
-
-impl std::str::FromStr for Range {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let num = |x: &str| x.trim().parse::<f64>().map_err(|e| format!("`{x}`: {e}"));
-        match s.split(':').collect::<Vec<_>>().as_slice() {
-            [x] => Ok(Range::Value(num(x)?)),
-            [a, b, step] => {
-                let (a, b, step) = (num(a)?, num(b)?, num(step)?);
-                if step.is_nan() || step <= 0.0 || b.is_nan() || a.is_nan() || b < a {
-                    return Err(format!("range {s}: need a <= b and step > 0"));
-                }
-                Ok(Range::Sweep(a, b, step))
-            }
-            _ => Err(format!("`{s}` is neither a number nor a range a:b:step")),
-        }
-    }
+    Sweep(Sweep),
 }
 
 impl Range {
-    fn values(&self) -> Vec<f64> {
-        match *self {
-            Range::Value(x) => vec![x],
-            Range::Sweep(a, b, step) => {
-                let n = ((b - a) / step + 1e-9).floor() as usize;
-                (0..=n).map(|i| a + i as f64 * step).collect()
-            }
+    fn parse(s: &str) -> std::result::Result<Self, String> {
+        if s.contains(':') {
+            s.parse()
+                .map(Range::Sweep)
+                .map_err(|e: chern::Error| e.to_string())
+        } else {
+            finite_f64(s).map(Range::Value)
         }
     }
-    fn is_sweep(&self) -> bool {
-        matches!(self, Range::Sweep(..))
+    /// The fixed value (the first of a sweep).
+    fn first(&self) -> f64 {
+        match self {
+            Range::Value(x) => *x,
+            Range::Sweep(s) => s.values()[0],
+        }
     }
 }
 
 impl Common {
-    fn config(&self) -> ChernConfig {
-        ChernConfig {
-            method: match self.method {
-                MethodArg::Det => Method::Determinant,
-                MethodArg::Eigenphase => Method::EigenphaseSum,
+    fn setup(&self) -> Result<Setup> {
+        Ok(Setup {
+            grid: self.grid,
+            occupation: match (&self.bands, self.filled) {
+                (Some(b), _) => Occupation::Bands(BandSet::new(b.clone())),
+                (None, Some(r)) => Occupation::Lowest(r),
+                (None, None) => Occupation::Bands(BandSet::new(vec![])),
             },
-            tolerances: Tolerances {
-                gap: self.gap_tol,
-                overlap: self.overlap_tol,
+            config: ChernConfig {
+                method: match self.method {
+                    MethodArg::Det => Method::Determinant,
+                    MethodArg::Eigenphase => Method::EigenphaseSum,
+                },
+                tolerances: Tolerances::new(self.gap_tol, self.overlap_tol)?,
             },
-        }
-    }
-    fn band_set(&self) -> BandSet {
-        match (&self.bands, self.filled) {
-            (Some(b), _) => BandSet::new(b.clone()),
-            (None, Some(r)) => BandSet::lowest(r),
-            (None, None) => BandSet::new(vec![]),
-        }
+            wilson: self.wilson,
+        })
     }
 }
 
-/// The outcome of one model evaluation.
-struct Outcome {
-    chern: i64,
-    raw: f64,
-    min_gap: f64,
-    elapsed: f64,
-    cpu: Option<f64>,
-    grid: Vec<usize>,
-    method: String,
-    extra: Value,
-    first: Option<ChernNumber>,
+/// Refuses a computation whose memory estimate exceeds the limit (`CHERNET_MEMORY_LIMIT`).
+fn check_size(model: &ModelSpec, setup: &Setup) -> Result<()> {
+    let h = model.build()?;
+    let estimate = setup
+        .memory_estimate(h.dim(), h.n_bands(), rayon::current_num_threads())
+        .map_or(f64::INFINITY, |b| b as f64);
+    let what = format!(
+        "a {}-band model on a grid of {}^{}",
+        h.n_bands(),
+        setup.grid,
+        h.dim()
+    );
+    check_memory(&what, estimate).map_err(anyhow::Error::msg)
 }
 
-fn json_gap(g: f64) -> Value {
-    if g.is_finite() { json!(g) } else { Value::Null }
-}
-
-/// First Chern number (2D) or second (4D) of `h`, best time of `common.repeat` runs.
-fn evaluate(h: &(dyn BlochHamiltonian + Sync), common: &Common) -> chern::Result<Outcome> {
-    let set = common.band_set();
-    let config = common.config();
-    let grid = vec![common.grid; h.dim()];
-    let mut best = f64::INFINITY;
-    let mut best_cpu = f64::INFINITY;
-    let mut result = None;
-    for _ in 0..common.repeat.max(1) {
-        let cpu_start = cpu_seconds();
-        let start = Instant::now();
-        let bands = BandStructure::compute_for(h, &grid, &set)?;
-        let out = match h.dim() {
-            4 => {
-                let c2 = second_chern_number(&bands, &set, &config.tolerances)?;
-                Outcome {
-                    chern: c2.c2,
-                    raw: c2.raw,
-                    min_gap: c2.min_gap,
-                    elapsed: 0.0,
-                    cpu: None,
-                    grid: grid.clone(),
-                    method: "second-chern".into(),
-                    extra: json!({"invariant": "second Chern number"}),
-                    first: None,
-                }
-            }
-            _ => {
-                let c = chern_number(&bands, &set, &config)?;
-                let mut extra =
-                    json!({"max_abs_flux": c.max_abs_flux, "invariant": "first Chern number"});
-                if common.wilson {
-                    let w = wilson_loops(&bands, &set, 0, &config.tolerances)?;
-                    extra["wilson_chern"] = json!(w.chern);
-                }
-                Outcome {
-                    chern: c.chern,
-                    raw: c.raw,
-                    min_gap: c.min_gap,
-                    elapsed: 0.0,
-                    cpu: None,
-                    grid: grid.clone(),
-                    method: c.method.to_string(),
-                    extra,
-                    first: Some(c),
-                }
-            }
-        };
-        best = best.min(start.elapsed().as_secs_f64());
-        if let (Some(a), Some(b)) = (cpu_start, cpu_seconds()) {
-            best_cpu = best_cpu.min(b - a);
-        }
-        result = Some(out);
-    }
-    let mut out = result.expect("at least one repetition");
-    out.elapsed = best;
-    out.cpu = best_cpu.is_finite().then_some(best_cpu);
-    Ok(out)
-}
-
-fn model_of(command: &Command) -> Result<(DynHamiltonian, Value, &Common)> {
-    Ok(match command {
-        Command::Qwz { m, common } => (
-            Box::new(Qwz::new(*m)),
-            json!({"name": "qwz", "m": m}),
-            common,
-        ),
+fn model_of(command: &Command) -> (ModelSpec, &Common) {
+    match command {
+        Command::Qwz { m, common } => (ModelSpec::Qwz { m: *m }, common),
         Command::Haldane { p, common } => (
-            Box::new(Haldane::new(p.t1, p.t2, p.mass, p.phi)),
-            json!({"name": "haldane", "t1": p.t1, "t2": p.t2, "mass": p.mass, "phi": p.phi}),
+            ModelSpec::Haldane {
+                t1: p.t1,
+                t2: p.t2,
+                mass: p.mass,
+                phi: p.phi,
+            },
             common,
         ),
         Command::Hofstadter { p, q, t, common } => (
-            Box::new(Hofstadter::new(*p, *q, *t)?),
-            json!({"name": "hofstadter", "p": p, "q": q, "t": t}),
+            ModelSpec::Hofstadter {
+                p: *p,
+                q: *q,
+                t: *t,
+            },
             common,
         ),
-        Command::Dirac4d { m, common } => (
-            Box::new(Dirac4d::new(*m)),
-            json!({"name": "dirac4d", "m": m}),
-            common,
-        ),
-        Command::Tb { file, common } => (
-            Box::new(TightBinding::from_file(file)?),
-            json!({"name": "tb", "file": file}),
-            common,
-        ),
+        Command::Dirac4d { m, common } => (ModelSpec::Dirac4d { m: *m }, common),
+        Command::Tb { file, common } => (ModelSpec::Tb { file: file.clone() }, common),
         Command::W90 { file, k3, common } => (
-            Box::new(Wannier90::from_file(file)?.plane_k3(2.0 * PI * k3)?),
-            json!({"name": "w90", "file": file, "k3": k3}),
+            ModelSpec::W90 {
+                file: file.clone(),
+                k3: *k3,
+            },
             common,
         ),
         Command::Scan { .. } => unreachable!("scan is handled separately"),
-    })
+    }
 }
 
 fn main() {
@@ -377,7 +317,15 @@ fn main() {
         eprintln!("warning: default thread pool: {e}");
     }
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        // One line: the error and those of its causes that its message does not already say.
+        let mut line = e.to_string();
+        for cause in e.chain().skip(1) {
+            let cause = cause.to_string();
+            if !line.contains(&cause) {
+                line = format!("{line}: {cause}");
+            }
+        }
+        eprintln!("error: {line}");
         std::process::exit(1);
     }
 }
@@ -386,22 +334,35 @@ fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Scan { model } => scan(model),
         command => {
-            let (h, model, common) = model_of(command)?;
-            let out = evaluate(h.as_ref(), common)?;
+            let (model, common) = model_of(command);
+            let setup = common.setup()?;
+            check_size(&model, &setup)?;
+            let h = model.build()?;
+            // The fastest of `repeat` runs of the one library call, in wall and CPU time.
+            let (mut best, mut best_cpu, mut out) = (f64::INFINITY, f64::INFINITY, None);
+            for _ in 0..common.repeat {
+                let cpu_start = cpu_seconds();
+                let start = Instant::now();
+                out = Some(chern::invariant(h.as_ref(), &setup)?);
+                best = best.min(start.elapsed().as_secs_f64());
+                if let (Some(a), Some(b)) = (cpu_start, cpu_seconds()) {
+                    best_cpu = best_cpu.min(b - a);
+                }
+            }
+            let out: Invariant = out.context("at least one repetition")?;
             if let Some(path) = &common.plot {
                 let c = out
                     .first
                     .as_ref()
                     .context("--plot draws the Berry curvature of a 2D model")?;
-                plot_curvature(c, path)?;
+                chern::plots::berry_curvature(c, path)?;
             }
             if common.json {
-                let mut obj = json!({
-                    "chern": out.chern, "raw": out.raw, "min_gap": json_gap(out.min_gap), "grid": out.grid,
-                    "bands": common.band_set().bands(), "method": out.method, "model": model,
-                    "elapsed_s": out.elapsed, "cpu_s": out.cpu, "threads": rayon_threads(),
-                });
-                merge(&mut obj, out.extra);
+                let mut obj = serde_json::to_value(&out)?;
+                obj["model"] = serde_json::to_value(&model)?;
+                obj["elapsed_s"] = best.into();
+                obj["cpu_s"] = best_cpu.is_finite().then_some(best_cpu).into();
+                obj["threads"] = rayon_threads().into();
                 println!("{obj}");
             } else {
                 println!(
@@ -410,11 +371,11 @@ fn run(cli: Cli) -> Result<()> {
                     out.raw,
                     out.method,
                     out.grid,
-                    common.band_set().bands(),
+                    out.bands,
                     out.min_gap,
-                    out.elapsed * 1e3
+                    best * 1e3
                 );
-                if let Some(w) = out.extra.get("wilson_chern") {
+                if let Some(w) = out.wilson_chern {
                     println!("Wilson-loop winding gives C = {w}");
                 }
             }
@@ -445,39 +406,19 @@ fn rayon_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-fn merge(obj: &mut Value, extra: Value) {
-    if let (Value::Object(o), Value::Object(e)) = (obj, extra) {
-        o.extend(e);
-    }
-}
-
 fn scan(model: &ScanModel) -> Result<()> {
-    // (parameter name, values, model for a value)
-    type Build<'a> = Box<dyn Fn(f64) -> Result<DynHamiltonian> + 'a>;
-    let (name, range, build, common): (&str, &Range, Build, &Common) = match model {
-        ScanModel::Qwz { m, common } => (
-            "m",
-            m,
-            Box::new(|x| Ok(Box::new(Qwz::new(x)) as DynHamiltonian)),
+    let (spec, parameter, range, common) = match model {
+        ScanModel::Qwz { m, common } => (ModelSpec::Qwz { m: m.first() }, "m", m, common),
+        ScanModel::Dirac4d { m, common } => (ModelSpec::Dirac4d { m: m.first() }, "m", m, common),
+        ScanModel::W90 { file, k3, common } => (
+            ModelSpec::W90 {
+                file: file.clone(),
+                k3: k3.first(),
+            },
+            "k3",
+            k3,
             common,
         ),
-        ScanModel::Dirac4d { m, common } => (
-            "m",
-            m,
-            Box::new(|x| Ok(Box::new(Dirac4d::new(x)) as DynHamiltonian)),
-            common,
-        ),
-        ScanModel::W90 { file, k3, common } => {
-            let w = Wannier90::from_file(file)?;
-            (
-                "k3",
-                k3,
-                Box::new(
-                    move |x| Ok(Box::new(w.clone().plane_k3(2.0 * PI * x)?) as DynHamiltonian),
-                ),
-                common,
-            )
-        }
         ScanModel::Haldane { p, common } => {
             let named = [
                 ("t1", &p.t1),
@@ -485,161 +426,49 @@ fn scan(model: &ScanModel) -> Result<()> {
                 ("mass", &p.mass),
                 ("phi", &p.phi),
             ];
-            let sweeps: Vec<_> = named.iter().filter(|(_, r)| r.is_sweep()).collect();
+            let sweeps: Vec<_> = named
+                .iter()
+                .filter(|(_, r)| matches!(r, Range::Sweep(_)))
+                .collect();
             if sweeps.len() != 1 {
                 bail!("give exactly one Haldane parameter as a range a:b:step");
             }
-            let (name, range) = *sweeps[0];
-            let fixed = |r: &Range| r.values()[0];
-            let (t1, t2, mass, phi) = (fixed(&p.t1), fixed(&p.t2), fixed(&p.mass), fixed(&p.phi));
-            let build: Build = Box::new(move |x| {
-                let v = |n: &str, f: f64| if n == name { x } else { f };
-                Ok(Box::new(Haldane::new(
-                    v("t1", t1),
-                    v("t2", t2),
-                    v("mass", mass),
-                    v("phi", phi),
-                )) as DynHamiltonian)
-            });
-            (name, range, build, common)
+            let spec = ModelSpec::Haldane {
+                t1: p.t1.first(),
+                t2: p.t2.first(),
+                mass: p.mass.first(),
+                phi: p.phi.first(),
+            };
+            (spec, sweeps[0].0, sweeps[0].1, common)
         }
     };
-    let values = range.values();
-    let bar = indicatif::ProgressBar::new(values.len() as u64);
-    if common.json {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let mut points = Vec::new();
-    for &x in &values {
-        let h = build(x)?;
-        let point = match evaluate(h.as_ref(), common) {
-            Ok(out) => {
-                json!({"value": x, "chern": out.chern, "raw": out.raw, "min_gap": json_gap(out.min_gap)})
-            }
-            Err(e @ (chern::Error::GapClosed { .. } | chern::Error::SingularOverlap { .. })) => {
-                json!({"value": x, "chern": Value::Null, "gap_closed": true, "error": e.to_string()})
-            }
-            Err(e) => return Err(e.into()),
-        };
-        points.push(point);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+    let sweep = match range {
+        Range::Sweep(sweep) => *sweep,
+        Range::Value(x) => Sweep::new(*x, *x, 1.0)?,
+    };
+    let setup = common.setup()?;
+    check_size(&spec, &setup)?;
+    let diagram = chern::phase_diagram(&spec, parameter, &sweep, &setup, !common.json)?;
     if let Some(path) = &common.plot {
-        plot_phase_diagram(name, &points, path)?;
+        chern::plots::phase_diagram(&diagram, path)?;
     }
     if common.json {
-        println!(
-            "{}",
-            json!({"parameter": name, "grid": common.grid, "bands": common.band_set().bands(), "points": points})
-        );
+        println!("{}", serde_json::to_value(&diagram)?);
     } else {
-        for p in &points {
-            match p["chern"].as_i64() {
-                Some(c) => println!(
-                    "{name} = {:>8.4}  C = {c:>3}  (raw {:.6})",
-                    p["value"].as_f64().unwrap_or(f64::NAN),
-                    p["raw"].as_f64().unwrap_or(f64::NAN)
+        for p in &diagram.points {
+            match (p.chern, &p.error) {
+                (Some(c), _) => println!(
+                    "{parameter} = {:>8.4}  C = {c:>3}  (raw {:.6})",
+                    p.value,
+                    p.raw.unwrap_or(f64::NAN)
                 ),
-                None => println!(
-                    "{name} = {:>8.4}  gap closes: {}",
-                    p["value"].as_f64().unwrap_or(f64::NAN),
-                    p["error"].as_str().unwrap_or("")
+                (None, error) => println!(
+                    "{parameter} = {:>8.4}  gap closes: {}",
+                    p.value,
+                    error.as_deref().unwrap_or("")
                 ),
             }
         }
     }
-    Ok(())
-}
-
-fn plot_curvature(c: &ChernNumber, path: &std::path::Path) -> Result<()> {
-    let omega = c.curvature();
-    let (l1, l2) = (c.grid[0], c.grid[1]);
-    let scale = omega.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-300);
-    chart_svg::write_svg(path, (720, 640), |root| {
-        let title = format!(
-            "Berry curvature, C = {} ({}), max |Ω| = {:.3}",
-            c.chern, c.method, scale
-        );
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 20))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..2.0 * PI, 0.0..2.0 * PI)?;
-        chart
-            .configure_mesh()
-            .x_desc("k1")
-            .y_desc("k2")
-            .disable_mesh()
-            .draw()?;
-        let (d1, d2) = (2.0 * PI / l1 as f64, 2.0 * PI / l2 as f64);
-        chart.draw_series(
-            (0..l1)
-                .flat_map(|i| (0..l2).map(move |j| (i, j)))
-                .map(|(i, j)| {
-                    let (x, y) = (i as f64 * d1, j as f64 * d2);
-                    Rectangle::new(
-                        [(x, y), (x + d1, y + d2)],
-                        chart_svg::diverging(omega[[i, j]] / scale).filled(),
-                    )
-                }),
-        )?;
-        Ok(())
-    })?;
-    Ok(())
-}
-
-fn plot_phase_diagram(name: &str, points: &[Value], path: &std::path::Path) -> Result<()> {
-    let xs: Vec<f64> = points.iter().filter_map(|p| p["value"].as_f64()).collect();
-    let (x0, x1) = (
-        xs.iter().cloned().fold(f64::INFINITY, f64::min),
-        xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
-    );
-    let cs: Vec<i64> = points.iter().filter_map(|p| p["chern"].as_i64()).collect();
-    let (c0, c1) = (
-        cs.iter().copied().min().unwrap_or(0).min(0) - 1,
-        cs.iter().copied().max().unwrap_or(0).max(0) + 1,
-    );
-    chart_svg::write_svg(path, (800, 480), |root| {
-        let pad = ((x1 - x0) * 0.02).max(1e-3);
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("Phase diagram: Chern number vs {name}"),
-                ("sans-serif", 20),
-            )
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(40)
-            .build_cartesian_2d(x0 - pad..x1 + pad, c0 as f64..c1 as f64)?;
-        chart.configure_mesh().x_desc(name).y_desc("C").draw()?;
-        chart
-            .draw_series(points.iter().filter_map(|p| {
-                Some(Circle::new(
-                    (p["value"].as_f64()?, p["chern"].as_i64()? as f64),
-                    3,
-                    BLUE.filled(),
-                ))
-            }))?
-            .label("Chern number")
-            .legend(chart_svg::dot_marker(3, BLUE.filled()));
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .filter(|p| p["chern"].is_null())
-                    .filter_map(|p| {
-                        Some(Cross::new(
-                            (p["value"].as_f64()?, 0.0),
-                            6,
-                            RED.stroke_width(2),
-                        ))
-                    }),
-            )?
-            .label("gap closes on the grid")
-            .legend(chart_svg::cross_marker(6, RED.stroke_width(2)));
-        chart_svg::draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
-        Ok(())
-    })?;
     Ok(())
 }

@@ -95,7 +95,43 @@ pub(crate) fn check_grid(extents: &[usize], dim: usize) -> Result<()> {
             reason: "every extent must be at least 1",
         });
     }
+    if n_kpoints(extents).is_none() {
+        return Err(Error::BadGrid {
+            extents: extents.to_vec(),
+            reason: "the number of k-points overflows",
+        });
+    }
     Ok(())
+}
+
+/// The number of k-points of a grid, `None` if it overflows.
+pub(crate) fn n_kpoints(extents: &[usize]) -> Option<usize> {
+    extents.iter().try_fold(1usize, |a, &l| a.checked_mul(l))
+}
+
+/// A vector of `len` copies of `value`, or [`Error::OutOfMemory`] naming `what` where the
+/// allocator refuses it (instead of aborting the process).
+pub(crate) fn try_filled<T: Clone>(len: usize, value: T, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    let bytes = (len as u128) * std::mem::size_of::<T>() as u128;
+    v.try_reserve_exact(len).map_err(|_| Error::OutOfMemory {
+        what: what.to_string(),
+        bytes,
+    })?;
+    v.resize(len, value);
+    Ok(v)
+}
+
+/// Asks the allocator for `bytes` and gives them back untouched: on Linux a request far beyond
+/// memory and swap is refused here, as [`Error::OutOfMemory`] naming `what`, instead of
+/// aborting the process later in a worker thread.
+pub(crate) fn probe_allocation(bytes: u128, what: &str) -> Result<()> {
+    let fail = || Error::OutOfMemory {
+        what: what.to_string(),
+        bytes,
+    };
+    let len = usize::try_from(bytes).map_err(|_| fail())?;
+    Vec::<u8>::new().try_reserve_exact(len).map_err(|_| fail())
 }
 
 /// The smallest extent along which links between distinct k-points can resolve a Berry flux.
@@ -136,7 +172,32 @@ impl BandStructure {
         Self::compute_for(h, extents, &BandSet::lowest(h.n_bands()))
     }
 
+    /// The memory (bytes) that [`Self::compute_for`] needs for `n_bands` bands on `extents`,
+    /// keeping `stored` eigenvectors, with `threads` worker threads: the energies and
+    /// eigenvectors of the whole grid and each thread's eigen-solver and $H(k)$ buffers. `None`
+    /// if the count overflows (which no machine could hold either).
+    pub fn memory_estimate(
+        n_bands: usize,
+        extents: &[usize],
+        stored: usize,
+        threads: usize,
+    ) -> Option<u128> {
+        let (n, nk) = (n_bands as u128, n_kpoints(extents)? as u128);
+        let grid = nk.checked_mul(
+            n.checked_mul(8)?
+                .checked_add(n.checked_mul(stored as u128)?.checked_mul(16)?)?,
+        )?;
+        let per_thread = Eigensolver::workspace_bytes(n_bands)?
+            .checked_add(n.checked_mul(n)?.checked_mul(BATCH as u128 * 16)?)?;
+        grid.checked_add(per_thread.checked_mul(threads.max(1) as u128)?)
+    }
+
     /// Diagonalises `h` on the grid, keeping the eigenvectors of the bands in `keep` only.
+    ///
+    /// # Errors
+    /// [`Error::BadGrid`], [`Error::BadBandSet`], [`Error::NonHermitian`], [`Error::NonFinite`],
+    /// [`Error::Eigensolver`], and [`Error::OutOfMemory`] where the allocator refuses the
+    /// memory ([`Self::memory_estimate`]).
     pub fn compute_for<H: BlochHamiltonian + Sync + ?Sized>(
         h: &H,
         extents: &[usize],
@@ -146,10 +207,27 @@ impl BandStructure {
         let n = h.n_bands();
         keep.check(n)?;
         let r = keep.len();
-        let nk: usize = extents.iter().product();
+        let nk = n_kpoints(extents).expect("checked by check_grid");
         let row: usize = extents[1..].iter().product();
-        let mut energies = vec![0.0; nk * n];
-        let mut vectors = vec![C64::new(0.0, 0.0); nk * r * n];
+        let threads = rayon::current_num_threads();
+        let estimate = Self::memory_estimate(n, extents, r, threads).unwrap_or(u128::MAX);
+        probe_allocation(estimate, "the band structure")?;
+        let mut energies = try_filled(
+            nk.checked_mul(n).ok_or_else(|| Error::OutOfMemory {
+                what: "band energies".into(),
+                bytes: u128::MAX,
+            })?,
+            0.0,
+            "band energies",
+        )?;
+        let mut vectors = try_filled(
+            nk.checked_mul(r * n).ok_or_else(|| Error::OutOfMemory {
+                what: "eigenvectors".into(),
+                bytes: u128::MAX,
+            })?,
+            C64::new(0.0, 0.0),
+            "eigenvectors",
+        )?;
         let kept = keep.bands();
         let axes: Vec<Vec<f64>> = extents
             .iter()

@@ -183,7 +183,7 @@ impl LinkDeterminants<'_> {
 /// link determinants of two rows (the row and the next) and computes each link once, plus one
 /// row of $M_y$ per block, so no field of links is stored. The determinants are unnormalised:
 /// the plaquette's argument ignores positive factors, and $|\det M|$ is only compared with
-/// `tol.overlap` (on orthonormal eigenvectors $|\det M| \le 1$).
+/// `tol.overlap()` (on orthonormal eigenvectors $|\det M| \le 1$).
 fn determinant_flux(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> Result<Vec<f64>> {
     let frame = bands.frame(set)?;
     let extents = bands.extents();
@@ -255,8 +255,8 @@ fn check_flux(flux: &[f64], extents: &[usize], method: Method) -> Result<()> {
 }
 
 /// The Chern number of the bands `set` from a band structure on a 2D grid (which must store
-/// their eigenvectors). Errors if the set is not isolated by `config.tolerances.gap` or an
-/// overlap determinant falls below `config.tolerances.overlap`.
+/// their eigenvectors). Errors if the set is not isolated by `config.tolerances.gap()` or an
+/// overlap determinant falls below `config.tolerances.overlap()`.
 pub fn chern_number(
     bands: &BandStructure,
     set: &BandSet,
@@ -329,7 +329,7 @@ pub struct BandGroupChern {
 }
 
 /// Chern numbers of every group of bands separated from its neighbours by gaps of at least
-/// `config.tolerances.gap` on the grid (single bands where they are isolated). They sum to 0.
+/// `config.tolerances.gap()` on the grid (single bands where they are isolated). They sum to 0.
 /// `bands` must store every band's eigenvectors ([`BandStructure::compute`]).
 pub fn band_chern_numbers(
     bands: &BandStructure,

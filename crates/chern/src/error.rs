@@ -130,21 +130,13 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// Work that would need more memory than allowed: refused before anything is allocated.
-    #[error(
-        "{what} needs {} (limit {}): {hint}",
-        bytes_text(*bytes),
-        bytes_text(*limit)
-    )]
-    TooLarge {
+    /// The allocator refused the memory a computation needs (reported instead of aborting).
+    #[error("{what} needs {}, which cannot be allocated: use a smaller grid, fewer bands or a larger machine", bytes_text(*bytes))]
+    OutOfMemory {
         /// What would be allocated.
         what: String,
-        /// The estimate in bytes.
+        /// The size asked for, in bytes (`u128::MAX` where the count itself overflows).
         bytes: u128,
-        /// The limit in bytes.
-        limit: u128,
-        /// How to proceed.
-        hint: &'static str,
     },
     /// A malformed model file.
     #[error("malformed model file {file}, line {line}{}: field `{field}`: {reason}", column.map(|c| format!(", column {c}")).unwrap_or_default())]
@@ -277,6 +269,12 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// A figure could not be drawn (feature `plots`).
+    #[error("cannot draw the figure: {message}")]
+    Plot {
+        /// What the plotting library reported.
+        message: String,
+    },
     /// An error of the lattice-gauge crate (building link fields).
     #[error(transparent)]
     Gauge(#[from] lattice_gauge::Error),
@@ -301,6 +299,7 @@ impl Error {
 fn bytes_text(bytes: u128) -> String {
     let b = bytes as f64;
     match bytes {
+        u128::MAX => "more bytes than can be counted".to_string(),
         0..1_000 => format!("{bytes} B"),
         1_000..1_000_000 => format!("{:.0} kB", b / 1e3),
         1_000_000..1_000_000_000 => format!("{:.0} MB", b / 1e6),

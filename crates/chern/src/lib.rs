@@ -51,9 +51,13 @@ mod bands;
 mod chern_number;
 mod error;
 mod hamiltonian;
+mod invariant;
 mod inversion;
 mod links;
 mod models;
+mod phase_diagram;
+#[cfg(feature = "plots")]
+pub mod plots;
 mod second_chern;
 mod sign_convention;
 mod time_reversal;
@@ -67,6 +71,7 @@ pub use chern_number::{
 };
 pub use error::{Error, Result};
 pub use hamiltonian::{BlochHamiltonian, DynHamiltonian, FnHamiltonian, KPoint};
+pub use invariant::{Invariant, Occupation, Setup, invariant};
 pub use inversion::Inversion;
 pub use links::{Tolerances, links_of, occupied_links};
 pub use models::bhz::Bhz;
@@ -78,9 +83,13 @@ pub use models::hofstadter::Hofstadter;
 pub use models::kane_mele::KaneMele;
 pub use models::qwz::Qwz;
 pub use models::random::{RandomSmooth, RandomSmoothConfig};
+pub use models::spec::{ModelFamily, ModelSpec};
 pub use models::tight_binding::{Amplitude, Hopping, ModelFormat, TightBinding};
 pub use models::wannier90::Wannier90;
 pub use num_complex::Complex64 as C64;
+pub use phase_diagram::{
+    MAX_SCAN_POINTS, PhaseDiagram, PhasePoint, Sweep, phase_diagram, phase_diagram_of,
+};
 pub use second_chern::{SecondChern, second_chern_number};
 pub use sign_convention::SignConvention;
 pub use time_reversal::{SpinOrdering, TimeReversal};

@@ -144,7 +144,7 @@ pub(crate) fn singular(
 
 /// The unitary links $U_\mu(k) = M (M^\dagger M)^{-1/2}$ of the occupied `set` on the grid of
 /// `bands` (one direction per grid axis), checking that the set is isolated by gaps of at least
-/// `tol.gap` and that every $|\det M_\mu(k)| \ge$ `tol.overlap`.
+/// `tol.gap()` and that every $|\det M_\mu(k)| \ge$ `tol.overlap()`.
 ///
 /// Under a gauge change $V(k) \to V(k) g(k)$ they transform as $U_\mu(k)\to g(k)^\dagger
 /// U_\mu(k) g(k+\hat\mu)$; plaquettes, Wilson loops and every Chern number follow from them.

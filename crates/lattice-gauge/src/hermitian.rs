@@ -207,7 +207,18 @@ impl Reduction {
 }
 
 impl Eigensolver {
-    /// A solver for $n \times n$ matrices ($n \ge 1$), with all work memory allocated here.
+    /// The bytes of work memory a solver for $n \times n$ matrices holds (`None` if the count
+    /// overflows), for estimates before allocating one per thread.
+    pub fn workspace_bytes(n: usize) -> Option<u128> {
+        // Four lanes of two n x n complex matrices, up to 4 n^2 rotations (24 bytes each), the
+        // wanted vectors and two n x n pivot tables, and O(n) vectors.
+        let n2 = (n as u128).checked_mul(n as u128)?;
+        n2.checked_mul(4 * 2 * 16 + 4 * 24 + 8 + 2 * 8)?
+            .checked_add((n as u128).checked_mul(4 * 10 * 16 + 8 + 8)?)
+    }
+
+    /// A solver for $n \times n$ matrices ($n \ge 1$), with all work memory allocated here
+    /// ([`Self::workspace_bytes`]).
     pub fn new(n: usize) -> Self {
         Self {
             n,

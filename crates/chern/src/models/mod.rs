@@ -8,6 +8,7 @@ pub(crate) mod hofstadter;
 pub(crate) mod kane_mele;
 pub(crate) mod qwz;
 pub(crate) mod random;
+pub(crate) mod spec;
 pub(crate) mod tight_binding;
 pub(crate) mod wannier90;
 

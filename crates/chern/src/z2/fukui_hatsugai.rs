@@ -43,7 +43,7 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
         }
     }
     let index = |s: usize| vec![s % l1, s / l1];
-    let mut bands = points::solve(h, &pts, rows, l1, r, Some((tol.gap, &index)))?;
+    let mut bands = points::solve(h, &pts, rows, l1, r, Some((tol.gap(), &index)))?;
     let (min_gap, _) = bands.min_gap();
     let n = bands.n;
     for j in [0, half] {
@@ -55,13 +55,13 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
         overlap_into(bands.frame(s), bands.frame(t), m, n, r);
         let d = matrix::det(m, r);
         let modulus = d.norm();
-        if modulus.is_nan() || modulus < tol.overlap {
+        if modulus.is_nan() || modulus < tol.overlap() {
             return Err(Error::SingularOverlap {
                 k: pts[s].clone(),
                 index: index(s),
                 dir,
                 modulus,
-                tolerance: tol.overlap,
+                tolerance: tol.overlap(),
             });
         }
         Ok(d)

@@ -160,21 +160,21 @@ fn prepare<H: BlochHamiltonian + Sync + ?Sized>(
         });
     }
     if config.symmetry_tolerance.is_nan() || config.symmetry_tolerance < 0.0 {
-        return Err(Error::BadParameter {
-            name: "symmetry_tolerance",
-            value: config.symmetry_tolerance,
-            reason: "must be a non-negative number",
-        });
+        return Err(Error::invalid(
+            "symmetry_tolerance",
+            config.symmetry_tolerance,
+            "must be a non-negative number",
+        ));
     }
     if config.move_tolerance.is_nan()
         || config.move_tolerance <= 0.0
         || config.move_tolerance >= 0.5
     {
-        return Err(Error::BadParameter {
-            name: "move_tolerance",
-            value: config.move_tolerance,
-            reason: "must lie in (0, 0.5)",
-        });
+        return Err(Error::invalid(
+            "move_tolerance",
+            config.move_tolerance,
+            "must lie in (0, 0.5)",
+        ));
     }
     let violation = theta.check(h, grid, config.symmetry_tolerance)?;
     let n = h.n_bands();
@@ -289,7 +289,7 @@ fn grid_gap<H: BlochHamiltonian + Sync + ?Sized>(
 ) -> Result<f64> {
     let bands = BandStructure::compute_for(h, grid, &BandSet::lowest(1))?;
     let (gap, s) = bands.min_gap_above(occupied - 1);
-    if gap.is_nan() || gap < tol.gap {
+    if gap.is_nan() || gap < tol.gap() {
         let index = crate::bands::unravel(grid, s);
         return Err(Error::GapClosed {
             k: crate::bands::k_point(grid, &index),
@@ -297,7 +297,7 @@ fn grid_gap<H: BlochHamiltonian + Sync + ?Sized>(
             lower_band: occupied - 1,
             upper_band: occupied,
             gap,
-            tolerance: tol.gap,
+            tolerance: tol.gap(),
         });
     }
     Ok(gap)

@@ -52,7 +52,7 @@ pub(crate) fn trim_parities<H: BlochHamiltonian + Sync + ?Sized>(
             .map(|&x| usize::from(x > 0.0))
             .collect::<Vec<usize>>()
     };
-    let bands = points::solve(h, &pts, 1, pts.len(), r, Some((tol.gap, &index)))?;
+    let bands = points::solve(h, &pts, 1, pts.len(), r, Some((tol.gap(), &index)))?;
     let n = bands.n;
     let pm = p.matrix();
     let mut out = Vec::with_capacity(pts.len());

@@ -205,11 +205,11 @@ impl Z2Model {
             (Z2Model::FuKaneMele { dt, .. }, "dt") => dt,
             (Z2Model::Qwz { m }, "m") => m,
             _ => {
-                return Err(Error::BadParameter {
-                    name: "scan parameter",
-                    value: f64::NAN,
-                    reason: "not a parameter of this model (see Z2Model::scan_parameters)",
-                });
+                return Err(Error::invalid(
+                    "scan parameter",
+                    parameter,
+                    "not a parameter of this model (see Z2Model::scan_parameters)",
+                ));
             }
         };
         *slot = x;

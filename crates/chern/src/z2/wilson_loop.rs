@@ -78,7 +78,7 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
         }
     }
     let index = |s: usize| vec![s % l1, s / l1];
-    let bands = points::solve(h, &pts, k2s.len(), l1, r, Some((tol.gap, &index)))?;
+    let bands = points::solve(h, &pts, k2s.len(), l1, r, Some((tol.gap(), &index)))?;
     let (min_gap, _) = bands.min_gap();
     let n = bands.n;
     let bands = &bands;
@@ -99,9 +99,9 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
                     index: index(s),
                     dir: 0,
                     modulus,
-                    tolerance: tol.overlap,
+                    tolerance: tol.overlap(),
                 };
-                if modulus.is_nan() || modulus < tol.overlap {
+                if modulus.is_nan() || modulus < tol.overlap() {
                     return Err(singular(modulus));
                 }
                 matrix::polar_unitary_into(&m, &mut u, r, 1e-12).map_err(|_| singular(modulus))?;
