@@ -189,7 +189,7 @@ impl Z2Model {
     /// `self` with `parameter` set to `x`.
     ///
     /// # Errors
-    /// [`Error::BadParameter`] if the model has no such parameter.
+    /// [`Error::InvalidParameter`] if the model has no such parameter.
     pub fn with(&self, parameter: &str, x: f64) -> Result<Z2Model> {
         let mut spec = self.clone();
         let slot = match (&mut spec, parameter) {
