@@ -9,6 +9,14 @@
 //! (f32, f64) and metadata kept. DIR is a peft adapter folder, or an ensemble folder with
 //! `--member`. `inspect` prints r, alpha, the scaling, the targets, the adapter parameters per
 //! member and the number of members. Bad input exits with status 1 and one line.
+//!
+//! `merge` holds the base file and the merged file in memory (about twice the base's size) and
+//! refuses up front if that exceeds the memory limit (the physical memory, or
+//! `CHERNET_MEMORY_LIMIT`, e.g. `CHERNET_MEMORY_LIMIT=64G`).
+//!
+//! `merge` holds the base file and the merged file in memory (about twice the base's size) and
+//! refuses up front if that exceeds the memory limit (the physical memory, or
+//! `CHERNET_MEMORY_LIMIT`, e.g. `CHERNET_MEMORY_LIMIT=64G`).
 
 use std::path::PathBuf;
 
@@ -76,6 +84,15 @@ fn run(args: Args) -> Result<()> {
             member,
             out,
         } => {
+            // The base is read whole and the merged file built in memory: about twice its size.
+            let size = std::fs::metadata(&base)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", base.display()))?
+                .len();
+            chernet::cli::check_memory(
+                &format!("merging into {}", base.display()),
+                2.0 * size as f64,
+            )
+            .map_err(anyhow::Error::msg)?;
             let a = PeftAdapter::open(&adapter, member)?;
             let report = merge_into_file(&base, &a, &out)?;
             println!(
