@@ -1,6 +1,6 @@
 //! lora-ensemble: one training step (forward + backward) of an M = 5 LoRA ensemble in one batched
 //! pass, against the same members one after another with adapter swapping, and the evaluation
-//! forward alone (MLP of 4 layers of 256, batch 64, r = 8).
+//! forward alone (MLP of 4 layers of 256, batch 64, r = 8, one libtorch thread).
 //!
 //! `cargo bench --bench lora_ensemble`. The side-by-side comparison with PyTorch + peft at width
 //! 1024: `benches/compare/lora/run.sh`.
@@ -50,6 +50,9 @@ fn forward(layers: &[LoraLinear], x: &Tensor, train: bool) -> Tensor {
 }
 
 fn bench(c: &mut Criterion) {
+    // One intra-op thread: on a shared 2-core machine libtorch's spinning worker threads make the
+    // timings of both variants swing by 2x or more.
+    tch::set_num_threads(1);
     tch::manual_seed(0);
     let x = Tensor::randn([BATCH, WIDTH], (Kind::Float, Device::Cpu));
     let target = Tensor::randn([BATCH, WIDTH], (Kind::Float, Device::Cpu));

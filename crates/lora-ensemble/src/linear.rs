@@ -74,6 +74,17 @@ impl LoraLinear {
     }
 
     fn check_last(&self, x: &Tensor) -> Result<()> {
+        if x.kind() != self.ws.kind() || x.device() != self.ws.device() {
+            return Err(Error::invalid(
+                &format!("input of {}", self.module),
+                format!("{:?} on {:?}", x.kind(), x.device()),
+                format!(
+                    "the layer is {:?} on {:?}",
+                    self.ws.kind(),
+                    self.ws.device()
+                ),
+            ));
+        }
         let size = x.size();
         if size.last() != Some(&self.in_features()) {
             return Err(Error::shape(

@@ -45,6 +45,43 @@ fn batched_members_equal_separate_single_member_passes() {
 }
 
 #[test]
+fn wrong_input_shape_or_dtype_is_an_error_not_a_panic() {
+    let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2], Device::Cpu).unwrap();
+    let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
+    let (proj0, _) = &net.blocks[0];
+    let e = proj0
+        .forward_shared(
+            &Tensor::zeros([3, D_IN], (Kind::Double, Device::Cpu)),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("encoder.layers.0.proj") && e.contains("Double"),
+        "{e}"
+    );
+    let e = proj0
+        .forward_shared(
+            &Tensor::zeros([3, D_IN + 1], (Kind::Float, Device::Cpu)),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("shape mismatch"), "{e}");
+    let e = proj0
+        .forward_members(
+            &Tensor::zeros([3, 4, D_IN], (Kind::Float, Device::Cpu)),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("per-member input") && e.contains("[3, 4, 5]"),
+        "{e}"
+    );
+}
+
+#[test]
 fn untargeted_layer_is_the_base_for_every_member() {
     let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2], Device::Cpu).unwrap();
     let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
