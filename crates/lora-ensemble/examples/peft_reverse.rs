@@ -38,6 +38,7 @@ fn main() -> lora_ensemble::Result<()> {
             learning_rate: 0.02,
             weight_decay: 0.01,
             lambda: 0.1,
+            max_grad_norm: Some(1.0),
         };
         let stats = train(&ensemble, &x, &y, &cfg, |xs, ys| {
             (net.forward_members(xs, true) - ys)

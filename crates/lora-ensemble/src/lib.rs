@@ -88,4 +88,4 @@ pub use peft::{
     ADAPTER_CONFIG, ADAPTER_WEIGHTS, AdapterWeights, KEY_PREFIX, PeftAdapter, lora_a_key,
     lora_b_key,
 };
-pub use train::{EpochStats, TrainConfig, member_order, train};
+pub use train::{EpochStats, TrainConfig, clip_grad_norm_per_member, member_order, train};

@@ -23,6 +23,10 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// $\lambda$ of the regulariser $\lambda \sum_\text{layers} \lVert B_m A_m\rVert_F^2$ ($\ge 0$).
     pub lambda: f64,
+    /// Gradient clipping per member: member m's gradient (over all its adapter matrices) is scaled
+    /// by $\min(1, c / (\lVert g_m\rVert_2 + 10^{-6}))$, torch's `clip_grad_norm_` applied to each
+    /// member on its own (the paper clips at 0.3). `None`: no clipping.
+    pub max_grad_norm: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -33,6 +37,7 @@ impl Default for TrainConfig {
             learning_rate: 1e-3,
             weight_decay: 0.0,
             lambda: 0.0,
+            max_grad_norm: None,
         }
     }
 }
@@ -61,6 +66,11 @@ impl TrainConfig {
         }
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
             return Err(Error::invalid("lambda", self.lambda, "must be >= 0"));
+        }
+        if let Some(c) = self.max_grad_norm
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(Error::invalid("max_grad_norm", c, "must be > 0"));
         }
         Ok(())
     }
@@ -177,7 +187,12 @@ where
             } else {
                 losses.sum(losses.kind())
             };
-            opt.backward_step(&total);
+            opt.zero_grad();
+            total.backward();
+            if let Some(c) = config.max_grad_norm {
+                clip_grad_norm_per_member(ensemble, c)?;
+            }
+            opt.step();
         }
         ensemble.set_epochs(epoch);
         stats.push(EpochStats {
@@ -187,4 +202,42 @@ where
         });
     }
     Ok(stats)
+}
+
+/// Scales each member's gradient (over all its adapter matrices) to norm at most `max_norm`, with
+/// torch's `clip_grad_norm_` rule $g_m \leftarrow g_m \min(1, c/(\lVert g_m\rVert_2 + 10^{-6}))$,
+/// member by member so that clipping does not couple the members. Returns the norms before
+/// clipping. For training loops of your own; [`train`] calls it with
+/// [`TrainConfig::max_grad_norm`].
+pub fn clip_grad_norm_per_member(ensemble: &LoraEnsemble, max_norm: f64) -> Result<Vec<f64>> {
+    if !(max_norm.is_finite() && max_norm > 0.0) {
+        return Err(Error::invalid("max_grad_norm", max_norm, "must be > 0"));
+    }
+    tch::no_grad(|| {
+        let mut grads = Vec::new();
+        for u in ensemble.updates() {
+            for t in [u.a(), u.b()] {
+                let g = t.grad();
+                if g.defined() {
+                    grads.push(g);
+                }
+            }
+        }
+        let Some(first) = grads.first() else {
+            return Ok(vec![0.0; ensemble.members()]);
+        };
+        let mut sq = Tensor::zeros([ensemble.members() as i64], (first.kind(), first.device()));
+        for g in &grads {
+            sq += g
+                .square()
+                .sum_dim_intlist([1i64, 2].as_slice(), false, None);
+        }
+        let norms = sq.sqrt();
+        let factor = ((&norms + 1e-6).reciprocal() * max_norm).clamp_max(1.0);
+        for g in &mut grads {
+            let _ = g.g_mul_(&factor.view([-1, 1, 1]));
+        }
+        Vec::<f64>::try_from(norms.to_kind(Kind::Double))
+            .map_err(Error::torch("reading gradient norms"))
+    })
 }

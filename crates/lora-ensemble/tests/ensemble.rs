@@ -103,6 +103,7 @@ fn trained(seeds: Vec<u64>, kind: Kind) -> (LoraEnsemble, GoldenNet) {
         learning_rate: 0.02,
         weight_decay: 0.01,
         lambda: 0.1,
+        max_grad_norm: Some(0.3),
     };
     train(&ensemble, &x, &y, &cfg, |xs, ys| {
         (net.forward_members(xs, true) - ys)
@@ -132,6 +133,7 @@ fn training_changes_only_adapters_and_leaves_the_base_bit_for_bit() {
         learning_rate: 0.05,
         weight_decay: 0.1,
         lambda: 1.0,
+        max_grad_norm: None,
     };
     let stats = train(&ensemble, &x, &y, &cfg, |xs, ys| {
         (net.forward_members(xs, true) - ys)
@@ -466,4 +468,46 @@ fn bad_adapter_files_are_named_errors() {
     let e = ensemble.load_member(0, &dir).unwrap_err().to_string();
     assert!(e.contains("adapter_model.safetensors: header"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn gradient_clipping_acts_per_member() {
+    let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2, 3], Device::Cpu).unwrap();
+    let net = GoldenNet::build(&ensemble, Kind::Double).unwrap();
+    randomise_b(&ensemble, 2);
+    let x = Tensor::randn([6, D_IN], (Kind::Double, Device::Cpu));
+    // Member losses of very different size: member 0 tiny, member 2 large.
+    let y = net.forward_shared(&x);
+    let weights = Tensor::from_slice(&[1e-6, 1.0, 100.0]).view([3, 1, 1]);
+    (y.square() * weights).sum(Kind::Double).backward();
+    let norms = |e: &LoraEnsemble| -> Vec<f64> {
+        let mut sq = [0.0; 3];
+        for u in e.updates() {
+            for t in [u.a(), u.b()] {
+                for (m, s) in sq.iter_mut().enumerate() {
+                    *s += t
+                        .grad()
+                        .get(m as i64)
+                        .square()
+                        .sum(Kind::Double)
+                        .double_value(&[]);
+                }
+            }
+        }
+        sq.iter().map(|s| s.sqrt()).collect()
+    };
+    let before = norms(&ensemble);
+    let c = 0.5;
+    assert!(before[0] < c && before[2] > c, "{before:?}");
+    let reported = lora_ensemble::clip_grad_norm_per_member(&ensemble, c).unwrap();
+    let after = norms(&ensemble);
+    for m in 0..3 {
+        assert!((reported[m] - before[m]).abs() <= 1e-12 * before[m]);
+        let expected = before[m] * (c / (before[m] + 1e-6)).min(1.0);
+        assert!(
+            (after[m] - expected).abs() <= 1e-12 * expected.max(1e-30),
+            "{m}: {after:?}"
+        );
+    }
+    assert!(lora_ensemble::clip_grad_norm_per_member(&ensemble, -1.0).is_err());
 }
