@@ -87,6 +87,8 @@ def main():
         ("rust-sequential", [binary, "sequential", str(members), str(reps)]),
         ("peft-sequential", [sys.executable, __file__, "--peft-worker", str(members), str(reps)]),
         ("rust-onepass-M1", [binary, "onepass", "1", str(reps)]),
+        ("rust-onepass-eval", [binary, "onepass-eval", str(members), str(reps)]),
+        ("rust-sequential-eval", [binary, "sequential-eval", str(members), str(reps)]),
     ]:
         results[name] = run(cmd, env)
         print(json.dumps(results[name]))
@@ -104,6 +106,20 @@ def main():
     print(f"  peak RSS one pass / sequential (one base + all adapters, one member at a time): "
           f"{one['peak_rss_kib'] / seq['peak_rss_kib']:.3f} (goal <= 1.1)")
     print(f"  peak RSS one pass M={members} / one pass M=1: {one['peak_rss_kib'] / single['peak_rss_kib']:.3f}")
+    print(f"  peak RSS peft / one pass: {peft['peak_rss_kib'] / one['peak_rss_kib']:.2f}")
+    ev, sev = results["rust-onepass-eval"], results["rust-sequential-eval"]
+    print(f"  evaluation only (no gradients): one pass {ev['median_ms']:.2f} | sequential swap "
+          f"{sev['median_ms']:.2f} -> {sev['median_ms'] / ev['median_ms']:.2f}x")
+    # Arithmetic bound: the frozen base's [64 x 1024] x [1024 x 1024] products dominate. The one
+    # pass computes the first layer's once (shared input), every later layer's once per member
+    # (the members' activations differ), and the backward pass needs the input gradients of
+    # layers 2..L per member; the sequential passes need L forward and L - 1 backward products per
+    # member. The adapters (r = 8) add about 3%.
+    L, M = LAYERS, members
+    train_bound = M * (2 * L - 1) / (1 + 2 * (L - 1) * M)
+    eval_bound = M * L / (1 + (L - 1) * M)
+    print(f"  bound from the base products alone (equal GEMM speed): training {train_bound:.2f}x, "
+          f"evaluation {eval_bound:.2f}x")
 
 
 if __name__ == "__main__":

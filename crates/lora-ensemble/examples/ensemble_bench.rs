@@ -8,6 +8,7 @@
 //! - `onepass`: all M members in one batched pass (shared input, member axis).
 //! - `sequential`: one adapter slot; for each member its A and B are copied in (adapter
 //!   swapping, as the reference code evaluates members), then forward + backward.
+//! - `onepass-eval`, `sequential-eval`: the same, forward only (evaluation, no gradients).
 //!
 //! Prints one JSON line: the median milliseconds per step over all members, and the peak RSS.
 
@@ -63,6 +64,19 @@ fn forward(layers: &[lora_ensemble::LoraLinear], x: &Tensor) -> Tensor {
         h = l.forward_members(&h, true).expect("shape").relu();
     }
     h
+}
+
+/// Median milliseconds of `reps` calls after 3 warm-up calls.
+fn time_reps(reps: usize, mut step: impl FnMut()) -> Vec<f64> {
+    let mut times = Vec::with_capacity(reps);
+    for rep in 0..reps + 3 {
+        let t0 = std::time::Instant::now();
+        step();
+        if rep >= 3 {
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times
 }
 
 fn main() {
@@ -129,8 +143,38 @@ fn main() {
                 }
             }
         }
+        "onepass-eval" => {
+            let (_vs, _ensemble, layers) = build(members);
+            times = time_reps(reps, || {
+                tch::no_grad(|| {
+                    let _ = std::hint::black_box(forward(&layers, &x).sum(Kind::Float));
+                });
+            });
+        }
+        "sequential-eval" => {
+            let (_vs_all, all, _) = build(members);
+            let stored: Vec<(Tensor, Tensor)> = all
+                .updates()
+                .iter()
+                .map(|u| (u.a().detach().copy(), u.b().detach().copy()))
+                .collect();
+            let (_vs, slot, layers) = build(1);
+            times = time_reps(reps, || {
+                tch::no_grad(|| {
+                    for m in 0..members as i64 {
+                        for (u, (a, b)) in slot.updates().iter().zip(&stored) {
+                            u.a().get(0).copy_(&a.get(m));
+                            u.b().get(0).copy_(&b.get(m));
+                        }
+                        let _ = std::hint::black_box(forward(&layers, &x).sum(Kind::Float));
+                    }
+                });
+            });
+        }
         other => {
-            eprintln!("unknown mode {other:?} (onepass, sequential)");
+            eprintln!(
+                "unknown mode {other:?} (onepass, sequential, onepass-eval, sequential-eval)"
+            );
             std::process::exit(1);
         }
     }

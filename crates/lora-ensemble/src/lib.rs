@@ -16,7 +16,9 @@
 //! - [`LoraEnsemble`]: builds the adapters of a model ([`LoraEnsemble::linear`] wraps a frozen
 //!   `nn::Linear` into a [`LoraLinear`]; [`LoraEnsemble::low_rank`] adapts any weight tensor),
 //!   the paper's regulariser, merge / unmerge / safe merge per member.
-//! - [`train()`]: all members in one pass, each with its own data order ([`member_order`]).
+//! - [`train()`]: all members in one pass, each with its own data order ([`member_order`]),
+//!   AdamW, weight decay, the regulariser, per-member gradient clipping
+//!   ([`clip_grad_norm_per_member`]).
 //! - peft files both ways: [`LoraEnsemble::save_member`] / [`LoraEnsemble::load_member`]
 //!   (`adapter_model.safetensors` with peft's keys `base_model.model.<module>.lora_A.weight`),
 //!   [`PeftAdapter`] to read one without a model, and ensemble folders
