@@ -11,23 +11,30 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use chernet::cli::{check_memory, non_negative_usize, positive_f64, positive_usize};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gauge_nn::data::SampleSource;
 use gauge_nn::data::{
-    EigenphaseDistribution, HamiltonianConfig, HamiltonianModel, HamiltonianSource,
+    EigenphaseDistribution, HamiltonianConfig, HamiltonianSource, ModelSpec, grid_name,
 };
-use gauge_nn::eval::{EvalReport, evaluate_source};
+use gauge_nn::eval::{EvalReport, evaluate_source, evaluation_memory};
 use gauge_nn::loss::LossConfig;
 use gauge_nn::model::NetConfig;
 use gauge_nn::plot;
-use gauge_nn::sweep::{BandRun, BandSweepConfig, grid_name, run_band_sweep};
+use gauge_nn::sweep::{BandRun, BandSweepConfig, SweepStep, run_band_sweep};
 use gauge_nn::train::{
-    Checkpoint, DataConfig, Schedule, TrainConfig, TrainSource, Trainer, read_metrics,
+    Checkpoint, DataConfig, EvalRequest, Schedule, TrainConfig, Trainer, read_metrics,
 };
+use serde::Serialize;
 
 #[derive(Parser)]
-#[command(name = "genet", about = "Gauge-equivariant networks for Chern numbers")]
+#[command(
+    name = "genet",
+    about = "Gauge-equivariant networks for Chern numbers",
+    after_help = "Work sized by the flags (grids, samples, channels) is refused up front when its \
+                  memory estimate exceeds the machine's memory; CHERNET_MEMORY_LIMIT (e.g. 64G) \
+                  sets another limit."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,17 +73,18 @@ struct RunArgs {
     loss: Option<LossArg>,
     #[arg(long, value_enum)]
     data: Option<DataArg>,
-    #[arg(long)]
+    #[arg(long, value_parser = positive_usize)]
     epochs: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = positive_usize)]
     samples_per_epoch: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = positive_usize)]
     batch: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = positive_f64)]
     lr: Option<f64>,
     #[arg(long)]
     seed: Option<u64>,
-    #[arg(long)]
+    /// libtorch threads (default: libtorch's choice, or the config's `threads`).
+    #[arg(long, value_parser = positive_usize)]
     threads: Option<usize>,
     /// A JSON TrainConfig; the flags above override its fields.
     #[arg(long)]
@@ -87,32 +95,39 @@ struct RunArgs {
 #[derive(Clone, Debug)]
 struct Grid(Vec<usize>);
 
+/// The largest lattice extent accepted on the command line (the memory check refuses most
+/// grids far below it).
+const MAX_EXTENT: usize = 1 << 20;
+
 /// `5` -> [5, 5]; `3x3x3x3` -> [3, 3, 3, 3].
-fn parse_grid(s: &str) -> Result<Grid> {
-    let parts: Vec<usize> = s
+fn parse_grid(s: &str) -> std::result::Result<Grid, String> {
+    let parts = s
         .split('x')
-        .map(|p| p.trim().parse::<usize>())
-        .collect::<std::result::Result<_, _>>()
-        .with_context(|| format!("grid `{s}`: expected L or L1xL2[x..] with positive integers"))?;
-    if parts.contains(&0) {
-        bail!("grid `{s}`: extents must be positive");
-    }
-    Ok(Grid(if parts.len() == 1 {
+        .map(|p| chernet::cli::bounded_usize(p, MAX_EXTENT))
+        .collect::<std::result::Result<Vec<usize>, String>>()
+        .map_err(|e| format!("grid `{s}`: expected L or L1xL2[x..]: {e}"))?;
+    let parts = if parts.len() == 1 {
         vec![parts[0]; 2]
     } else {
         parts
-    }))
+    };
+    if parts.len() != 2 && parts.len() != 4 {
+        return Err(format!(
+            "grid `{s}`: give two extents (Chern number) or four (second Chern number)"
+        ));
+    }
+    Ok(Grid(parts))
 }
 
 impl RunArgs {
     /// The TrainConfig: the --config file (or defaults), then the flags.
     fn train_config(&self, bands: Option<usize>) -> Result<TrainConfig> {
         let mut cfg: TrainConfig = match &self.config {
-            Some(path) => serde_json::from_str(
+            Some(path) => TrainConfig::from_json(
                 &std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?,
-            )
-            .with_context(|| format!("parsing {}", path.display()))?,
+                path,
+            )?,
             None => TrainConfig::default(),
         };
         if let Some(b) = bands {
@@ -150,6 +165,7 @@ impl RunArgs {
         if let Some(lr) = self.lr {
             cfg.optimizer.lr = lr;
         }
+        cfg.validate()?;
         Ok(cfg)
     }
 }
@@ -157,9 +173,10 @@ impl RunArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Train a network (fresh samples every epoch), checkpoint and metrics in --out.
+    #[command(allow_negative_numbers = true)]
     Train {
         /// Filled bands n (links in U(n)).
-        #[arg(long)]
+        #[arg(long, value_parser = positive_usize)]
         bands: Option<usize>,
         #[command(flatten)]
         run: RunArgs,
@@ -171,9 +188,10 @@ enum Command {
     },
     /// Train one network per number of filled bands and evaluate each on several grids;
     /// writes sweep.json and sweep.svg in --out (rerun the same command to resume).
+    #[command(allow_negative_numbers = true)]
     Sweep {
         /// Numbers of filled bands, comma-separated.
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(long, value_delimiter = ',', required = true, value_parser = positive_usize)]
         bands: Vec<usize>,
         #[command(flatten)]
         run: RunArgs,
@@ -181,7 +199,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', value_parser = parse_grid)]
         eval_grids: Vec<Grid>,
         /// Fresh all-C samples per network and grid.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, value_parser = positive_usize)]
         eval_samples: usize,
         #[arg(long, default_value_t = 20_251_127)]
         eval_seed: u64,
@@ -189,52 +207,85 @@ enum Command {
         out: PathBuf,
     },
     /// Evaluate a checkpoint on fresh all-C samples of the general dataset.
+    #[command(allow_negative_numbers = true)]
     Eval {
+        /// A run directory or its checkpoint.safetensors.
         #[arg(long)]
         checkpoint: PathBuf,
         /// Evaluation grid, `L` or `L1xL2[x..]` (default: the training grid).
         #[arg(long, value_parser = parse_grid)]
         grid: Option<Grid>,
-        #[arg(long, default_value_t = 2000)]
+        /// Fresh samples to evaluate on.
+        #[arg(long, default_value_t = 2000, value_parser = positive_usize)]
         samples: usize,
-        /// Evaluate on Hamiltonian samples of this model instead of Haar-random links.
-        #[arg(long)]
-        hamiltonian: Option<String>,
+        /// Evaluate on Hamiltonian samples instead of Haar-random links: qwz, random-smooth or
+        /// hofstadter:P/Q.
+        #[arg(long, value_parser = parse_model)]
+        hamiltonian: Option<ModelSpec>,
         #[arg(long, default_value_t = 12345)]
         seed: u64,
-        #[arg(long, default_value_t = 64)]
+        /// Samples per forward pass.
+        #[arg(long, default_value_t = 64, value_parser = positive_usize)]
         batch: usize,
-        #[arg(long)]
+        /// libtorch threads (default: libtorch's choice).
+        #[arg(long, value_parser = positive_usize)]
         threads: Option<usize>,
         #[arg(long)]
         json: bool,
     },
     /// Train trivial-only n = 1 on 5x5, calibrate, evaluate on all Chern numbers, explain.
+    #[command(allow_negative_numbers = true)]
     Demo {
         #[arg(long, default_value = "runs/demo")]
         out: PathBuf,
         /// libtorch threads; the demo's tensors are small, one thread is fastest.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = positive_usize)]
         threads: usize,
     },
     /// Training throughput (samples/s) and peak memory on one fixed batch.
+    #[command(allow_negative_numbers = true)]
     Bench {
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = positive_usize)]
         bands: usize,
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = positive_usize)]
         grid: usize,
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = 32, value_parser = positive_usize)]
         batch: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = positive_usize)]
         steps: usize,
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 2, value_parser = positive_usize)]
         threads: usize,
         /// Accumulate gradients over chunks of this many samples (0: whole batch).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = non_negative_usize)]
         micro_batch: usize,
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_model(s: &str) -> std::result::Result<ModelSpec, String> {
+    s.parse().map_err(|e: gauge_nn::Error| e.to_string())
+}
+
+/// libtorch's intra-op thread count, set here (the library never changes it).
+fn set_threads(threads: usize) {
+    if threads > 0 {
+        tch::set_num_threads(i32::try_from(threads).unwrap_or(i32::MAX));
+    }
+}
+
+/// Refuses a run whose memory estimate exceeds the limit.
+fn check_run_memory(cfg: &TrainConfig) -> Result<()> {
+    check_memory(
+        &format!(
+            "training n = {} on {} with batch {}",
+            cfg.bands,
+            grid_name(&cfg.grid),
+            cfg.batch
+        ),
+        cfg.memory_estimate(),
+    )
+    .map_err(anyhow::Error::msg)
 }
 
 fn loss_of(arg: LossArg) -> LossConfig {
@@ -266,9 +317,15 @@ fn main() -> Result<()> {
                 if let Some(t) = run.threads {
                     ckpt.config.threads = t;
                 }
+                ckpt.config.validate()?;
+                check_run_memory(&ckpt.config)?;
+                set_threads(ckpt.config.threads);
                 Trainer::resume_with(&out, ckpt)?
             } else {
-                Trainer::new(run.train_config(bands)?, &out)?
+                let cfg = run.train_config(bands)?;
+                check_run_memory(&cfg)?;
+                set_threads(cfg.threads);
+                Trainer::new(cfg, &out)?
             };
             let metrics = trainer.train(true)?;
             let last = metrics.last();
@@ -300,6 +357,10 @@ fn main() -> Result<()> {
                 eval_seed,
                 ..Default::default()
             };
+            for &n in &config.bands {
+                check_run_memory(&config.run_config(n))?;
+            }
+            set_threads(config.train.threads);
             sweep(&config, &out)?;
         }
         Command::Eval {
@@ -312,44 +373,50 @@ fn main() -> Result<()> {
             threads,
             json,
         } => {
-            if let Some(t) = threads {
-                tch::set_num_threads(t as i32);
-            }
+            set_threads(threads.unwrap_or(0));
             let ckpt = Checkpoint::read(&checkpoint)?;
-            let (_vs, net) = ckpt.network(tch::Device::cuda_if_available())?;
-            let grid = grid
-                .map(|g| g.0)
-                .unwrap_or_else(|| ckpt.config.grid.clone());
-            let start = Instant::now();
-            let mut source: Box<dyn SampleSource> = match hamiltonian {
-                None => Box::new(ckpt.config.all_chern_source(&grid, seed)?),
-                Some(spec) => {
-                    let model = hamiltonian_model(&spec, ckpt.config.bands)?;
-                    let cfg = HamiltonianConfig::new(grid.clone(), model, ckpt.config.bands, seed);
-                    Box::new(HamiltonianSource::new(cfg)?)
-                }
+            let request = EvalRequest {
+                grid: grid.map(|g| g.0),
+                samples,
+                hamiltonian,
+                seed,
+                batch,
             };
-            let report =
-                evaluate_source(&net, source.as_mut(), samples, batch, ckpt.state.rescale)?;
-            let seconds = start.elapsed().as_secs_f64();
+            let eval_grid = request.grid.as_deref().unwrap_or(&ckpt.config.grid);
+            let real_bytes = if ckpt.config.double_precision { 8 } else { 4 };
+            let mut estimate = evaluation_memory(
+                &ckpt.config.model,
+                eval_grid,
+                ckpt.config.bands,
+                batch,
+                samples,
+                real_bytes,
+            );
+            if let Some(spec) = hamiltonian {
+                // One Bloch Hamiltonian and its eigenvectors per k-point of a sample.
+                let bands = spec.model(ckpt.config.bands).n_bands() as f64;
+                let volume: f64 = eval_grid.iter().map(|&l| l as f64).product();
+                estimate += batch.min(samples) as f64 * volume * bands * bands * 16.0 * 3.0;
+            }
+            check_memory(
+                &format!(
+                    "evaluating {samples} samples on {} in batches of {batch}",
+                    grid_name(eval_grid)
+                ),
+                estimate,
+            )
+            .map_err(anyhow::Error::msg)?;
+            let result = ckpt.evaluate(&request, tch::Device::cuda_if_available())?;
             if json {
-                let v = serde_json::json!({
-                    "accuracy": report.accuracy,
-                    "accuracy_nontrivial": report.accuracy_nontrivial,
-                    "samples": report.samples,
-                    "grid": grid,
-                    "bands": ckpt.config.bands,
-                    "rescale": report.rescale,
-                    "mean_abs_error": report.mean_abs_error,
-                    "by_chern": report.by_chern,
-                    "seconds": seconds,
-                });
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                println!("{}", serde_json::to_string_pretty(&result)?);
             } else {
-                print_report(&report, &grid, ckpt.config.bands);
+                print_report(&result.report, &result.grid, result.bands);
             }
         }
-        Command::Demo { out, threads } => demo(&out, threads)?,
+        Command::Demo { out, threads } => {
+            set_threads(threads);
+            demo(&out, threads)?
+        }
         Command::Bench {
             bands,
             grid,
@@ -359,39 +426,38 @@ fn main() -> Result<()> {
             micro_batch,
             json,
         } => {
+            set_threads(threads);
             bench(bands, grid, batch, steps, threads, micro_batch, json)?;
         }
     }
     Ok(())
 }
 
-/// `qwz` (two bands, mass uniform in [-3, 3]), `random-smooth` (2n bands, random smooth Fourier
-/// Hamiltonians) or `hofstadter:P/Q` (Q bands, flux P/Q).
-fn hamiltonian_model(spec: &str, bands: usize) -> Result<HamiltonianModel> {
-    Ok(match spec {
-        "qwz" => HamiltonianModel::Qwz {
-            m_min: -3.0,
-            m_max: 3.0,
-        },
-        "random-smooth" => HamiltonianModel::RandomSmooth {
-            n_bands: 2 * bands,
-            max_harmonic: 1,
-            decay: 0.5,
-            spread: 1.0,
-        },
-        s if s.starts_with("hofstadter:") => {
-            let (p, q) = s["hofstadter:".len()..]
-                .split_once('/')
-                .with_context(|| format!("expected hofstadter:P/Q, got {s}"))?;
-            HamiltonianModel::Hofstadter {
-                p: p.parse()?,
-                q: q.parse()?,
-            }
-        }
-        other => {
-            bail!("unknown Hamiltonian model {other}: use qwz, random-smooth or hofstadter:P/Q")
-        }
-    })
+/// One evaluation of the demo, in `report.json`.
+#[derive(Serialize)]
+struct DemoEvaluation {
+    data: &'static str,
+    grid: Vec<usize>,
+    samples: usize,
+    accuracy: f64,
+    accuracy_nontrivial: Option<f64>,
+    mean_abs_error: f64,
+    by_chern: Vec<gauge_nn::eval::ChernBucket>,
+}
+
+/// The demo's `report.json`.
+#[derive(Serialize)]
+struct DemoReport {
+    accuracy: f64,
+    accuracy_nontrivial: Option<f64>,
+    bands: usize,
+    by_chern: Vec<gauge_nn::eval::ChernBucket>,
+    evaluations: Vec<DemoEvaluation>,
+    grid: Vec<usize>,
+    rescale: f64,
+    samples: usize,
+    total_seconds: f64,
+    train_seconds: f64,
 }
 
 /// The demo's run: small, fast, and the numbers it prints mean something.
@@ -462,7 +528,7 @@ fn demo(out: &Path, threads: usize) -> Result<()> {
     print_report(&big_report, &big, cfg.bands);
     // 3. Occupied bands of the QWZ model (m uniform in [-3, 3]) on 12 x 12: smooth, physical data.
     let qwz_grid = vec![12, 12];
-    let model = hamiltonian_model("qwz", cfg.bands)?;
+    let model = ModelSpec::Qwz.model(cfg.bands);
     let mut qwz = HamiltonianSource::new(HamiltonianConfig::new(
         qwz_grid.clone(),
         model,
@@ -474,26 +540,34 @@ fn demo(out: &Path, threads: usize) -> Result<()> {
     let total_s = start.elapsed().as_secs_f64();
     plot::training_curves(&metrics, &out.join("loss.svg"))?;
     plot::predictions(&report, &out.join("predictions.svg"))?;
-    let summary = |r: &EvalReport, grid: &[usize], data: &str| {
-        serde_json::json!({
-            "data": data, "grid": grid, "samples": r.samples, "accuracy": r.accuracy,
-            "accuracy_nontrivial": r.accuracy_nontrivial, "mean_abs_error": r.mean_abs_error,
-            "by_chern": r.by_chern,
-        })
+    let summary = |r: &EvalReport, grid: &[usize], data: &'static str| DemoEvaluation {
+        data,
+        grid: grid.to_vec(),
+        samples: r.samples,
+        accuracy: r.accuracy,
+        accuracy_nontrivial: r.accuracy_nontrivial,
+        mean_abs_error: r.mean_abs_error,
+        by_chern: r.by_chern.clone(),
     };
-    let json = serde_json::json!({
-        "accuracy": report.accuracy, "accuracy_nontrivial": report.accuracy_nontrivial,
-        "samples": report.samples, "grid": cfg.grid, "bands": cfg.bands, "rescale": rescale,
-        "by_chern": report.by_chern, "train_seconds": train_s, "total_seconds": total_s,
-        "evaluations": [
+    let demo_report = DemoReport {
+        accuracy: report.accuracy,
+        accuracy_nontrivial: report.accuracy_nontrivial,
+        bands: cfg.bands,
+        by_chern: report.by_chern.clone(),
+        evaluations: vec![
             summary(&report, &cfg.grid, "haar"),
             summary(&big_report, &big, "haar"),
             summary(&qwz_report, &qwz_grid, "qwz"),
         ],
-    });
+        grid: cfg.grid.clone(),
+        rescale,
+        samples: report.samples,
+        total_seconds: total_s,
+        train_seconds: train_s,
+    };
     std::fs::write(
         out.join("report.json"),
-        serde_json::to_string_pretty(&json)?,
+        serde_json::to_string_pretty(&demo_report)?,
     )?;
     let pct = |x: f64| 100.0 * x;
     println!(
@@ -572,7 +646,8 @@ fn sweep(config: &BandSweepConfig, out: &Path) -> Result<()> {
         config.eval_samples,
         out.display()
     );
-    let row = |run: &BandRun| {
+    let row = |step: &SweepStep<'_>| {
+        let run: &BandRun = step.run;
         let accs: Vec<String> = run
             .evaluations
             .iter()
@@ -597,6 +672,8 @@ fn sweep(config: &BandSweepConfig, out: &Path) -> Result<()> {
             run.rescale,
             accs.join(" | ")
         );
+        plot::sweep_step(step)?;
+        Ok(())
     };
     println!(
         "accuracy on all C / on C != 0, per evaluation grid: {}",
@@ -614,6 +691,22 @@ fn sweep(config: &BandSweepConfig, out: &Path) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// The bench's JSON line.
+#[derive(Serialize)]
+struct BenchReport {
+    #[serde(rename = "impl")]
+    implementation: &'static str,
+    bands: usize,
+    grid: usize,
+    batch: usize,
+    micro_batch: usize,
+    threads: usize,
+    steps: usize,
+    seconds_per_step: f64,
+    samples_per_second: f64,
+    peak_rss_bytes: u64,
 }
 
 /// Peak resident memory of this process in bytes (VmHWM), if the kernel reports it.
@@ -646,7 +739,7 @@ fn bench(
     };
     let dir = std::env::temp_dir().join(format!("genet-bench-{}", std::process::id()));
     let mut trainer = Trainer::new(cfg.clone(), &dir)?;
-    let data = TrainSource::new(&cfg)?.sample(batch)?;
+    let data = cfg.training_source()?.sample(batch)?;
     for _ in 0..2 {
         trainer.train_step(&data)?;
     }
@@ -661,8 +754,18 @@ fn bench(
     if json {
         println!(
             "{}",
-            serde_json::json!({"impl": "gauge-nn", "bands": bands, "grid": grid, "batch": batch, "micro_batch": micro_batch, "threads": threads,
-                "steps": steps, "seconds_per_step": secs / steps as f64, "samples_per_second": rate, "peak_rss_bytes": peak})
+            serde_json::to_string(&BenchReport {
+                implementation: "gauge-nn",
+                bands,
+                grid,
+                batch,
+                micro_batch,
+                threads,
+                steps,
+                seconds_per_step: secs / steps as f64,
+                samples_per_second: rate,
+                peak_rss_bytes: peak,
+            })?
         );
     } else {
         println!(

@@ -76,7 +76,7 @@ fn diagonal_dataset_survives_a_file_round_trip_with_consistent_links() {
         assert!(batch.plaquettes.equal(&data.batch().plaquettes));
         // The stored links produce the stored plaquettes (through lattice-gauge).
         let lattice = source.lattice().clone();
-        let links = LinkField::batch_from_tensor(&batch.links, &lattice).unwrap();
+        let links = LinkField::batch_from_tensor(batch.links().unwrap(), &lattice).unwrap();
         let w = PlaquetteField::batch_from_tensor(&batch.plaquettes, &lattice).unwrap();
         for (u, w) in links.iter().zip(&w) {
             assert!(u.plaquettes().max_abs_diff(w).unwrap() < 1e-12);
@@ -103,7 +103,7 @@ fn u1_general_dataset_labels_sum_to_the_fhs_chern_number() {
     .unwrap();
     let batch = source.sample(16).unwrap();
     let lattice = source.lattice().clone();
-    let links = LinkField::batch_from_tensor(&batch.links, &lattice).unwrap();
+    let links = LinkField::batch_from_tensor(batch.links().unwrap(), &lattice).unwrap();
     let chern = Vec::<i64>::try_from(&batch.chern).unwrap();
     for (u, c) in links.iter().zip(chern) {
         let fhs: f64 = lattice

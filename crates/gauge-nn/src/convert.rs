@@ -93,28 +93,42 @@ impl Precision {
 /// Errors if the number of elements of `shape` differs from `data.len()` or `shape` has a
 /// negative entry.
 pub fn complex_tensor(data: &[C64], shape: &[i64], precision: Precision) -> Result<Tensor> {
-    let numel = shape
-        .iter()
-        .try_fold(1usize, |acc, &s| usize::try_from(s).ok().map(|s| acc * s));
-    if numel != Some(data.len()) {
-        return Err(Error::Shape {
+    stack_complex(&[data], shape, precision)
+}
+
+/// One complex tensor of the given shape from the concatenation of `parts` (row-major), written
+/// straight into a pre-sized buffer of real and imaginary parts (no intermediate complex copy): a
+/// batch stacked from the field slices of its samples.
+///
+/// Errors if the number of elements of `shape` differs from the total length of the parts or
+/// `shape` has a negative entry.
+pub fn stack_complex(parts: &[&[C64]], shape: &[i64], precision: Precision) -> Result<Tensor> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let numel = shape.iter().try_fold(1usize, |acc, &s| {
+        usize::try_from(s).ok().and_then(|s| acc.checked_mul(s))
+    });
+    if numel != Some(len) {
+        return Err(Error::ShapeMismatch {
             what: "complex tensor data",
-            expected: shape.to_vec(),
-            found: vec![data.len() as i64],
+            expected: format!("{:?}", shape.to_vec()),
+            found: format!("{:?}", vec![len as i64]),
         });
     }
     let mut real_shape = shape.to_vec();
     real_shape.push(2);
     let real = match precision {
         Precision::Double => {
-            let flat: Vec<f64> = data.iter().flat_map(|z| [z.re, z.im]).collect();
+            let mut flat = Vec::with_capacity(2 * len);
+            for part in parts {
+                flat.extend(part.iter().flat_map(|z| [z.re, z.im]));
+            }
             Tensor::f_from_slice(&flat)?
         }
         Precision::Single => {
-            let flat: Vec<f32> = data
-                .iter()
-                .flat_map(|z| [z.re as f32, z.im as f32])
-                .collect();
+            let mut flat = Vec::with_capacity(2 * len);
+            for part in parts {
+                flat.extend(part.iter().flat_map(|z| [z.re as f32, z.im as f32]));
+            }
             Tensor::f_from_slice(&flat)?
         }
     };
@@ -206,7 +220,7 @@ pub trait TensorField: Sized {
     fn batch_to_tensor(fields: &[Self], precision: Precision) -> Result<Tensor> {
         let first = fields
             .first()
-            .ok_or(Error::EmptyBatch { what: Self::WHAT })?;
+            .ok_or(Error::EmptyInput { what: Self::WHAT })?;
         let (lattice, n) = (first.field_lattice(), first.field_n());
         let mut data = Vec::new();
         for (index, f) in fields.iter().enumerate() {
@@ -257,10 +271,10 @@ fn matrix_size<F: TensorField>(shape: &[i64], lattice: &Lattice, batched: bool) 
         expected
     };
     if n < 1 || shape != layout(n).as_slice() || (batched && shape[0] < 0) {
-        return Err(Error::Shape {
+        return Err(Error::ShapeMismatch {
             what: F::WHAT,
-            expected: layout(-1),
-            found: shape.to_vec(),
+            expected: format!("{:?}", layout(-1)),
+            found: format!("{:?}", shape.to_vec()),
         });
     }
     Ok(n as usize)
@@ -296,10 +310,10 @@ impl TensorField for LinkField {
         tolerance: f64,
     ) -> Result<Self> {
         let shape = (lattice.dim(), lattice.volume(), n, n);
-        let array = Array4::from_shape_vec(shape, data).map_err(|_| Error::Shape {
+        let array = Array4::from_shape_vec(shape, data).map_err(|_| Error::ShapeMismatch {
             what: Self::WHAT,
-            expected: Self::tensor_shape(lattice, n),
-            found: vec![],
+            expected: format!("{:?}", Self::tensor_shape(lattice, n)),
+            found: "data of another length".into(),
         })?;
         Ok(LinkField::from_array_with_tolerance(
             lattice, n, array, tolerance,
@@ -337,10 +351,10 @@ impl TensorField for PlaquetteField {
         _tolerance: f64,
     ) -> Result<Self> {
         let shape = (lattice.planes().len(), lattice.volume(), n, n);
-        let array = Array4::from_shape_vec(shape, data).map_err(|_| Error::Shape {
+        let array = Array4::from_shape_vec(shape, data).map_err(|_| Error::ShapeMismatch {
             what: Self::WHAT,
-            expected: Self::tensor_shape(lattice, n),
-            found: vec![],
+            expected: format!("{:?}", Self::tensor_shape(lattice, n)),
+            found: "data of another length".into(),
         })?;
         Ok(PlaquetteField::new(lattice, n, array)?)
     }
@@ -373,12 +387,13 @@ impl TensorField for MatrixField {
         data: Vec<C64>,
         _tolerance: f64,
     ) -> Result<Self> {
-        let array =
-            Array3::from_shape_vec((lattice.volume(), n, n), data).map_err(|_| Error::Shape {
+        let array = Array3::from_shape_vec((lattice.volume(), n, n), data).map_err(|_| {
+            Error::ShapeMismatch {
                 what: Self::WHAT,
-                expected: Self::tensor_shape(lattice, n),
-                found: vec![],
-            })?;
+                expected: format!("{:?}", Self::tensor_shape(lattice, n)),
+                found: "data of another length".into(),
+            }
+        })?;
         Ok(MatrixField::new(lattice, n, array)?)
     }
 }
@@ -615,23 +630,23 @@ mod tests {
         // A link field read on the wrong lattice, or as a matrix field.
         let other = Lattice::new(&[3, 4])?;
         match LinkField::from_tensor(&t, &other) {
-            Err(Error::Shape {
+            Err(Error::ShapeMismatch {
                 expected, found, ..
             }) => {
-                assert_eq!(expected, [2, 3, 4, -1, -1]);
-                assert_eq!(found, [2, 3, 3, 2, 2]);
+                assert_eq!(expected, "[2, 3, 4, -1, -1]");
+                assert_eq!(found, "[2, 3, 3, 2, 2]");
             }
             other => panic!("expected a shape error, got {other:?}"),
         }
         assert!(matches!(
             MatrixField::from_tensor(&t, &lattice),
-            Err(Error::Shape { .. })
+            Err(Error::ShapeMismatch { .. })
         ));
         // Non-square matrices.
         let rect = Tensor::zeros([2, 3, 3, 2, 3], (Kind::ComplexDouble, Device::Cpu));
         assert!(matches!(
             LinkField::from_tensor(&rect, &lattice),
-            Err(Error::Shape { .. })
+            Err(Error::ShapeMismatch { .. })
         ));
         // Non-unitary links.
         let doubled = &t * 2.0;
@@ -642,7 +657,7 @@ mod tests {
         // Batches: empty, or of fields on different lattices.
         assert!(matches!(
             LinkField::batch_to_tensor(&[], Precision::Single),
-            Err(Error::EmptyBatch { .. })
+            Err(Error::EmptyInput { .. })
         ));
         let far = LinkField::haar_random(&other, 2, &mut rng(8))?;
         match LinkField::batch_to_tensor(&[links.clone(), far], Precision::Single) {
@@ -659,7 +674,7 @@ mod tests {
         // Data that do not fill the shape.
         assert!(matches!(
             complex_tensor(&[C64::new(1.0, 0.0); 3], &[2, 2], Precision::Double),
-            Err(Error::Shape { .. })
+            Err(Error::ShapeMismatch { .. })
         ));
         Ok(())
     }

@@ -33,20 +33,21 @@ pub enum Error {
     },
 
     /// A tensor or array does not have the shape the operation needs.
-    #[error("{what}: expected shape {expected:?}, found {found:?}")]
-    Shape {
+    #[error("{what}: expected shape {expected}, found {found}")]
+    ShapeMismatch {
         /// What the tensor was meant to hold.
         what: &'static str,
         /// The expected shape (`-1` where any size is accepted).
-        expected: Vec<i64>,
+        expected: String,
         /// The shape it has.
-        found: Vec<i64>,
+        found: String,
     },
 
-    /// A batch of fields (or samples) is empty where at least one is needed.
-    #[error("{what}: empty batch")]
-    EmptyBatch {
-        /// What the batch was meant to hold.
+    /// A batch of fields (or samples), or a count of samples, is empty where at least one is
+    /// needed.
+    #[error("{what}: empty input, at least one is needed")]
+    EmptyInput {
+        /// What was empty.
         what: &'static str,
     },
 
@@ -71,14 +72,14 @@ pub enum Error {
     },
 
     /// A configuration parameter is out of its range.
-    #[error("invalid {parameter} = {value}: {reason}")]
+    #[error("invalid {name} = {value}: {reason}")]
     InvalidParameter {
         /// The parameter's name.
-        parameter: &'static str,
+        name: &'static str,
         /// Its value, printed.
         value: String,
         /// What the parameter must satisfy.
-        reason: &'static str,
+        reason: String,
     },
 
     /// Rejection sampling of trivial (Chern number 0) samples gave up.
@@ -164,6 +165,33 @@ pub enum Error {
         step: usize,
         /// The loss value.
         loss: f64,
+    },
+
+    /// A file is damaged: truncated, its checksum does not match, or its header is inconsistent.
+    #[error("{path}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A checkpoint holds a NaN or an infinity in a tensor: refused rather than evaluated.
+    #[error("{path}: tensor `{tensor}` holds NaN or infinite values; the checkpoint is unusable")]
+    NonFiniteWeights {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+    },
+
+    /// A network produced a NaN or an infinity on a sample (no accuracy is reported from it).
+    #[error("the network's output on sample {sample} is {value} (not finite): no prediction")]
+    NonFiniteOutput {
+        /// Index of the sample in the evaluated set.
+        sample: usize,
+        /// The output.
+        value: f64,
     },
 
     /// A plot could not be drawn or written.

@@ -45,6 +45,9 @@ pub struct EvalReport {
 
 /// Unscaled predictions $F_b=\sum_x f_b(x)$ of every sample, computed in chunks of `batch` without
 /// gradients.
+///
+/// A NaN or infinite output is an [`Error::NonFiniteOutput`] naming the sample: a damaged network
+/// gives no accuracy rather than a wrong one.
 pub fn predict(net: &GaugeNet, data: &Batch, batch: usize) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(data.len());
     let device = net.device();
@@ -53,13 +56,23 @@ pub fn predict(net: &GaugeNet, data: &Batch, batch: usize) -> Result<Vec<f64>> {
     while start < data.len() {
         let end = (start + batch).min(data.len());
         let chunk = data.slice(start, end).to_device(device);
-        let links = net.needs_links().then_some(&chunk.links);
+        let links = match net.needs_links() {
+            true => Some(chunk.links()?),
+            false => None,
+        };
         let f = tch::no_grad(|| net.forward_checked(&chunk.plaquettes, links))?;
         let sums = f
             .flatten(1, -1)
             .sum_dim_intlist(1, false, Kind::Double)
             .to_device(tch::Device::Cpu);
-        out.extend(Vec::<f64>::try_from(&sums)?);
+        let sums = Vec::<f64>::try_from(&sums)?;
+        if let Some((i, &value)) = sums.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFiniteOutput {
+                sample: start + i,
+                value,
+            });
+        }
+        out.extend(sums);
         start = end;
     }
     Ok(out)
@@ -134,18 +147,25 @@ pub fn report(f: &[f64], c: &[i64], rescale: f64) -> EvalReport {
 }
 
 /// Evaluates `net` on a fixed batch with output scale `rescale`.
+///
+/// Errors on an empty batch, a non-finite `rescale` and non-finite outputs.
 pub fn evaluate_batch(
     net: &GaugeNet,
     data: &Batch,
     batch: usize,
     rescale: f64,
 ) -> Result<EvalReport> {
+    check_evaluation(data.len(), rescale)?;
     let f = predict(net, data, batch)?;
     let c = chern_numbers(data)?;
     Ok(report(&f, &c, rescale))
 }
 
-/// Evaluates `net` on `samples` fresh samples of `source`, drawn `batch` at a time.
+/// Evaluates `net` on `samples` fresh samples of `source`, drawn `batch` at a time (the source is
+/// told to build links only if the network reads them).
+///
+/// Errors on `samples = 0`, a non-finite `rescale`, a source whose lattice dimension or matrix
+/// size differs from the network's inputs, and non-finite outputs.
 pub fn evaluate_source(
     net: &GaugeNet,
     source: &mut dyn SampleSource,
@@ -153,6 +173,18 @@ pub fn evaluate_source(
     batch: usize,
     rescale: f64,
 ) -> Result<EvalReport> {
+    check_evaluation(samples, rescale)?;
+    if source.lattice().dim() != net.dim() {
+        return Err(Error::InvalidParameter {
+            name: "grid",
+            value: crate::data::grid_name(source.lattice().extents()),
+            reason: format!(
+                "the network was built for a {}-dimensional lattice",
+                net.dim()
+            ),
+        });
+    }
+    source.set_links(net.needs_links());
     let (mut f, mut c) = (Vec::new(), Vec::new());
     let mut left = samples;
     while left > 0 {
@@ -163,6 +195,43 @@ pub fn evaluate_source(
         left -= b;
     }
     Ok(report(&f, &c, rescale))
+}
+
+/// Errors on an empty evaluation or a non-finite output scale.
+fn check_evaluation(samples: usize, rescale: f64) -> Result<()> {
+    if samples == 0 {
+        return Err(Error::EmptyInput {
+            what: "evaluation samples",
+        });
+    }
+    if !rescale.is_finite() {
+        return Err(Error::InvalidParameter {
+            name: "rescale",
+            value: rescale.to_string(),
+            reason: "the output scale must be finite".into(),
+        });
+    }
+    Ok(())
+}
+
+/// An upper estimate of the bytes evaluating `samples` samples of $U(n)$ links on `grid` in
+/// chunks of `batch` needs: the samples of one chunk (fields and tensors), the network's
+/// activations on it, and the predictions kept for the report. For refusing work up front.
+pub fn evaluation_memory(
+    model: &crate::NetConfig,
+    grid: &[usize],
+    n: usize,
+    batch: usize,
+    samples: usize,
+    real_bytes: usize,
+) -> f64 {
+    let volume: f64 = grid.iter().map(|&l| l as f64).product();
+    let d = grid.len();
+    let planes = d * d.saturating_sub(1) / 2;
+    let fields = volume * (n as f64).powi(2) * 16.0 * 2.0 * (d + planes) as f64;
+    let chunk = batch.min(samples).max(1);
+    let activations = model.memory_estimate(planes, volume, n, chunk, real_bytes);
+    chunk as f64 * fields + activations + 48.0 * samples as f64
 }
 
 #[cfg(test)]

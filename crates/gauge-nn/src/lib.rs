@@ -37,8 +37,11 @@ pub mod eval;
 pub mod layers;
 pub mod loss;
 pub mod model;
+#[cfg(feature = "plots")]
 pub mod plot;
+mod progress;
 pub mod sweep;
+mod tensor_file;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -13,7 +13,7 @@ use tch::{Kind, Tensor};
 
 /// Which loss to train with.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LossConfig {
     /// Mean absolute error on the per-plaquette labels.
     #[default]

@@ -41,7 +41,7 @@ pub enum NormPlacement {
 
 /// Architecture and hyper-parameters of a network (serde, e.g. the `model` table of a run config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct NetConfig {
     /// Which network.
     pub architecture: Architecture,
@@ -62,6 +62,40 @@ pub struct NetConfig {
     /// on large grids). Gauge invariance is kept ($W^*$ transforms with $\Omega^*$). Costs a
     /// second forward pass; no extra parameters.
     pub conjugation_odd: bool,
+}
+
+/// The largest channel count of a layer [`NetConfig::validate`] accepts.
+pub const MAX_CHANNELS: i64 = 4096;
+
+impl NetConfig {
+    /// An upper estimate of the bytes one forward and backward pass of `batch` samples needs on a
+    /// lattice of `volume` sites (a float: sizes from users may exceed `usize`) with $n\times n$ matrices, `planes` plaquette planes, and real
+    /// elements of `real_bytes` bytes (4 in single, 8 in double precision): every block's input
+    /// after the enlargement by conjugates and identity, its output, and the gradients, for each
+    /// of the two passes of a conjugation-odd network, plus the weights. For refusing work up front;
+    /// not a measurement.
+    pub fn memory_estimate(
+        &self,
+        planes: usize,
+        volume: f64,
+        n: usize,
+        batch: usize,
+        real_bytes: usize,
+    ) -> f64 {
+        let complex = 2.0 * real_bytes as f64;
+        let site = volume * (n as f64).powi(2) * complex;
+        let mut c_in = planes as f64;
+        let (mut activations, mut weights) = (planes as f64, 0.0);
+        for &c in &self.channels {
+            let enlarged = 2.0 * c_in + 1.0;
+            activations += 2.0 * enlarged + 3.0 * c as f64;
+            weights += c as f64 * enlarged * enlarged * complex;
+            c_in = c as f64;
+        }
+        let passes = if self.conjugation_odd { 2.0 } else { 1.0 };
+        // Forward activations kept for the backward pass, and their gradients.
+        2.0 * passes * batch as f64 * site * activations + 4.0 * weights
+    }
 }
 
 impl Default for NetConfig {
@@ -88,30 +122,40 @@ impl NetConfig {
         };
         if self.channels.len() < min || self.channels.iter().any(|&c| c < 1) {
             return Err(Error::InvalidParameter {
-                parameter: "model.channels",
+                name: "model.channels",
                 value: format!("{:?}", self.channels),
                 reason: if min == 2 {
-                    "GEConvNet needs at least two positive channel counts"
+                    "GEConvNet needs at least two positive channel counts".into()
                 } else {
-                    "needs at least one channel count, all positive"
+                    "needs at least one channel count, all positive".into()
                 },
+            });
+        }
+        if let Some(&c) = self.channels.iter().find(|&&c| c > MAX_CHANNELS) {
+            return Err(Error::InvalidParameter {
+                name: "model.channels",
+                value: c.to_string(),
+                reason: format!(
+                    "at most {MAX_CHANNELS} channels per layer (the GEBL weights grow as the cube \
+                     of the channel count; the published networks use 32)"
+                ),
             });
         }
         if self.trnorm.threshold.is_nan() || self.trnorm.threshold <= 0.0 {
             return Err(Error::InvalidParameter {
-                parameter: "model.trnorm.threshold",
+                name: "model.trnorm.threshold",
                 value: self.trnorm.threshold.to_string(),
-                reason: "must be positive",
+                reason: "must be positive".into(),
             });
         }
         if self.conv.kernel_size < 1 || self.conv.dilation < 1 {
             return Err(Error::InvalidParameter {
-                parameter: "model.conv",
+                name: "model.conv",
                 value: format!(
                     "kernel_size {} dilation {}",
                     self.conv.kernel_size, self.conv.dilation
                 ),
-                reason: "kernel size and dilation must be at least 1",
+                reason: "kernel size and dilation must be at least 1".into(),
             });
         }
         Ok(())
@@ -176,9 +220,9 @@ pub fn gauge_net<'a, P: std::borrow::Borrow<nn::Path<'a>>>(
     config.validate()?;
     if dim < 2 {
         return Err(Error::InvalidParameter {
-            parameter: "lattice dimension",
+            name: "lattice dimension",
             value: dim.to_string(),
-            reason: "plaquettes need at least two dimensions",
+            reason: "plaquettes need at least two dimensions".into(),
         });
     }
     let path = path.borrow();
@@ -309,10 +353,10 @@ impl GaugeNet {
         if !ok {
             let mut expected = vec![-1; self.dim + 4];
             expected[1] = self.in_channels;
-            return Err(Error::Shape {
+            return Err(Error::ShapeMismatch {
                 what: "plaquettes",
-                expected,
-                found: ps,
+                expected: format!("{expected:?}"),
+                found: format!("{:?}", ps),
             });
         }
         if self.needs_links() {
@@ -320,10 +364,10 @@ impl GaugeNet {
             want[1] = self.dim as i64;
             let found = links.map(|l| l.size()).unwrap_or_default();
             if found != want {
-                return Err(Error::Shape {
+                return Err(Error::ShapeMismatch {
                     what: "links",
-                    expected: want,
-                    found,
+                    expected: format!("{:?}", want),
+                    found: format!("{found:?}"),
                 });
             }
         }
@@ -400,7 +444,7 @@ mod tests {
         let bad = Tensor::zeros([2, 2, 3, 3, 1, 1], (Kind::ComplexFloat, Device::Cpu));
         assert!(matches!(
             net.forward_checked(&bad, None),
-            Err(Error::Shape { .. })
+            Err(Error::ShapeMismatch { .. })
         ));
     }
 

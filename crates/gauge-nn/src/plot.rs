@@ -6,9 +6,10 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use crate::data::grid_name;
 use crate::error::{Error, Result};
 use crate::eval::EvalReport;
-use crate::sweep::{BandSweepReport, grid_name};
+use crate::sweep::{BandSweepReport, SWEEP_SVG, SweepStep};
 use crate::train::EpochMetrics;
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -18,6 +19,18 @@ fn finish(path: &Path, drawn: DrawResult) -> Result<()> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
+}
+
+/// The figures of one finished network of a sweep: its `loss.svg` and one
+/// `predictions-{grid}.svg` per evaluation grid in its run directory, and the sweep's
+/// `sweep.svg` (accuracy against the number of filled bands) redrawn with it.
+pub fn sweep_step(step: &SweepStep<'_>) -> Result<()> {
+    training_curves(step.metrics, &step.run.dir.join("loss.svg"))?;
+    for (grid, r) in step.report.config.eval_grids().iter().zip(step.evaluations) {
+        let name = grid_name(grid);
+        predictions(r, &step.run.dir.join(format!("predictions-{name}.svg")))?;
+    }
+    band_sweep(step.report, &step.dir.join(SWEEP_SVG))
 }
 
 /// Training loss per epoch (left axis) and the calibrated validation accuracy (right axis).

@@ -4,7 +4,8 @@
 //! grid-size generalisation (train on $5\times5$, evaluate on $10\times10$ and beyond) is the other
 //! axis. [`run_band_sweep`] trains one network per $n$ in `dir/n{n}/` (an ordinary training run:
 //! checkpointed every epoch, resumable), evaluates each on fresh samples with all Chern numbers on
-//! every evaluation grid, and rewrites `dir/sweep.json` and `dir/sweep.svg` after each $n$. Running
+//! every evaluation grid, and rewrites `dir/sweep.json` after each $n$ (the figures are a separate
+//! step: `crate::plot::sweep_step`, feature `plots`). Running
 //! it again on the same directory resumes an interrupted run and skips finished ones, so a sweep
 //! killed after hours loses at most one epoch.
 use std::path::{Path, PathBuf};
@@ -13,8 +14,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::eval::{ChernBucket, evaluate_source};
-use crate::train::{Checkpoint, TrainConfig, Trainer, read_metrics, write_atomic};
+use crate::eval::{ChernBucket, EvalReport, evaluate_source};
+use crate::tensor_file::write_atomic;
+use crate::train::{Checkpoint, EpochMetrics, TrainConfig, Trainer, read_metrics};
 
 /// What to sweep: the numbers of filled bands, the training run shared by all of them, and the
 /// evaluation.
@@ -77,9 +79,9 @@ impl BandSweepConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |parameter: &'static str, value: String, reason: &'static str| {
             Err(Error::InvalidParameter {
-                parameter,
+                name: parameter,
                 value,
-                reason,
+                reason: reason.into(),
             })
         };
         if self.bands.is_empty() {
@@ -167,13 +169,20 @@ pub struct BandSweepReport {
     pub runs: Vec<BandRun>,
 }
 
-/// Lattice extents as they are written in file names and labels: `5x5`, `3x3x3x3`.
-pub fn grid_name(extents: &[usize]) -> String {
-    extents
-        .iter()
-        .map(|l| l.to_string())
-        .collect::<Vec<_>>()
-        .join("x")
+/// One finished network of a sweep, with everything the figures of that step need
+/// (`crate::plot::sweep_step` draws them; the sweep itself draws nothing).
+#[derive(Debug)]
+pub struct SweepStep<'a> {
+    /// The sweep directory.
+    pub dir: &'a Path,
+    /// The report so far (this run included).
+    pub report: &'a BandSweepReport,
+    /// The run just finished.
+    pub run: &'a BandRun,
+    /// Its per-epoch metrics.
+    pub metrics: &'a [EpochMetrics],
+    /// Its evaluations with every prediction, in [`BandSweepConfig::eval_grids`] order.
+    pub evaluations: &'a [EvalReport],
 }
 
 /// File names inside the sweep directory.
@@ -182,7 +191,8 @@ pub const SWEEP_JSON: &str = "sweep.json";
 pub const SWEEP_SVG: &str = "sweep.svg";
 
 /// Runs (or resumes) the sweep of `config` in `dir`; `progress` shows each run's progress bar and
-/// `on_run` is called with each finished network (to print a table row, say).
+/// `on_run` is called with each finished network (to print a table row or draw its figures; an
+/// error it returns stops the sweep). `sweep.json` is rewritten after each network.
 ///
 /// A run directory that already holds a checkpoint is resumed when its configuration equals the
 /// requested one up to `threads` (which does not change results), and is an
@@ -192,7 +202,7 @@ pub fn run_band_sweep(
     config: &BandSweepConfig,
     dir: &Path,
     progress: bool,
-    mut on_run: impl FnMut(&BandRun),
+    mut on_run: impl FnMut(&SweepStep<'_>) -> Result<()>,
 ) -> Result<BandSweepReport> {
     config.validate()?;
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
@@ -204,12 +214,19 @@ pub fn run_band_sweep(
         runs: Vec::with_capacity(config.bands.len()),
     };
     for &n in &config.bands {
-        let run = train_and_evaluate(config, dir, n, progress)?;
-        on_run(&run);
+        let (run, metrics, evaluations) = train_and_evaluate(config, dir, n, progress)?;
         report.runs.push(run);
         let json = serde_json::to_string_pretty(&report).expect("sweep report serialises");
         write_atomic(&dir.join(SWEEP_JSON), json.as_bytes())?;
-        crate::plot::band_sweep(&report, &dir.join(SWEEP_SVG))?;
+        if let Some(run) = report.runs.last() {
+            on_run(&SweepStep {
+                dir,
+                report: &report,
+                run,
+                metrics: &metrics,
+                evaluations: &evaluations,
+            })?;
+        }
     }
     Ok(report)
 }
@@ -219,7 +236,7 @@ fn train_and_evaluate(
     dir: &Path,
     n: usize,
     progress: bool,
-) -> Result<BandRun> {
+) -> Result<(BandRun, Vec<EpochMetrics>, Vec<EvalReport>)> {
     let run_dir = BandSweepConfig::run_dir(dir, n);
     let wanted = config.run_config(n);
     let stored = if Checkpoint::exists(&run_dir) {
@@ -251,9 +268,9 @@ fn train_and_evaluate(
         }
     };
     let metrics = read_metrics(&run_dir)?;
-    crate::plot::training_curves(&metrics, &run_dir.join("loss.svg"))?;
     let rescale = state.rescale;
     let mut evaluations = Vec::new();
+    let mut reports = Vec::new();
     for grid in config.eval_grids() {
         let start = Instant::now();
         let mut source = wanted.all_chern_source(&grid, config.eval_seed)?;
@@ -264,27 +281,28 @@ fn train_and_evaluate(
             config.eval_batch,
             rescale,
         )?;
-        let name = grid_name(&grid);
-        crate::plot::predictions(&r, &run_dir.join(format!("predictions-{name}.svg")))?;
         evaluations.push(GridEvaluation {
             grid,
             samples: r.samples,
             accuracy: r.accuracy,
             accuracy_nontrivial: r.accuracy_nontrivial,
             mean_abs_error: r.mean_abs_error,
-            by_chern: r.by_chern,
+            by_chern: r.by_chern.clone(),
             seconds: start.elapsed().as_secs_f64(),
         });
+        reports.push(r);
     }
-    Ok(BandRun {
+    let final_loss = metrics.last().map(|m| m.loss);
+    let run = BandRun {
         bands: n,
         dir: run_dir,
         epochs: state.epoch,
         train_seconds: state.train_seconds,
-        final_loss: metrics.last().map(|m| m.loss),
+        final_loss,
         rescale,
         evaluations,
-    })
+    };
+    Ok((run, metrics, reports))
 }
 
 /// Errors unless `stored` and `wanted` agree in every field but `threads`.
@@ -311,12 +329,13 @@ fn check_same_run(dir: &Path, stored: &TrainConfig, wanted: &TrainConfig) -> Res
     Ok(())
 }
 
-#[cfg(test)]
+// The sweep tests check the figures too.
+#[cfg(all(test, feature = "plots"))]
 mod tests {
     use super::*;
     use crate::data::SampleSource;
     use crate::eval::{chern_numbers, predict};
-    use crate::train::tests::{small_config, tmp_dir};
+    use crate::train::trainer::tests::{small_config, tmp_dir};
 
     fn tiny() -> BandSweepConfig {
         BandSweepConfig {
@@ -346,7 +365,11 @@ mod tests {
         let dir = tmp_dir("sweep-full");
         let config = tiny();
         let mut seen = Vec::new();
-        let report = run_band_sweep(&config, &dir, false, |r| seen.push(r.bands)).unwrap();
+        let report = run_band_sweep(&config, &dir, false, |s| {
+            seen.push(s.run.bands);
+            crate::plot::sweep_step(s)
+        })
+        .unwrap();
         assert_eq!(seen, vec![1, 2]);
         assert_eq!(report.runs.len(), 2);
         for (run, n) in report.runs.iter().zip([1, 2]) {
@@ -397,7 +420,7 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.contains("filled bands"));
 
         // Running it again trains nothing and reproduces every number.
-        let again = run_band_sweep(&config, &dir, false, |_| {}).unwrap();
+        let again = run_band_sweep(&config, &dir, false, |s| crate::plot::sweep_step(s)).unwrap();
         for (a, b) in again.runs.iter().zip(&report.runs) {
             assert_eq!(metric_lines(&a.dir), 2);
             assert_eq!(a.train_seconds, b.train_seconds);
@@ -424,7 +447,7 @@ mod tests {
             .train(false)
             .unwrap();
         // Its stored config says 1 epoch, the sweep asks 2: a different run, refused.
-        let err = run_band_sweep(&config, &dir, false, |_| {}).unwrap_err();
+        let err = run_band_sweep(&config, &dir, false, |s| crate::plot::sweep_step(s)).unwrap_err();
         match &err {
             Error::SweepMismatch {
                 field,
@@ -449,7 +472,7 @@ mod tests {
             .train_epochs(1, false)
             .unwrap();
         assert_eq!(metric_lines(&run_dir), 1);
-        let report = run_band_sweep(&config, &dir, false, |_| {}).unwrap();
+        let report = run_band_sweep(&config, &dir, false, |s| crate::plot::sweep_step(s)).unwrap();
         assert_eq!(report.runs[0].epochs, 2);
         assert_eq!(metric_lines(&run_dir), 2, "one more epoch, not a fresh run");
         std::fs::remove_dir_all(&dir).ok();
@@ -461,11 +484,8 @@ mod tests {
         let mut c = tiny();
         c.bands = vec![];
         assert!(matches!(
-            run_band_sweep(&c, &dir, false, |_| {}),
-            Err(Error::InvalidParameter {
-                parameter: "bands",
-                ..
-            })
+            run_band_sweep(&c, &dir, false, |s| crate::plot::sweep_step(s)),
+            Err(Error::InvalidParameter { name: "bands", .. })
         ));
         c.bands = vec![1, 2, 1];
         let e = c.validate().unwrap_err();
@@ -473,10 +493,7 @@ mod tests {
         c.bands = vec![1, 0];
         assert!(matches!(
             c.validate(),
-            Err(Error::InvalidParameter {
-                parameter: "bands",
-                ..
-            })
+            Err(Error::InvalidParameter { name: "bands", .. })
         ));
         c.bands = vec![1];
         c.grids = vec![vec![3, 3, 3, 3]];

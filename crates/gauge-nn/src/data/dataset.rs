@@ -4,17 +4,16 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{NpzReader, NpzWriter};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
-use tch::{Kind, Tensor};
+use tch::Kind;
 
 use super::{Batch, SampleSource};
 use crate::error::{Error, Result};
+use crate::tensor_file::{self, Stored, TensorFile, Values};
 
 /// The names of the arrays in a data file, in file order.
 pub const FIELDS: [&str; 4] = ["links", "plaquettes", "site_labels", "chern"];
@@ -56,11 +55,12 @@ impl Dataset {
     /// Draws `size` samples from `source` (in chunks, with a progress bar on a terminal).
     pub fn generate<S: SampleSource + ?Sized>(source: &mut S, size: usize) -> Result<Dataset> {
         const CHUNK: usize = 1024;
-        let bar = ProgressBar::new(size as u64).with_style(
-            ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} samples ({eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        let bar = crate::progress::Progress::new(
+            size as u64,
+            "{msg} {bar:40} {pos}/{len} samples ({eta})",
+            true,
         );
-        bar.set_message("generating");
+        bar.set_message(|| "generating".into());
         let mut parts = Vec::with_capacity(size.div_ceil(CHUNK).max(1));
         let mut done = 0;
         loop {
@@ -117,9 +117,9 @@ impl Dataset {
     pub fn batches(&self, batch_size: usize, shuffle_seed: Option<u64>) -> Result<Batches<'_>> {
         if batch_size == 0 {
             return Err(Error::InvalidParameter {
-                parameter: "batch_size",
+                name: "batch_size",
                 value: "0".into(),
-                reason: "must be at least 1",
+                reason: "must be at least 1".into(),
             });
         }
         let order = shuffle_seed.map(|seed| {
@@ -161,7 +161,7 @@ impl Dataset {
         let mut npz = NpzWriter::new(BufWriter::new(file));
         for stored in to_stored(&self.batch)? {
             let shape = IxDyn(&stored.shape);
-            let field = stored.name;
+            let field = stored.name.as_str();
             let write_error = |source| Error::NpzWrite {
                 path: path.to_path_buf(),
                 field: field.to_string(),
@@ -235,7 +235,7 @@ impl Dataset {
                 }
             };
             stored.push(Stored {
-                name: field,
+                name: field.to_string(),
                 shape: values.0,
                 values: values.1,
             });
@@ -243,82 +243,28 @@ impl Dataset {
         Dataset::new(from_stored(stored, path)?)
     }
 
-    /// Writes a `.safetensors` file (with a `format` entry in its metadata).
+    /// Writes a `.safetensors` file (with a `format` entry and a checksum in its metadata),
+    /// atomically.
     pub fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let stored = to_stored(&self.batch)?;
-        let bytes: Vec<(Dtype, Vec<u8>)> = stored
-            .iter()
-            .map(|s| match &s.values {
-                Values::F32(v) => (Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-                Values::F64(v) => (Dtype::F64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-                Values::I64(v) => (Dtype::I64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            })
-            .collect();
-        let safetensors_error = |source| Error::SafeTensors {
-            path: path.to_path_buf(),
-            source,
-        };
-        let views = stored
-            .iter()
-            .zip(&bytes)
-            .map(|(s, (dtype, data))| {
-                TensorView::new(*dtype, s.shape.clone(), data).map(|v| (s.name, v))
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(safetensors_error)?;
         let metadata = HashMap::from([(
             "format".to_string(),
             "gauge-nn dataset v1: links, plaquettes (real/imag on the last axis), site_labels, chern"
                 .to_string(),
         )]);
-        safetensors::serialize_to_file(views, Some(metadata), path).map_err(safetensors_error)
+        let bytes = tensor_file::encode(&to_stored(&self.batch)?, metadata, path)?;
+        tensor_file::write_atomic(path, &bytes)
     }
 
-    /// Reads a `.safetensors` file.
+    /// Reads a `.safetensors` file (a checksum in its metadata is verified; files written by
+    /// other tools have none).
     pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Dataset> {
         let path = path.as_ref();
-        let buffer = std::fs::read(path).map_err(|source| io_error(path, source))?;
-        let safetensors_error = |source| Error::SafeTensors {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = SafeTensors::deserialize(&buffer).map_err(safetensors_error)?;
-        let mut stored = Vec::with_capacity(FIELDS.len());
-        for field in FIELDS {
-            let view = file.tensor(field).map_err(safetensors_error)?;
-            let data = view.data();
-            let values = match view.dtype() {
-                Dtype::F32 => Values::F32(
-                    data.chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect(),
-                ),
-                Dtype::F64 => Values::F64(
-                    data.chunks_exact(8)
-                        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-                        .collect(),
-                ),
-                Dtype::I64 => Values::I64(
-                    data.chunks_exact(8)
-                        .map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-                        .collect(),
-                ),
-                other => {
-                    return Err(Error::BadField {
-                        path: path.to_path_buf(),
-                        field: field.to_string(),
-                        expected: "F32, F64 or I64".into(),
-                        found: format!("{other:?}"),
-                    });
-                }
-            };
-            stored.push(Stored {
-                name: field,
-                shape: view.shape().to_vec(),
-                values,
-            });
-        }
+        let file = TensorFile::read(path)?;
+        let stored = FIELDS
+            .iter()
+            .map(|field| file.stored(field))
+            .collect::<Result<Vec<_>>>()?;
         Dataset::new(from_stored(stored, path)?)
     }
 }
@@ -381,77 +327,13 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-enum Values {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    I64(Vec<i64>),
-}
-
-impl Values {
-    fn dtype(&self) -> &'static str {
-        match self {
-            Values::F32(_) => "float32",
-            Values::F64(_) => "float64",
-            Values::I64(_) => "int64",
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Values::F32(v) => v.len(),
-            Values::F64(v) => v.len(),
-            Values::I64(v) => v.len(),
-        }
-    }
-}
-
-struct Stored {
-    name: &'static str,
-    shape: Vec<usize>,
-    values: Values,
-}
-
-/// The batch's tensors as plain arrays in file layout.
+/// The batch's tensors as plain arrays in file layout (the batch must carry links).
 fn to_stored(batch: &Batch) -> Result<Vec<Stored>> {
-    let plain = |name: &'static str, t: &Tensor| -> Result<Stored> {
-        let t = t.f_to_device(tch::Device::Cpu)?;
-        let t = match t.kind() {
-            Kind::ComplexFloat | Kind::ComplexDouble => {
-                t.f_resolve_conj()?.f_contiguous()?.f_view_as_real()?
-            }
-            _ => t,
-        }
-        .f_contiguous()?;
-        let shape: Vec<usize> = t.size().iter().map(|&s| s as usize).collect();
-        let numel = t.numel();
-        let values = match t.kind() {
-            Kind::Float => {
-                let mut v = vec![0f32; numel];
-                t.f_copy_data(&mut v, numel)?;
-                Values::F32(v)
-            }
-            Kind::Double => {
-                let mut v = vec![0f64; numel];
-                t.f_copy_data(&mut v, numel)?;
-                Values::F64(v)
-            }
-            _ => {
-                let mut v = vec![0i64; numel];
-                t.f_to_kind(Kind::Int64)?.f_copy_data(&mut v, numel)?;
-                Values::I64(v)
-            }
-        };
-        Ok(Stored {
-            name,
-            shape,
-            values,
-        })
-    };
     Ok(vec![
-        plain("links", &batch.links)?,
-        plain("plaquettes", &batch.plaquettes)?,
-        plain("site_labels", &batch.site_labels)?,
-        plain("chern", &batch.chern)?,
+        Stored::from_tensor("links", batch.links()?)?,
+        Stored::from_tensor("plaquettes", &batch.plaquettes)?,
+        Stored::from_tensor("site_labels", &batch.site_labels)?,
+        Stored::from_tensor("chern", &batch.chern)?,
     ])
 }
 
@@ -470,12 +352,12 @@ fn from_stored(stored: Vec<Stored>, path: &Path) -> Result<Batch> {
     // links: (B, d, L.., n, n, 2); the other shapes follow from it.
     let ls = &links.shape;
     let d = ls.get(1).copied().unwrap_or(0);
-    let ok_links = ls.len() == d + 5
+    let ok_links = d.checked_add(5) == Some(ls.len())
         && d >= 1
         && ls[ls.len() - 1] == 2
         && ls[ls.len() - 2] == ls[ls.len() - 3]
         && !matches!(links.values, Values::I64(_))
-        && links.values.len() == ls.iter().product::<usize>();
+        && Some(links.values.len()) == product(ls);
     if !ok_links {
         return Err(bad(
             &links,
@@ -490,7 +372,7 @@ fn from_stored(stored: Vec<Stored>, path: &Path) -> Result<Batch> {
     expected.extend([n, n, 2]);
     if plaquettes.shape != expected
         || plaquettes.values.dtype() != links.values.dtype()
-        || plaquettes.values.len() != expected.iter().product::<usize>()
+        || Some(plaquettes.values.len()) != product(&expected)
     {
         return Err(bad(
             &plaquettes,
@@ -501,36 +383,47 @@ fn from_stored(stored: Vec<Stored>, path: &Path) -> Result<Batch> {
     expected.extend_from_slice(extents);
     if labels.shape != expected
         || !matches!(labels.values, Values::F32(_))
-        || labels.values.len() != expected.iter().product::<usize>()
+        || Some(labels.values.len()) != product(&expected)
     {
         return Err(bad(&labels, format!("float32 array of shape {expected:?}")));
     }
     if chern.shape != [b] || !matches!(chern.values, Values::I64(_)) || chern.values.len() != b {
         return Err(bad(&chern, format!("int64 array of shape [{b}]")));
     }
-    let tensor = |s: Stored| -> Result<Tensor> {
-        let shape: Vec<i64> = s.shape.iter().map(|&x| x as i64).collect();
-        let t = match s.values {
-            Values::F32(v) => Tensor::f_from_slice(&v)?,
-            Values::F64(v) => Tensor::f_from_slice(&v)?,
-            Values::I64(v) => Tensor::f_from_slice(&v)?,
-        };
-        Ok(t.f_view(shape.as_slice())?)
-    };
+    for s in [&links, &plaquettes, &labels] {
+        if !s.values.all_finite() {
+            return Err(Error::BadField {
+                path: path.to_path_buf(),
+                field: s.name.clone(),
+                expected: "finite values".into(),
+                found: "a NaN or an infinity".into(),
+            });
+        }
+    }
     Ok(Batch {
-        links: tensor(links)?.f_view_as_complex()?,
-        plaquettes: tensor(plaquettes)?.f_view_as_complex()?,
-        site_labels: tensor(labels)?,
-        chern: tensor(chern)?,
+        links: Some(links.into_tensor()?.f_view_as_complex()?),
+        plaquettes: plaquettes.into_tensor()?.f_view_as_complex()?,
+        site_labels: labels.into_tensor()?,
+        chern: chern.into_tensor()?,
     })
+}
+
+/// The product of a shape's entries, `None` on overflow.
+fn product(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &x| acc.checked_mul(x))
 }
 
 /// Checks that the tensors of a batch agree on the number of samples and have the right kinds.
 fn check_batch(batch: &Batch) -> Result<()> {
     let b = batch.len() as i64;
     let complex = [Kind::ComplexFloat, Kind::ComplexDouble];
+    let links = batch.links.as_ref().ok_or(Error::InvalidParameter {
+        name: "links",
+        value: "none".into(),
+        reason: "a dataset holds the links: draw its samples with links".into(),
+    })?;
     for (what, t, kinds) in [
-        ("links", &batch.links, &complex[..]),
+        ("links", links, &complex[..]),
         ("plaquettes", &batch.plaquettes, &complex[..]),
         ("site_labels", &batch.site_labels, &[Kind::Float][..]),
         ("chern", &batch.chern, &[Kind::Int64][..]),
@@ -549,18 +442,18 @@ fn check_batch(batch: &Batch) -> Result<()> {
                 Some(e) => *e = b,
                 None => expected.push(b),
             }
-            return Err(Error::Shape {
+            return Err(Error::ShapeMismatch {
                 what,
-                expected,
-                found: size,
+                expected: format!("{expected:?}"),
+                found: format!("{:?}", size),
             });
         }
     }
     if batch.chern.dim() != 1 {
-        return Err(Error::Shape {
+        return Err(Error::ShapeMismatch {
             what: "chern",
-            expected: vec![b],
-            found: batch.chern.size(),
+            expected: format!("{:?}", vec![b]),
+            found: format!("{:?}", batch.chern.size()),
         });
     }
     Ok(())
@@ -591,7 +484,7 @@ mod tests {
     }
 
     fn identical(a: &Batch, b: &Batch) -> bool {
-        a.links.equal(&b.links)
+        a.links().unwrap().equal(b.links().unwrap())
             && a.plaquettes.equal(&b.plaquettes)
             && a.site_labels.equal(&b.site_labels)
             && a.chern.equal(&b.chern)
@@ -606,7 +499,10 @@ mod tests {
                 data.save(&path)?;
                 let back = Dataset::load(&path)?;
                 assert_eq!(back.len(), 5);
-                assert_eq!(back.batch().links.kind(), precision.complex_kind());
+                assert_eq!(
+                    back.batch().links().unwrap().kind(),
+                    precision.complex_kind()
+                );
                 assert!(identical(back.batch(), data.batch()), "{ext} {precision:?}");
             }
         }
@@ -621,7 +517,7 @@ mod tests {
         let mut npz = NpzReader::new(File::open(&path).unwrap()).unwrap();
         let links: ArrayD<f64> = npz.by_name("links").unwrap();
         assert_eq!(links.shape(), [2, 2, 4, 3, 1, 1, 2]);
-        let t = &data.batch().links;
+        let t = data.batch().links().unwrap();
         let index = [1i64, 0, 2, 1, 0, 0];
         assert_eq!(links[[1, 0, 2, 1, 0, 0, 0]], t.real().double_value(&index));
         assert_eq!(links[[1, 0, 2, 1, 0, 0, 1]], t.imag().double_value(&index));
@@ -690,7 +586,7 @@ mod tests {
         {
             let mut npz = NpzWriter::new(File::create(&path).unwrap());
             for s in to_stored(data.batch())? {
-                match (s.name, s.values) {
+                match (s.name.as_str(), s.values) {
                     ("site_labels", Values::F32(v)) => {
                         let a = ArrayD::from_shape_vec(IxDyn(&[2, 12]), v).unwrap();
                         npz.add_array("site_labels", &a).unwrap();
@@ -733,10 +629,7 @@ mod tests {
         // A safetensors file that is not one.
         let path = scratch("garbage.safetensors");
         std::fs::write(&path, b"not a safetensors file").unwrap();
-        assert!(matches!(
-            Dataset::load(&path),
-            Err(Error::SafeTensors { .. })
-        ));
+        assert!(matches!(Dataset::load(&path), Err(Error::Corrupt { .. })));
         Ok(())
     }
 
@@ -749,7 +642,7 @@ mod tests {
         };
         assert!(matches!(
             Dataset::new(bad),
-            Err(Error::Shape { what: "links", .. })
+            Err(Error::ShapeMismatch { what: "links", .. })
         ));
         let bad = Batch {
             site_labels: data.site_labels.to_kind(Kind::Double),

@@ -1,14 +1,14 @@
 //! The diagonal dataset (GENet App. C.2, with links).
 use std::f64::consts::{PI, TAU};
 
-use lattice_gauge::{C64, Lattice, LinkField, matrix};
+use lattice_gauge::{C64, Lattice, LinkField, PlaquetteField, matrix};
 use ndarray::Array4;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, Sample, SampleSource, draw_batch, sample_rng, thread_pool};
+use super::{LinkSample, SampleSource, Stream, sample_rng};
 use crate::convert::Precision;
 use crate::error::{Error, Result};
 
@@ -148,15 +148,14 @@ impl DiagonalSample {
 pub struct DiagonalSource {
     config: DiagonalConfig,
     lattice: Lattice,
-    pool: Option<rayon::ThreadPool>,
-    next: u64,
+    stream: Stream,
 }
 
 impl std::fmt::Debug for DiagonalSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DiagonalSource")
             .field("config", &self.config)
-            .field("next", &self.next)
+            .field("next", &self.stream.position())
             .finish()
     }
 }
@@ -171,23 +170,23 @@ impl DiagonalSource {
         let lattice = Lattice::new(&config.extents)?;
         if lattice.dim() != 2 {
             return Err(Error::InvalidParameter {
-                parameter: "extents",
+                name: "extents",
                 value: format!("{:?}", config.extents),
-                reason: "the diagonal dataset is two-dimensional: give two extents",
+                reason: "the diagonal dataset is two-dimensional: give two extents".into(),
             });
         }
         if config.n == 0 {
             return Err(Error::InvalidParameter {
-                parameter: "n",
+                name: "n",
                 value: "0".into(),
-                reason: "plaquettes need at least one band",
+                reason: "plaquettes need at least one band".into(),
             });
         }
         if config.max_attempts == 0 {
             return Err(Error::InvalidParameter {
-                parameter: "max_attempts",
+                name: "max_attempts",
                 value: "0".into(),
-                reason: "must be at least 1",
+                reason: "must be at least 1".into(),
             });
         }
         let (lo, hi) = match config.chern {
@@ -197,26 +196,26 @@ impl DiagonalSource {
         };
         if lo > hi {
             return Err(Error::InvalidParameter {
-                parameter: "chern",
+                name: "chern",
                 value: format!("{:?}", config.chern),
-                reason: "empty range: lo > hi",
+                reason: "empty range: lo > hi".into(),
             });
         }
         // Every eigenphase lies in (-pi, pi], so |2 pi C| < n V pi.
         let bound = (config.n * lattice.volume()) as i64;
         if 2 * lo.abs().max(hi.abs()) >= bound {
             return Err(Error::InvalidParameter {
-                parameter: "chern",
+                name: "chern",
                 value: format!("{:?}", config.chern),
-                reason: "|C| must be less than n * volume / 2 (each eigenphase lies in (-pi, pi])",
+                reason: "|C| must be less than n * volume / 2 (each eigenphase lies in (-pi, pi])"
+                    .into(),
             });
         }
-        let pool = thread_pool(config.threads)?;
+        let stream = Stream::new(config.threads, config.precision)?;
         Ok(DiagonalSource {
             config,
             lattice,
-            pool,
-            next: 0,
+            stream,
         })
     }
 
@@ -225,18 +224,9 @@ impl DiagonalSource {
         &self.config
     }
 
-    /// Index of the next sample in the stream.
-    pub fn position(&self) -> u64 {
-        self.next
-    }
-
-    /// Moves to sample `index` of the stream.
-    pub fn seek(&mut self, index: u64) {
-        self.next = index;
-    }
-
-    /// Sample `index` of the stream, independent of the source's position.
-    pub fn sample_at(&self, index: u64) -> Result<DiagonalSample> {
+    /// Sample `index` of the stream with its eigenphases, independent of the source's position
+    /// ([`SampleSource::sample_at`] gives the same sample as plain fields).
+    pub fn diagonal_sample(&self, index: u64) -> Result<DiagonalSample> {
         let mut rng = sample_rng(self.config.seed, index);
         let chern = self.config.chern.draw(&mut rng);
         let (n, volume) = (self.config.n, self.lattice.volume());
@@ -280,16 +270,6 @@ impl DiagonalSource {
                 }
             }
         }
-    }
-
-    fn draw(&self, index: u64) -> Result<Sample> {
-        let s = self.sample_at(index)?;
-        Ok(Sample {
-            plaquettes: s.plaquette_data(),
-            links: s.links.as_slice().to_vec(),
-            labels: s.site_labels,
-            chern: s.chern,
-        })
     }
 }
 
@@ -366,18 +346,26 @@ pub(crate) fn diagonal_links(lattice: &Lattice, n: usize, theta: &[f64]) -> Resu
 }
 
 impl SampleSource for DiagonalSource {
-    fn sample(&mut self, batch: usize) -> Result<Batch> {
-        let start = self.next;
-        let out = draw_batch(
-            self.pool.as_ref(),
-            start..start + batch as u64,
-            &self.lattice,
-            self.config.n,
-            self.config.precision,
-            |k| self.draw(k),
+    fn sample_at(&self, index: u64) -> Result<LinkSample> {
+        let s = self.diagonal_sample(index)?;
+        let (n, volume) = (self.config.n, self.lattice.volume());
+        let plaquettes = PlaquetteField::new(
+            self.lattice.clone(),
+            n,
+            Array4::from_shape_vec((1, volume, n, n), s.plaquette_data()).map_err(|_| {
+                Error::ShapeMismatch {
+                    what: "diagonal plaquettes",
+                    expected: format!("{:?}", vec![1, volume as i64, n as i64, n as i64]),
+                    found: format!("{:?}", vec![s.eigenphases.len() as i64 * n as i64]),
+                }
+            })?,
         )?;
-        self.next = start + batch as u64;
-        Ok(out)
+        Ok(LinkSample {
+            links: s.links,
+            plaquettes,
+            site_labels: s.site_labels,
+            chern: s.chern,
+        })
     }
 
     fn lattice(&self) -> &Lattice {
@@ -387,13 +375,21 @@ impl SampleSource for DiagonalSource {
     fn n(&self) -> usize {
         self.config.n
     }
+
+    fn stream(&self) -> &Stream {
+        &self.stream
+    }
+
+    fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::convert::TensorField;
-    use lattice_gauge::PlaquetteField;
+    use crate::data::Batch;
     use tch::Kind;
 
     fn source(
@@ -420,7 +416,7 @@ mod tests {
             for n in [1, 2, 4] {
                 let s = source(&[5, 5], n, ChernChoice::Range { lo: -2, hi: 2 }, law);
                 for k in 0..5 {
-                    let sample = s.sample_at(k)?;
+                    let sample = s.diagonal_sample(k)?;
                     let w = sample.plaquette_data();
                     let mut total = 0.0;
                     for (x, (wx, f)) in w.chunks_exact(n * n).zip(&sample.site_labels).enumerate() {
@@ -457,7 +453,7 @@ mod tests {
             );
             let batch = s.clone_config_sample(3)?;
             let lattice = s.lattice().clone();
-            let links = LinkField::batch_from_tensor(&batch.links, &lattice)?;
+            let links = LinkField::batch_from_tensor(batch.links().unwrap(), &lattice)?;
             let w = PlaquetteField::batch_from_tensor(&batch.plaquettes, &lattice)?;
             for (u, w) in links.iter().zip(&w) {
                 assert!(u.plaquettes().max_abs_diff(w)? < 1e-12);
@@ -512,7 +508,7 @@ mod tests {
             let mut acc = 0.0;
             let mut count = 0;
             for k in 0..20 {
-                for w in s.sample_at(k)?.plaquette_data().chunks_exact(n * n) {
+                for w in s.diagonal_sample(k)?.plaquette_data().chunks_exact(n * n) {
                     acc += matrix::trace(w, n).norm_sqr();
                     count += 1;
                 }
@@ -538,7 +534,7 @@ mod tests {
             ..config
         })?;
         let b = Batch::cat(&[s.sample(1)?, s.sample(5)?])?;
-        assert!(a.plaquettes.equal(&b.plaquettes) && a.links.equal(&b.links));
+        assert!(a.plaquettes.equal(&b.plaquettes) && a.links().unwrap().equal(b.links().unwrap()));
         assert!(a.site_labels.equal(&b.site_labels) && a.chern.equal(&b.chern));
         Ok(())
     }
@@ -555,17 +551,11 @@ mod tests {
         };
         assert!(matches!(
             make(ChernChoice::Fixed(2)),
-            Err(Error::InvalidParameter {
-                parameter: "chern",
-                ..
-            })
+            Err(Error::InvalidParameter { name: "chern", .. })
         ));
         assert!(matches!(
             make(ChernChoice::Range { lo: 1, hi: 0 }),
-            Err(Error::InvalidParameter {
-                parameter: "chern",
-                ..
-            })
+            Err(Error::InvalidParameter { name: "chern", .. })
         ));
         assert!(make(ChernChoice::Fixed(1)).is_ok());
     }

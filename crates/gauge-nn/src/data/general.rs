@@ -3,7 +3,7 @@ use lattice_gauge::{Lattice, LinkField, PlaquetteField};
 use serde::{Deserialize, Serialize};
 
 use super::second_chern::second_chern_density;
-use super::{Batch, Sample, SampleSource, draw_batch, eigenphase_label, sample_rng, thread_pool};
+use super::{SampleSource, Stream, eigenphase_label, sample_rng};
 use crate::convert::{Precision, TensorField};
 use crate::error::{Error, Result};
 
@@ -50,15 +50,14 @@ impl Default for GeneralConfig {
 pub struct HaarSource {
     config: GeneralConfig,
     lattice: Lattice,
-    pool: Option<rayon::ThreadPool>,
-    next: u64,
+    stream: Stream,
 }
 
 impl std::fmt::Debug for HaarSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HaarSource")
             .field("config", &self.config)
-            .field("next", &self.next)
+            .field("next", &self.stream.position())
             .finish()
     }
 }
@@ -72,32 +71,32 @@ impl HaarSource {
         let lattice = Lattice::new(&config.extents)?;
         if lattice.dim() != 2 && lattice.dim() != 4 {
             return Err(Error::InvalidParameter {
-                parameter: "extents",
+                name: "extents",
                 value: format!("{:?}", config.extents),
                 reason: "the general dataset is two-dimensional (Chern) or four-dimensional \
-                         (second Chern): give two or four extents",
+                         (second Chern): give two or four extents"
+                    .into(),
             });
         }
         if config.n == 0 {
             return Err(Error::InvalidParameter {
-                parameter: "n",
+                name: "n",
                 value: "0".into(),
-                reason: "links need at least one band",
+                reason: "links need at least one band".into(),
             });
         }
         if config.max_attempts == 0 {
             return Err(Error::InvalidParameter {
-                parameter: "max_attempts",
+                name: "max_attempts",
                 value: "0".into(),
-                reason: "must be at least 1",
+                reason: "must be at least 1".into(),
             });
         }
-        let pool = thread_pool(config.threads)?;
+        let stream = Stream::new(config.threads, config.precision)?;
         Ok(HaarSource {
             config,
             lattice,
-            pool,
-            next: 0,
+            stream,
         })
     }
 
@@ -106,19 +105,7 @@ impl HaarSource {
         &self.config
     }
 
-    /// Index of the next sample in the stream (the number of samples drawn so far).
-    pub fn position(&self) -> u64 {
-        self.next
-    }
-
-    /// Moves to sample `index` of the stream.
-    pub fn seek(&mut self, index: u64) {
-        self.next = index;
-    }
-
-    /// Sample `index` of the stream with its plaquettes, labels and Chern number,
-    /// independent of the source's position.
-    pub fn sample_at(&self, index: u64) -> Result<LinkSample> {
+    fn haar_sample(&self, index: u64) -> Result<LinkSample> {
         let mut rng = sample_rng(self.config.seed, index);
         let attempts = if self.config.trivial_only {
             self.config.max_attempts
@@ -144,16 +131,6 @@ impl HaarSource {
         Err(Error::RejectionExhausted {
             sample: index,
             attempts,
-        })
-    }
-
-    fn draw(&self, index: u64) -> Result<Sample> {
-        let s = self.sample_at(index)?;
-        Ok(Sample {
-            links: s.links.as_slice().to_vec(),
-            plaquettes: s.plaquettes.as_slice().to_vec(),
-            labels: s.site_labels,
-            chern: s.chern,
         })
     }
 }
@@ -195,18 +172,9 @@ pub(crate) fn labels_2d(plaquettes: &PlaquetteField) -> (Vec<f64>, i64) {
 }
 
 impl SampleSource for HaarSource {
-    fn sample(&mut self, batch: usize) -> Result<Batch> {
-        let start = self.next;
-        let out = draw_batch(
-            self.pool.as_ref(),
-            start..start + batch as u64,
-            &self.lattice,
-            self.config.n,
-            self.config.precision,
-            |k| self.draw(k),
-        )?;
-        self.next = start + batch as u64;
-        Ok(out)
+    /// Sample `index` of the stream with its plaquettes, labels and Chern number.
+    fn sample_at(&self, index: u64) -> Result<LinkSample> {
+        self.haar_sample(index)
     }
 
     fn lattice(&self) -> &Lattice {
@@ -216,12 +184,21 @@ impl SampleSource for HaarSource {
     fn n(&self) -> usize {
         self.config.n
     }
+
+    fn stream(&self) -> &Stream {
+        &self.stream
+    }
+
+    fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::convert::TensorField;
+    use crate::data::Batch;
     use lattice_gauge::{GaugeTransform, matrix};
     use rand::SeedableRng;
     use tch::Kind;
@@ -240,7 +217,7 @@ mod tests {
     }
 
     fn identical(a: &Batch, b: &Batch) -> bool {
-        a.links.equal(&b.links)
+        a.links().unwrap().equal(b.links().unwrap())
             && a.plaquettes.equal(&b.plaquettes)
             && a.site_labels.equal(&b.site_labels)
             && a.chern.equal(&b.chern)
@@ -254,11 +231,11 @@ mod tests {
         assert!(identical(&whole, &Batch::cat(&parts)?));
         assert_eq!(split.position(), 6);
         let other = source(2, 12, false, None).sample(6)?;
-        assert!(!other.links.equal(&whole.links));
+        assert!(!other.links().unwrap().equal(whole.links().unwrap()));
         // Fresh samples on every call.
         let mut s = source(2, 11, false, None);
         let (a, b) = (s.sample(2)?, s.sample(2)?);
-        assert!(!a.links.equal(&b.links));
+        assert!(!a.links().unwrap().equal(b.links().unwrap()));
         s.seek(2);
         assert!(identical(&s.sample(2)?, &b));
         Ok(())
@@ -268,13 +245,13 @@ mod tests {
     fn batch_layout_and_labels_agree_with_lattice_gauge() -> Result<()> {
         let mut s = source(3, 5, false, None);
         let batch = s.sample(4)?;
-        assert_eq!(batch.links.size(), [4, 2, 5, 4, 3, 3]);
+        assert_eq!(batch.links().unwrap().size(), [4, 2, 5, 4, 3, 3]);
         assert_eq!(batch.plaquettes.size(), [4, 1, 5, 4, 3, 3]);
         assert_eq!(batch.site_labels.size(), [4, 5, 4]);
         assert_eq!(batch.site_labels.kind(), Kind::Float);
         assert_eq!(batch.chern.kind(), Kind::Int64);
         let lattice = s.lattice().clone();
-        let links = LinkField::batch_from_tensor(&batch.links, &lattice)?;
+        let links = LinkField::batch_from_tensor(batch.links().unwrap(), &lattice)?;
         let plaquettes = PlaquetteField::batch_from_tensor(&batch.plaquettes, &lattice)?;
         for (b, (u, w)) in links.iter().zip(&plaquettes).enumerate() {
             assert!(u.plaquettes().max_abs_diff(w)? < 1e-14);
@@ -369,7 +346,7 @@ mod tests {
             ..Default::default()
         })?;
         let batch = s.sample(2)?;
-        assert_eq!(batch.links.size(), [2, 4, 3, 3, 3, 3, 2, 2]);
+        assert_eq!(batch.links().unwrap().size(), [2, 4, 3, 3, 3, 3, 2, 2]);
         assert_eq!(batch.plaquettes.size(), [2, 6, 3, 3, 3, 3, 2, 2]);
         assert_eq!(batch.site_labels.size(), [2, 3, 3, 3, 3]);
         let q = crate::data::second_chern_density(&batch.plaquettes)?;
@@ -379,7 +356,7 @@ mod tests {
         assert!(sums.round().to_kind(Kind::Int64).equal(&batch.chern));
         // The plaquette channels are lattice-gauge's planes of the links.
         let lattice = s.lattice().clone();
-        let links = LinkField::batch_from_tensor(&batch.links, &lattice)?;
+        let links = LinkField::batch_from_tensor(batch.links().unwrap(), &lattice)?;
         let w = PlaquetteField::batch_from_tensor(&batch.plaquettes, &lattice)?;
         assert!(links[1].plaquettes().max_abs_diff(&w[1])? < 1e-14);
         Ok(())
@@ -395,7 +372,7 @@ mod tests {
                 ..base.clone()
             }),
             Error::InvalidParameter {
-                parameter: "extents",
+                name: "extents",
                 ..
             }
         ));
@@ -411,7 +388,7 @@ mod tests {
                 n: 0,
                 ..base.clone()
             }),
-            Error::InvalidParameter { parameter: "n", .. }
+            Error::InvalidParameter { name: "n", .. }
         ));
         assert!(matches!(
             bad(GeneralConfig {
@@ -419,7 +396,7 @@ mod tests {
                 ..base.clone()
             }),
             Error::InvalidParameter {
-                parameter: "threads",
+                name: "threads",
                 ..
             }
         ));

@@ -5,7 +5,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::general::{LinkSample, labels_2d};
-use super::{Batch, Sample, SampleSource, draw_batch, sample_rng, thread_pool};
+use super::{SampleSource, Stream, sample_rng};
 use crate::convert::Precision;
 use crate::error::{Error, Result};
 
@@ -41,11 +41,104 @@ pub enum HamiltonianModel {
 }
 
 impl HamiltonianModel {
-    fn n_bands(&self) -> usize {
+    /// The number of bands of the model's Hamiltonians.
+    pub fn n_bands(&self) -> usize {
         match self {
             HamiltonianModel::RandomSmooth { n_bands, .. } => *n_bands,
             HamiltonianModel::Qwz { .. } => 2,
             HamiltonianModel::Hofstadter { q, .. } => *q,
+        }
+    }
+}
+
+/// A Hamiltonian family by name, as a user types it: `qwz` (two bands, mass uniform in
+/// $[-3, 3]$), `random-smooth` (random smooth Fourier Hamiltonians with twice as many bands as are
+/// occupied) or `hofstadter:P/Q` ($Q$ bands, flux $P/Q$).
+///
+/// ```
+/// use gauge_nn::data::{HamiltonianModel, ModelSpec};
+///
+/// let spec: ModelSpec = "hofstadter:1/3".parse().unwrap();
+/// assert_eq!(spec.model(1), HamiltonianModel::Hofstadter { p: 1, q: 3 });
+/// assert_eq!(spec.to_string(), "hofstadter:1/3");
+/// assert!("hofstadter:1/0".parse::<ModelSpec>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelSpec {
+    /// `qwz`.
+    Qwz,
+    /// `random-smooth`.
+    RandomSmooth,
+    /// `hofstadter:P/Q`.
+    Hofstadter {
+        /// Numerator of the flux.
+        p: i64,
+        /// Denominator of the flux (positive).
+        q: usize,
+    },
+}
+
+impl ModelSpec {
+    /// The model for `occupied` filled bands.
+    pub fn model(self, occupied: usize) -> HamiltonianModel {
+        match self {
+            ModelSpec::Qwz => HamiltonianModel::Qwz {
+                m_min: -3.0,
+                m_max: 3.0,
+            },
+            ModelSpec::RandomSmooth => HamiltonianModel::RandomSmooth {
+                n_bands: 2 * occupied,
+                max_harmonic: 1,
+                decay: 0.5,
+                spread: 1.0,
+            },
+            ModelSpec::Hofstadter { p, q } => HamiltonianModel::Hofstadter { p, q },
+        }
+    }
+}
+
+impl std::str::FromStr for ModelSpec {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<ModelSpec> {
+        let bad = |reason: &str| Error::InvalidParameter {
+            name: "Hamiltonian model",
+            value: spec.to_string(),
+            reason: reason.to_string(),
+        };
+        match spec.trim() {
+            "qwz" => Ok(ModelSpec::Qwz),
+            "random-smooth" => Ok(ModelSpec::RandomSmooth),
+            s => {
+                let flux = s
+                    .strip_prefix("hofstadter:")
+                    .ok_or_else(|| bad("use qwz, random-smooth or hofstadter:P/Q"))?;
+                let (p, q) = flux
+                    .split_once('/')
+                    .ok_or_else(|| bad("expected hofstadter:P/Q, e.g. hofstadter:1/3"))?;
+                let p: i64 = p
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("P of hofstadter:P/Q must be an integer"))?;
+                let q: usize = q
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("Q of hofstadter:P/Q must be a positive integer"))?;
+                if q == 0 {
+                    return Err(bad("Q of hofstadter:P/Q must be a positive integer"));
+                }
+                Ok(ModelSpec::Hofstadter { p, q })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ModelSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelSpec::Qwz => write!(f, "qwz"),
+            ModelSpec::RandomSmooth => write!(f, "random-smooth"),
+            ModelSpec::Hofstadter { p, q } => write!(f, "hofstadter:{p}/{q}"),
         }
     }
 }
@@ -102,15 +195,14 @@ impl HamiltonianConfig {
 pub struct HamiltonianSource {
     config: HamiltonianConfig,
     lattice: Lattice,
-    pool: Option<rayon::ThreadPool>,
-    next: u64,
+    stream: Stream,
 }
 
 impl std::fmt::Debug for HamiltonianSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HamiltonianSource")
             .field("config", &self.config)
-            .field("next", &self.next)
+            .field("next", &self.stream.position())
             .finish()
     }
 }
@@ -122,11 +214,11 @@ impl HamiltonianSource {
     /// mass range or model parameter, `threads = Some(0)` or `max_attempts = 0`.
     pub fn new(config: HamiltonianConfig) -> Result<HamiltonianSource> {
         let lattice = Lattice::new(&config.extents)?;
-        let invalid = |parameter, value: String, reason| {
+        let invalid = |parameter, value: String, reason: &str| {
             Err(Error::InvalidParameter {
-                parameter,
+                name: parameter,
                 value,
-                reason,
+                reason: reason.into(),
             })
         };
         if lattice.dim() != 2 {
@@ -165,12 +257,11 @@ impl HamiltonianSource {
         if config.max_attempts == 0 {
             return invalid("max_attempts", "0".into(), "must be at least 1");
         }
-        let pool = thread_pool(config.threads)?;
+        let stream = Stream::new(config.threads, config.precision)?;
         Ok(HamiltonianSource {
             config,
             lattice,
-            pool,
-            next: 0,
+            stream,
         })
     }
 
@@ -179,18 +270,7 @@ impl HamiltonianSource {
         &self.config
     }
 
-    /// Index of the next sample in the stream.
-    pub fn position(&self) -> u64 {
-        self.next
-    }
-
-    /// Moves to sample `index` of the stream.
-    pub fn seek(&mut self, index: u64) {
-        self.next = index;
-    }
-
-    /// Sample `index` of the stream, independent of the source's position.
-    pub fn sample_at(&self, index: u64) -> Result<LinkSample> {
+    fn hamiltonian_sample(&self, index: u64) -> Result<LinkSample> {
         let mut rng = sample_rng(self.config.seed, index);
         let set = BandSet::lowest(self.config.occupied);
         for _ in 0..self.config.max_attempts {
@@ -228,16 +308,6 @@ impl HamiltonianSource {
             attempts: self.config.max_attempts,
         })
     }
-
-    fn draw(&self, index: u64) -> Result<Sample> {
-        let s = self.sample_at(index)?;
-        Ok(Sample {
-            links: s.links.as_slice().to_vec(),
-            plaquettes: s.plaquettes.as_slice().to_vec(),
-            labels: s.site_labels,
-            chern: s.chern,
-        })
-    }
 }
 
 /// The Hamiltonian of one sample.
@@ -266,18 +336,10 @@ fn model_for(
 }
 
 impl SampleSource for HamiltonianSource {
-    fn sample(&mut self, batch: usize) -> Result<Batch> {
-        let start = self.next;
-        let out = draw_batch(
-            self.pool.as_ref(),
-            start..start + batch as u64,
-            &self.lattice,
-            self.config.occupied,
-            self.config.precision,
-            |k| self.draw(k),
-        )?;
-        self.next = start + batch as u64;
-        Ok(out)
+    /// Sample `index`: a Hamiltonian drawn (and redrawn while the gap closes on the grid) from
+    /// the sample's own random stream, its occupied-band links and their labels.
+    fn sample_at(&self, index: u64) -> Result<LinkSample> {
+        self.hamiltonian_sample(index)
     }
 
     fn lattice(&self) -> &Lattice {
@@ -287,11 +349,20 @@ impl SampleSource for HamiltonianSource {
     fn n(&self) -> usize {
         self.config.occupied
     }
+
+    fn stream(&self) -> &Stream {
+        &self.stream
+    }
+
+    fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Batch;
     use chern::{ChernConfig, Method, chern_number_of};
 
     #[test]
@@ -326,7 +397,7 @@ mod tests {
             let mut s = HamiltonianSource::new(config)?;
             let batch = s.sample(2)?;
             assert_eq!(
-                batch.links.size(),
+                batch.links().unwrap().size(),
                 [2, 2, 18, 18, occupied as i64, occupied as i64]
             );
             assert_eq!(Vec::<i64>::try_from(&batch.chern)?, [expected, expected]);
@@ -384,14 +455,16 @@ mod tests {
             ..config.clone()
         })?;
         let b = Batch::cat(&[s.sample(3)?, s.sample(1)?])?;
-        assert!(a.links.equal(&b.links) && a.site_labels.equal(&b.site_labels));
+        assert!(
+            a.links().unwrap().equal(b.links().unwrap()) && a.site_labels.equal(&b.site_labels)
+        );
         let plain = HamiltonianSource::new(HamiltonianConfig {
             random_gauge: false,
             ..config
         })?
         .sample(4)?;
         // Same Hamiltonians, other gauge: links differ, labels agree.
-        assert!(!plain.links.equal(&a.links));
+        assert!(!plain.links().unwrap().equal(a.links().unwrap()));
         let diff = (&plain.site_labels - &a.site_labels)
             .abs()
             .max()
@@ -410,14 +483,14 @@ mod tests {
         assert!(matches!(
             make(HamiltonianConfig::new(vec![6, 6], qwz.clone(), 2, 0)),
             Err(Error::InvalidParameter {
-                parameter: "occupied",
+                name: "occupied",
                 ..
             })
         ));
         assert!(matches!(
             make(HamiltonianConfig::new(vec![6, 6, 6], qwz, 1, 0)),
             Err(Error::InvalidParameter {
-                parameter: "extents",
+                name: "extents",
                 ..
             })
         ));
@@ -431,10 +504,7 @@ mod tests {
                 1,
                 0
             )),
-            Err(Error::InvalidParameter {
-                parameter: "model",
-                ..
-            })
+            Err(Error::InvalidParameter { name: "model", .. })
         ));
         assert!(matches!(
             make(HamiltonianConfig::new(

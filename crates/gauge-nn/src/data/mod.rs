@@ -39,12 +39,9 @@
 //! # Ok(())
 //! # }
 //! ```
-use lattice_gauge::{C64, Lattice, matrix};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use lattice_gauge::{C64, matrix};
+use tch::{Device, Tensor};
 
-use crate::convert::Precision;
 use crate::error::{Error, Result};
 
 mod dataset;
@@ -52,20 +49,25 @@ mod diagonal;
 mod general;
 mod hamiltonian;
 mod second_chern;
+mod stream;
 
 pub use dataset::{Batches, Dataset, FIELDS};
 pub use diagonal::{
     ChernChoice, DiagonalConfig, DiagonalSample, DiagonalSource, EigenphaseDistribution,
 };
 pub use general::{GeneralConfig, HaarSource, LinkSample};
-pub use hamiltonian::{HamiltonianConfig, HamiltonianModel, HamiltonianSource};
+pub use hamiltonian::{HamiltonianConfig, HamiltonianModel, HamiltonianSource, ModelSpec};
 pub use second_chern::{hermitian_log, second_chern_density};
+pub(crate) use stream::sample_rng;
+pub use stream::{SampleSource, Stream};
 
 /// A batch of samples (see the [module docs](self) for the layout).
 #[derive(Debug)]
 pub struct Batch {
-    /// Links $U_\mu(x)$, shape $(B, d, L_1, \dots, L_d, n, n)$, complex.
-    pub links: Tensor,
+    /// Links $U_\mu(x)$, shape $(B, d, L_1, \dots, L_d, n, n)$, complex; `None` when the source
+    /// was told not to build them ([`SampleSource::set_links`]): GEBLNet and GEConvNet read only
+    /// the plaquettes.
+    pub links: Option<Tensor>,
     /// Plaquettes $W_{\mu\nu}(x)$, shape $(B, P, L_1, \dots, L_d, n, n)$, complex: the network input.
     pub plaquettes: Tensor,
     /// Per-site labels, shape $(B, L_1, \dots, L_d)$, `Float`.
@@ -75,6 +77,15 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// The links, an error when the batch was drawn without them.
+    pub fn links(&self) -> Result<&Tensor> {
+        self.links.as_ref().ok_or(Error::InvalidParameter {
+            name: "links",
+            value: "none".into(),
+            reason: "this batch was drawn without links (SampleSource::set_links(false))".into(),
+        })
+    }
+
     /// The number of samples.
     pub fn len(&self) -> usize {
         self.chern.size().first().copied().unwrap_or(0) as usize
@@ -110,9 +121,9 @@ impl Batch {
         let len = self.len();
         if let Some(&bad) = indices.iter().find(|&&i| i >= len) {
             return Err(Error::InvalidParameter {
-                parameter: "sample index",
+                name: "sample index",
                 value: bad.to_string(),
-                reason: "must be less than the batch size",
+                reason: "must be less than the batch size".into(),
             });
         }
         Ok(self.take(indices))
@@ -132,23 +143,33 @@ impl Batch {
     pub fn cat(batches: &[Batch]) -> Result<Batch> {
         let first = batches
             .first()
-            .ok_or(Error::EmptyBatch { what: "batches" })?;
+            .ok_or(Error::EmptyInput { what: "batches" })?;
         for b in batches {
-            for (what, x, y) in [
-                ("links", &first.links, &b.links),
+            if first.links.is_some() != b.links.is_some() {
+                return Err(Error::InvalidParameter {
+                    name: "batches",
+                    value: "some with links, some without".into(),
+                    reason: "concatenated batches must all carry links or all not".into(),
+                });
+            }
+            let mut pairs = vec![
                 ("plaquettes", &first.plaquettes, &b.plaquettes),
                 ("site_labels", &first.site_labels, &b.site_labels),
-            ] {
+            ];
+            if let (Some(x), Some(y)) = (&first.links, &b.links) {
+                pairs.insert(0, ("links", x, y));
+            }
+            for (what, x, y) in pairs {
                 let (sx, sy) = (x.size(), y.size());
                 if sx.get(1..) != sy.get(1..) || x.kind() != y.kind() {
                     let mut expected = sx;
                     if let Some(e) = expected.first_mut() {
                         *e = -1;
                     }
-                    return Err(Error::Shape {
+                    return Err(Error::ShapeMismatch {
                         what,
-                        expected,
-                        found: sy,
+                        expected: format!("{expected:?}"),
+                        found: format!("{:?}", sy),
                     });
                 }
             }
@@ -158,7 +179,14 @@ impl Batch {
             Ok(Tensor::f_cat(&ts, 0)?)
         };
         Ok(Batch {
-            links: cat(|b| &b.links)?,
+            links: match first.links {
+                Some(_) => {
+                    let ts: Vec<&Tensor> =
+                        batches.iter().filter_map(|b| b.links.as_ref()).collect();
+                    Some(Tensor::f_cat(&ts, 0)?)
+                }
+                None => None,
+            },
             plaquettes: cat(|b| &b.plaquettes)?,
             site_labels: cat(|b| &b.site_labels)?,
             chern: cat(|b| &b.chern)?,
@@ -167,7 +195,7 @@ impl Batch {
 
     fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> Batch {
         Batch {
-            links: f(&self.links),
+            links: self.links.as_ref().map(&f),
             plaquettes: f(&self.plaquettes),
             site_labels: f(&self.site_labels),
             chern: f(&self.chern),
@@ -175,164 +203,17 @@ impl Batch {
     }
 }
 
-/// Something that draws batches of fresh samples.
-pub trait SampleSource: Send {
-    /// The next `batch` samples of the source's stream.
-    fn sample(&mut self, batch: usize) -> Result<Batch>;
-
-    /// The lattice the samples live on.
-    fn lattice(&self) -> &Lattice;
-
-    /// The matrix size $n$ of the links.
-    fn n(&self) -> usize;
-}
-
-/// The random stream of sample `index` of a source seeded with `seed`.
-pub(crate) fn sample_rng(seed: u64, index: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(index);
-    rng
+/// Lattice extents as they are written in file names and labels: `5x5`, `3x3x3x3`.
+pub fn grid_name(extents: &[usize]) -> String {
+    extents
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
 }
 
 /// The GENet label of a plaquette: the sum of its principal eigenphases over $2\pi$,
 /// $f = \frac{1}{2\pi}\sum_i \arg\lambda_i(W)$, $\arg \in (-\pi, \pi]$.
 pub fn eigenphase_label(w: &[C64], n: usize) -> f64 {
     matrix::eigenphases(w, n).iter().sum::<f64>() / std::f64::consts::TAU
-}
-
-/// One sample as flat row-major data, before it becomes part of a [`Batch`].
-#[derive(Clone, Debug)]
-pub(crate) struct Sample {
-    pub links: Vec<C64>,
-    pub plaquettes: Vec<C64>,
-    pub labels: Vec<f64>,
-    pub chern: i64,
-}
-
-/// Stacks samples into a batch on the CPU.
-pub(crate) fn assemble(
-    samples: &[Sample],
-    lattice: &Lattice,
-    n: usize,
-    precision: Precision,
-) -> Result<Batch> {
-    let b = samples.len() as i64;
-    let extents: Vec<i64> = lattice.extents().iter().map(|&l| l as i64).collect();
-    let nn = [n as i64, n as i64];
-    let d = lattice.dim() as i64;
-    let planes = lattice.planes().len() as i64;
-    let shape = |lead: &[i64], tail: &[i64]| -> Vec<i64> {
-        lead.iter()
-            .chain(extents.iter())
-            .chain(tail.iter())
-            .copied()
-            .collect()
-    };
-    let mut labels: Vec<f32> = Vec::with_capacity(samples.iter().map(|s| s.labels.len()).sum());
-    for s in samples {
-        labels.extend(s.labels.iter().map(|&f| f as f32));
-    }
-    let chern: Vec<i64> = samples.iter().map(|s| s.chern).collect();
-    Ok(Batch {
-        links: stack_complex(samples, |s| &s.links, &shape(&[b, d], &nn), precision)?,
-        plaquettes: stack_complex(
-            samples,
-            |s| &s.plaquettes,
-            &shape(&[b, planes], &nn),
-            precision,
-        )?,
-        site_labels: Tensor::f_from_slice(&labels)?.f_view(shape(&[b], &[]).as_slice())?,
-        chern: Tensor::f_from_slice(&chern)?.f_to_kind(Kind::Int64)?,
-    })
-}
-
-/// One complex tensor from the concatenated `part`s of the samples, written straight into a
-/// pre-sized buffer of real and imaginary parts (no intermediate complex copy).
-fn stack_complex(
-    samples: &[Sample],
-    part: impl Fn(&Sample) -> &[C64],
-    shape: &[i64],
-    precision: Precision,
-) -> Result<Tensor> {
-    let len: usize = samples.iter().map(|s| part(s).len()).sum();
-    let expected: i64 = shape.iter().product();
-    if expected != len as i64 {
-        return Err(Error::Shape {
-            what: "stacked samples",
-            expected: shape.to_vec(),
-            found: vec![len as i64],
-        });
-    }
-    let mut real_shape = shape.to_vec();
-    real_shape.push(2);
-    let real = match precision {
-        Precision::Double => {
-            let mut flat = Vec::with_capacity(2 * len);
-            for s in samples {
-                flat.extend(part(s).iter().flat_map(|z| [z.re, z.im]));
-            }
-            Tensor::f_from_slice(&flat)?
-        }
-        Precision::Single => {
-            let mut flat = Vec::with_capacity(2 * len);
-            for s in samples {
-                flat.extend(part(s).iter().flat_map(|z| [z.re as f32, z.im as f32]));
-            }
-            Tensor::f_from_slice(&flat)?
-        }
-    };
-    Ok(real.f_view(real_shape.as_slice())?.f_view_as_complex()?)
-}
-
-/// Draws the samples with stream indices `indices` in parallel (on `pool`, or rayon's global pool)
-/// and stacks them into a batch. Each sample depends only on its index, so the batch does not depend
-/// on the number of threads.
-pub(crate) fn draw_batch(
-    pool: Option<&rayon::ThreadPool>,
-    indices: std::ops::Range<u64>,
-    lattice: &Lattice,
-    n: usize,
-    precision: Precision,
-    draw: impl Fn(u64) -> Result<Sample> + Sync + Send,
-) -> Result<Batch> {
-    use rayon::prelude::*;
-    let samples = install(pool, || {
-        indices
-            .into_par_iter()
-            .map(&draw)
-            .collect::<Result<Vec<Sample>>>()
-    })?;
-    assemble(&samples, lattice, n, precision)
-}
-
-/// Runs `f` on the pool if there is one, else on rayon's global pool.
-pub(crate) fn install<T: Send>(
-    pool: Option<&rayon::ThreadPool>,
-    f: impl FnOnce() -> T + Send,
-) -> T {
-    match pool {
-        Some(p) => p.install(f),
-        None => f(),
-    }
-}
-
-/// A rayon pool of `threads` threads, or `None` for the global pool.
-pub(crate) fn thread_pool(threads: Option<usize>) -> Result<Option<rayon::ThreadPool>> {
-    match threads {
-        None => Ok(None),
-        Some(0) => Err(Error::InvalidParameter {
-            parameter: "threads",
-            value: "0".into(),
-            reason: "must be at least 1 (or None for rayon's global pool)",
-        }),
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .map(Some)
-            .map_err(|_| Error::InvalidParameter {
-                parameter: "threads",
-                value: t.to_string(),
-                reason: "rayon could not start that many threads",
-            }),
-    }
 }

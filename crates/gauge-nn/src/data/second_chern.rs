@@ -29,10 +29,10 @@ pub fn hermitian_log(w: &Tensor) -> Result<Tensor> {
             if len >= 2 {
                 expected[len - 1] = expected[len - 2];
             }
-            return Err(Error::Shape {
+            return Err(Error::ShapeMismatch {
                 what: "unitary matrices (.., n, n)",
-                expected,
-                found: size,
+                expected: format!("{expected:?}"),
+                found: format!("{size:?}"),
             });
         }
     };
@@ -76,10 +76,10 @@ pub fn hermitian_log(w: &Tensor) -> Result<Tensor> {
 pub fn second_chern_density(plaquettes: &Tensor) -> Result<Tensor> {
     let size = plaquettes.size();
     if size.len() != 8 || size[1] != 6 || size[6] != size[7] {
-        return Err(Error::Shape {
+        return Err(Error::ShapeMismatch {
             what: "4D plaquettes (B, 6, L1, L2, L3, L4, n, n)",
-            expected: vec![-1, 6, -1, -1, -1, -1, -1, -1],
-            found: size,
+            expected: format!("{:?}", vec![-1, 6, -1, -1, -1, -1, -1, -1]),
+            found: format!("{:?}", size),
         });
     }
     let f = hermitian_log(plaquettes)?;
@@ -214,9 +214,15 @@ mod tests {
             [2, 5, 3, 3, 3, 3, 1, 1],
             (Kind::ComplexDouble, tch::Device::Cpu),
         );
-        assert!(matches!(second_chern_density(&t), Err(Error::Shape { .. })));
+        assert!(matches!(
+            second_chern_density(&t),
+            Err(Error::ShapeMismatch { .. })
+        ));
         let t = Tensor::zeros([4, 2, 3], (Kind::ComplexDouble, tch::Device::Cpu));
-        assert!(matches!(hermitian_log(&t), Err(Error::Shape { .. })));
+        assert!(matches!(
+            hermitian_log(&t),
+            Err(Error::ShapeMismatch { .. })
+        ));
         let t = Tensor::zeros([4, 2, 2], (Kind::Double, tch::Device::Cpu));
         assert!(matches!(hermitian_log(&t), Err(Error::Kind { .. })));
     }

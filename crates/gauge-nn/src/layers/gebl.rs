@@ -16,7 +16,7 @@ use super::field_dims;
 
 /// Options of [`GeBilinear`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GeBilinearConfig {
     /// Enlarge the input by the adjoints $W^\dagger$.
     pub conjugates: bool,

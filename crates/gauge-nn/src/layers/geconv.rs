@@ -16,7 +16,7 @@ use super::{enlarge, field_dims};
 
 /// Options of [`GeConv`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GeConvConfig {
     /// Largest offset $K$ (in units of the dilation) along each axis and direction.
     pub kernel_size: usize,

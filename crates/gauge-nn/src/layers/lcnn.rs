@@ -10,7 +10,7 @@ use super::{GeConvConfig, bilinear_contract, enlarge, transported_stack};
 
 /// Options of [`LConvBilinear`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LConvBilinearConfig {
     /// Kernel, dilation and enlargement of the transported factor and of the local factor.
     pub conv: GeConvConfig,

@@ -11,7 +11,7 @@ use super::matrix_trace;
 
 /// Options of [`TrNorm`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrNormConfig {
     /// The floor $\epsilon$ of the denominator (the paper's 1e-3).
     pub threshold: f64,

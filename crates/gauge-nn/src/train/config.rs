@@ -1,0 +1,417 @@
+//! The run configuration: [`TrainConfig`] and the choices it holds (data, device), checked once.
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind};
+
+use super::optimiser::AdamConfig;
+use super::schedule::Schedule;
+use crate::data::{
+    ChernChoice, DiagonalConfig, DiagonalSource, EigenphaseDistribution, GeneralConfig, HaarSource,
+    SampleSource,
+};
+use crate::error::{Error, Result};
+use crate::loss::LossConfig;
+use crate::model::NetConfig;
+
+/// Where the training samples come from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DataConfig {
+    /// The general dataset: Haar-random links (trivial ones only with `trivial_only`).
+    #[default]
+    General,
+    /// Diagonal plaquettes (paper App. C.2); with `trivial_only` every sample has $C=0$, otherwise
+    /// $C$ is uniform in `-max_chern..=max_chern`.
+    Diagonal {
+        /// Law of the eigenphases at one site.
+        eigenphases: EigenphaseDistribution,
+        /// Largest $|C|$ of the non-trivial diagonal samples.
+        max_chern: i64,
+    },
+}
+
+/// Which device to train on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceChoice {
+    /// CUDA when available, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// The first CUDA device (an error when there is none).
+    Cuda,
+}
+
+impl DeviceChoice {
+    /// The tch device.
+    pub fn device(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+            DeviceChoice::Cuda => Err(Error::InvalidParameter {
+                name: "device",
+                value: "cuda".into(),
+                reason: "no CUDA device is available".into(),
+            }),
+        }
+    }
+}
+
+/// Everything that defines a training run (serialised as the run's `config.json`).
+///
+/// In JSON, `bands`, `grid` and `epochs` are required (so that an empty `{}` is an error, not a
+/// default run), every other field has the default of [`TrainConfig::default`], and unknown fields
+/// are errors (a misspelled key would otherwise have no effect). [`TrainConfig::validate`] checks
+/// every field's range with a message that names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Number of filled bands $n$ (links in $U(n)$).
+    pub bands: usize,
+    /// Lattice extents of the training samples: two (Chern number) or four (second Chern number).
+    pub grid: Vec<usize>,
+    /// Train on samples with $C=0$ only (the output scale is then fitted on a calibration set).
+    #[serde(default)]
+    pub trivial_only: bool,
+    /// Training data.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The network.
+    #[serde(default)]
+    pub model: NetConfig,
+    /// The loss.
+    #[serde(default)]
+    pub loss: LossConfig,
+    /// Optimiser.
+    #[serde(default)]
+    pub optimizer: AdamConfig,
+    /// Learning-rate schedule.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Number of epochs (at least 1).
+    pub epochs: usize,
+    /// Fresh samples per epoch.
+    #[serde(default = "defaults::samples_per_epoch")]
+    pub samples_per_epoch: usize,
+    /// Batch size.
+    #[serde(default = "defaults::batch")]
+    pub batch: usize,
+    /// Forward and backward the batch in chunks of this many samples, accumulating the gradients
+    /// before one optimiser step (0: the whole batch at once). Same gradients, less memory; only
+    /// for losses that are means over samples (local and global, not scale-invariant).
+    #[serde(default)]
+    pub micro_batch: usize,
+    /// Seed of the initial weights and of every sample stream. The weights are drawn from
+    /// libtorch's global generator, which [`Trainer::new`](super::Trainer::new) seeds with it.
+    #[serde(default)]
+    pub seed: u64,
+    /// libtorch intra-op threads for this run (0: libtorch's default). The trainer does not change
+    /// libtorch's global thread count: the caller applies it (`genet` does, with
+    /// `tch::set_num_threads`).
+    #[serde(default)]
+    pub threads: usize,
+    /// Labelled all-$C$ samples (general dataset) to fit the output scale on; 0 for none.
+    #[serde(default = "defaults::calibration_samples")]
+    pub calibration_samples: usize,
+    /// Labelled all-$C$ samples to report the accuracy on after each epoch; 0 for none.
+    #[serde(default = "defaults::validation_samples")]
+    pub validation_samples: usize,
+    /// Train in double precision.
+    #[serde(default)]
+    pub double_precision: bool,
+    /// Device.
+    #[serde(default = "defaults::device")]
+    pub device: DeviceChoice,
+}
+
+mod defaults {
+    use super::DeviceChoice;
+    pub(super) fn samples_per_epoch() -> usize {
+        1024
+    }
+    pub(super) fn batch() -> usize {
+        32
+    }
+    pub(super) fn calibration_samples() -> usize {
+        512
+    }
+    pub(super) fn validation_samples() -> usize {
+        256
+    }
+    pub(super) fn device() -> DeviceChoice {
+        DeviceChoice::Cpu
+    }
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            bands: 1,
+            grid: vec![5, 5],
+            trivial_only: false,
+            data: DataConfig::General,
+            model: NetConfig::default(),
+            loss: LossConfig::Local,
+            optimizer: AdamConfig::default(),
+            schedule: Schedule::Constant,
+            epochs: 10,
+            samples_per_epoch: defaults::samples_per_epoch(),
+            batch: defaults::batch(),
+            micro_batch: 0,
+            seed: 0,
+            threads: 0,
+            calibration_samples: defaults::calibration_samples(),
+            validation_samples: defaults::validation_samples(),
+            double_precision: false,
+            device: defaults::device(),
+        }
+    }
+}
+
+/// Largest lattice extent, band count, epoch count, ... a configuration may ask for: far beyond any
+/// run that fits in memory, small enough that products of them cannot overflow.
+const LARGE: usize = 1 << 20;
+
+impl TrainConfig {
+    /// Reads a configuration from JSON text (`source` names it in errors): unknown fields, a
+    /// missing `bands`, `grid` or `epochs`, and anything but an object are errors, and the values
+    /// are then checked by [`TrainConfig::validate`].
+    pub fn from_json(text: &str, source: &std::path::Path) -> Result<TrainConfig> {
+        let config: TrainConfig = serde_json::from_str(text).map_err(|e| Error::BadField {
+            path: source.to_path_buf(),
+            field: "(training configuration)".into(),
+            expected: "a JSON object with at least `bands`, `grid` and `epochs`, and only \
+                           the fields of a TrainConfig"
+                .into(),
+            found: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every field, with a message that names it: positive counts, finite positive rates,
+    /// factors in range, and combinations that cannot train (trivial-only data with the local
+    /// loss, micro-batches with the scale-invariant loss).
+    pub fn validate(&self) -> Result<()> {
+        fn bad(name: &'static str, value: impl ToString, reason: &'static str) -> Result<()> {
+            Err(Error::InvalidParameter {
+                name: name,
+                value: value.to_string(),
+                reason: reason.into(),
+            })
+        }
+        let count = |name: &'static str, value: usize, min: usize| -> Result<()> {
+            if value < min || value > LARGE {
+                return bad(
+                    name,
+                    value,
+                    if min == 0 {
+                        "must be at most 2^20"
+                    } else {
+                        "must be a positive integer, at most 2^20"
+                    },
+                );
+            }
+            Ok(())
+        };
+        count("bands", self.bands, 1)?;
+        if self.grid.len() != 2 && self.grid.len() != 4 {
+            return bad(
+                "grid",
+                format!("{:?}", self.grid),
+                "needs two extents (Chern number) or four (second Chern number)",
+            );
+        }
+        if self.grid.iter().any(|&l| l == 0 || l > LARGE) {
+            return bad(
+                "grid",
+                format!("{:?}", self.grid),
+                "every extent must be a positive integer, at most 2^20",
+            );
+        }
+        count("epochs", self.epochs, 1)?;
+        count("samples_per_epoch", self.samples_per_epoch, 1)?;
+        count("batch", self.batch, 1)?;
+        count("micro_batch", self.micro_batch, 0)?;
+        count("threads", self.threads, 0)?;
+        count("calibration_samples", self.calibration_samples, 0)?;
+        count("validation_samples", self.validation_samples, 0)?;
+        if self.micro_batch > 0
+            && self.micro_batch < self.batch
+            && self.loss == LossConfig::ScaleInvariant
+        {
+            return bad(
+                "micro_batch",
+                self.micro_batch,
+                "the scale-invariant loss is not a mean over samples: train it without micro-batches",
+            );
+        }
+        let AdamConfig {
+            lr,
+            beta1,
+            beta2,
+            eps,
+        } = self.optimizer;
+        if !(lr > 0.0 && lr.is_finite()) {
+            return bad("optimizer.lr", lr, "must be positive and finite");
+        }
+        if !(0.0..1.0).contains(&beta1) {
+            return bad("optimizer.beta1", beta1, "must lie in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&beta2) {
+            return bad("optimizer.beta2", beta2, "must lie in [0, 1)");
+        }
+        if !(eps > 0.0 && eps.is_finite()) {
+            return bad("optimizer.eps", eps, "must be positive and finite");
+        }
+        match self.schedule {
+            Schedule::Constant => {}
+            Schedule::Cosine { min_factor } => {
+                if !(0.0..=1.0).contains(&min_factor) {
+                    return bad(
+                        "schedule.min_factor",
+                        min_factor,
+                        "must lie in [0, 1] (a negative factor is a negative learning rate)",
+                    );
+                }
+            }
+            Schedule::Step { every, gamma } => {
+                count("schedule.every", every, 1)?;
+                if !(gamma > 0.0 && gamma <= 1.0) {
+                    return bad("schedule.gamma", gamma, "must lie in (0, 1]");
+                }
+            }
+        }
+        match self.loss {
+            LossConfig::Local | LossConfig::ScaleInvariant => {}
+            LossConfig::Global {
+                delta,
+                spread_weight,
+            } => {
+                if !(delta >= 0.0 && delta.is_finite()) {
+                    return bad("loss.delta", delta, "must be zero or positive, and finite");
+                }
+                if !(spread_weight >= 0.0 && spread_weight.is_finite()) {
+                    return bad(
+                        "loss.spread_weight",
+                        spread_weight,
+                        "must be zero or positive, and finite",
+                    );
+                }
+            }
+        }
+        if self.trivial_only && self.loss == LossConfig::Local {
+            return bad(
+                "loss",
+                "local",
+                "trivial-only training needs a global loss (local labels are not C = 0 only)",
+            );
+        }
+        if let DataConfig::Diagonal { max_chern, .. } = self.data {
+            if self.grid.len() != 2 {
+                return bad(
+                    "data",
+                    "diagonal",
+                    "the diagonal dataset is two-dimensional: give a grid of two extents",
+                );
+            }
+            if !(0..=LARGE as i64).contains(&max_chern) {
+                return bad("data.max_chern", max_chern, "must be zero or positive");
+            }
+        }
+        self.model.validate()
+    }
+
+    /// An upper estimate of the bytes this run needs: one training step (the network's
+    /// activations and gradients on a batch, or a micro-batch) and the fixed calibration and
+    /// validation sets. For refusing work up front; not a measurement.
+    pub fn memory_estimate(&self) -> f64 {
+        let d = self.grid.len();
+        let planes = d * d.saturating_sub(1) / 2;
+        let volume: f64 = self.grid.iter().map(|&l| l as f64).product();
+        let real_bytes = if self.double_precision { 8 } else { 4 };
+        let step = if self.micro_batch > 0 {
+            self.micro_batch.min(self.batch)
+        } else {
+            self.batch
+        };
+        let sample = volume * (self.bands as f64).powi(2) * 16.0 * 2.0 * (d + planes) as f64;
+        let fixed = (self.calibration_samples + self.validation_samples) as f64 * sample;
+        self.model
+            .memory_estimate(planes, volume, self.bands, step, real_bytes)
+            + self.batch as f64 * sample
+            + fixed
+    }
+
+    /// Seed of the calibration set (independent of the training stream).
+    pub fn calibration_seed(&self) -> u64 {
+        self.seed ^ 0x6361_6c69_6272_6174
+    }
+
+    /// Seed of the per-epoch validation set.
+    pub fn validation_seed(&self) -> u64 {
+        self.seed ^ 0x7661_6c69_6461_7465
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        if self.double_precision {
+            Kind::Double
+        } else {
+            Kind::Float
+        }
+    }
+
+    fn precision(&self) -> crate::convert::Precision {
+        if self.double_precision {
+            crate::convert::Precision::Double
+        } else {
+            crate::convert::Precision::Single
+        }
+    }
+
+    /// A general-dataset source on `grid` with all Chern numbers (for calibration and tests).
+    pub fn all_chern_source(&self, grid: &[usize], seed: u64) -> Result<HaarSource> {
+        HaarSource::new(GeneralConfig {
+            extents: grid.to_vec(),
+            n: self.bands,
+            trivial_only: false,
+            seed,
+            precision: self.precision(),
+            ..Default::default()
+        })
+    }
+
+    /// The training stream of the run (positioned by the trainer for exact resumption).
+    pub fn training_source(&self) -> Result<Box<dyn SampleSource>> {
+        Ok(match self.data {
+            DataConfig::General => Box::new(HaarSource::new(GeneralConfig {
+                extents: self.grid.clone(),
+                n: self.bands,
+                trivial_only: self.trivial_only,
+                seed: self.seed,
+                precision: self.precision(),
+                ..Default::default()
+            })?),
+            DataConfig::Diagonal {
+                eigenphases,
+                max_chern,
+            } => Box::new(DiagonalSource::new(DiagonalConfig {
+                extents: self.grid.clone(),
+                n: self.bands,
+                chern: if self.trivial_only {
+                    ChernChoice::Zero
+                } else {
+                    ChernChoice::Range {
+                        lo: -max_chern,
+                        hi: max_chern,
+                    }
+                },
+                eigenphases,
+                seed: self.seed,
+                precision: self.precision(),
+                ..Default::default()
+            })?),
+        })
+    }
+}

@@ -1,0 +1,612 @@
+//! The training loop.
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tch::{Device, Tensor, nn};
+
+use super::checkpoint::{Checkpoint, TrainState};
+use super::config::TrainConfig;
+use super::metrics::{EpochMetrics, append_line};
+use super::optimiser::Adam;
+use super::{CHECKPOINT, CONFIG, METRICS};
+use crate::data::{Batch, SampleSource};
+use crate::error::{Error, Result};
+use crate::eval::{calibrate_rescale, evaluate_batch};
+use crate::model::{GaugeNet, gauge_net};
+use crate::progress::Progress;
+use crate::tensor_file::write_atomic;
+
+/// A training run in a directory.
+pub struct Trainer {
+    config: TrainConfig,
+    dir: PathBuf,
+    device: Device,
+    vs: nn::VarStore,
+    net: GaugeNet,
+    adam: Adam,
+    state: TrainState,
+    source: Box<dyn SampleSource>,
+    calibration: Option<Batch>,
+    validation: Option<Batch>,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("dir", &self.dir)
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+impl Trainer {
+    /// A fresh run of `config` in `dir` (created; an existing checkpoint there is an error: use
+    /// [`Trainer::resume`]).
+    ///
+    /// Global libtorch state: the initial weights are drawn from libtorch's global random generator
+    /// (libtorch has no per-model generator), which this seeds with [`TrainConfig::seed`] (so do
+    /// [`Trainer::resume`] and [`Trainer::resume_with`] before they overwrite the weights). The
+    /// thread count is left alone: set it with `tch::set_num_threads` (the `threads` field is for
+    /// the caller). Every sample stream has its own seeded generator.
+    pub fn new(config: TrainConfig, dir: impl AsRef<Path>) -> Result<Trainer> {
+        config.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        if dir.join(CHECKPOINT).exists() {
+            return Err(Error::InvalidParameter {
+                name: "out",
+                value: dir.display().to_string(),
+                reason: "already holds a checkpoint: resume it or choose another directory".into(),
+            });
+        }
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let trainer = Self::build(
+            config,
+            dir,
+            TrainState {
+                rescale: 1.0,
+                ..Default::default()
+            },
+        )?;
+        let json = serde_json::to_string_pretty(&trainer.config).expect("config serialises");
+        write_atomic(&trainer.dir.join(CONFIG), json.as_bytes())?;
+        Ok(trainer)
+    }
+
+    /// Continues the run saved in `dir` (weights, optimiser state and stream positions restored).
+    pub fn resume(dir: impl AsRef<Path>) -> Result<Trainer> {
+        let ckpt = Checkpoint::read(dir.as_ref())?;
+        Self::resume_with(dir, ckpt)
+    }
+
+    /// Continues from a checkpoint read earlier, whose configuration the caller may have changed
+    /// (more epochs, say; the network must stay the same).
+    pub fn resume_with(dir: impl AsRef<Path>, ckpt: Checkpoint) -> Result<Trainer> {
+        let dir = dir.as_ref().to_path_buf();
+        let mut trainer = Self::build(ckpt.config.clone(), dir, ckpt.state.clone())?;
+        ckpt.load_into(&trainer.vs, "model.")?;
+        let vars = ordered_vars(&trainer.vs);
+        for (i, name) in ordered_names(&trainer.vs).iter().enumerate() {
+            for (moment, slot) in [("m", &mut trainer.adam.m[i]), ("v", &mut trainer.adam.v[i])] {
+                let field = format!("adam.{moment}.{name}");
+                let t = ckpt.tensor(&field, trainer.device)?;
+                if t.size() != vars[i].size() {
+                    return Err(Error::BadField {
+                        path: ckpt.path().to_path_buf(),
+                        field,
+                        expected: format!("shape {:?}", vars[i].size()),
+                        found: format!("shape {:?}", t.size()),
+                    });
+                }
+                *slot = t.f_to_kind(vars[i].kind())?;
+            }
+        }
+        trainer.adam.t = ckpt.state.adam_t;
+        let json = serde_json::to_string_pretty(&trainer.config).expect("config serialises");
+        write_atomic(&trainer.dir.join(CONFIG), json.as_bytes())?;
+        Ok(trainer)
+    }
+
+    fn build(config: TrainConfig, dir: PathBuf, state: TrainState) -> Result<Trainer> {
+        let device = config.device.device()?;
+        // libtorch draws initial weights from its global generator only: seed it (documented on
+        // `Trainer::new`).
+        tch::manual_seed(config.seed as i64);
+        let mut vs = nn::VarStore::new(device);
+        vs.set_kind(config.kind());
+        let net = gauge_net(vs.root(), config.grid.len(), &config.model)?;
+        let adam = Adam::new(config.optimizer, &ordered_vars(&vs));
+        let mut source = config.training_source()?;
+        source.set_links(net.needs_links());
+        let fixed = |size: usize, seed: u64| -> Result<Option<Batch>> {
+            if size == 0 {
+                return Ok(None);
+            }
+            Ok(Some(
+                config.all_chern_source(&config.grid, seed)?.sample(size)?,
+            ))
+        };
+        let calibration = fixed(config.calibration_samples, config.calibration_seed())?;
+        let validation = fixed(config.validation_samples, config.validation_seed())?;
+        Ok(Trainer {
+            config,
+            dir,
+            device,
+            vs,
+            net,
+            adam,
+            state,
+            source,
+            calibration,
+            validation,
+        })
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The network.
+    pub fn net(&self) -> &GaugeNet {
+        &self.net
+    }
+
+    /// The variables.
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    /// The run state (epochs done, output scale).
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        self.config.samples_per_epoch.div_ceil(self.config.batch)
+    }
+
+    /// One optimiser step on `batch`; returns the loss. A non-finite loss is an error and leaves
+    /// the weights untouched.
+    pub fn train_step(&mut self, batch: &Batch) -> Result<f64> {
+        let batch = batch.to_device(self.device);
+        let vars = ordered_vars(&self.vs);
+        for v in &vars {
+            let mut g = v.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        let size = batch.len();
+        let chunk = if self.config.micro_batch == 0 {
+            size
+        } else {
+            self.config.micro_batch.min(size)
+        };
+        // Each chunk's loss is weighted by its share of the batch, so the accumulated gradient is
+        // the gradient of the batch mean; a non-finite chunk stops the step before the update.
+        let mut value = 0.0;
+        let mut start = 0;
+        while start < size {
+            let end = (start + chunk).min(size);
+            let part = if end - start == size {
+                batch.shallow_clone()
+            } else {
+                batch.slice(start, end)
+            };
+            let links = match self.net.needs_links() {
+                true => Some(part.links()?),
+                false => None,
+            };
+            let f = self.net.forward(&part.plaquettes, links);
+            let weight = (end - start) as f64 / size as f64;
+            let loss = self.config.loss.loss(&f, &part.site_labels, &part.chern) * weight;
+            let v = loss.double_value(&[]);
+            if !v.is_finite() {
+                for var in &vars {
+                    let mut g = var.grad();
+                    if g.defined() {
+                        let _ = g.zero_();
+                    }
+                }
+                return Err(Error::NonFiniteLoss {
+                    epoch: self.state.epoch + 1,
+                    step: self.state.step + 1,
+                    loss: v,
+                });
+            }
+            loss.backward();
+            value += v;
+            start = end;
+        }
+        let total = self.steps_per_epoch() * self.config.epochs;
+        let lr = self.config.optimizer.lr
+            * self
+                .config
+                .schedule
+                .factor(self.state.step, total, self.steps_per_epoch());
+        self.adam.step(&vars, lr);
+        self.state.step += 1;
+        self.state.adam_t = self.adam.t;
+        Ok(value)
+    }
+
+    /// Trains the remaining epochs, writing a checkpoint and a metrics line after each; `progress`
+    /// shows a progress bar. Returns the metrics of the epochs run now.
+    pub fn train(&mut self, progress: bool) -> Result<Vec<EpochMetrics>> {
+        self.train_epochs(usize::MAX, progress)
+    }
+
+    /// Trains at most `count` of the remaining epochs (a time slice of a long run; the schedule
+    /// still spans all [`TrainConfig::epochs`]), checkpointing after each.
+    pub fn train_epochs(&mut self, count: usize, progress: bool) -> Result<Vec<EpochMetrics>> {
+        let spe = self.steps_per_epoch();
+        let stop = self
+            .config
+            .epochs
+            .min(self.state.epoch.saturating_add(count));
+        let remaining = stop.saturating_sub(self.state.epoch);
+        let bar = Progress::new(
+            (remaining * spe) as u64,
+            "{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}",
+            progress,
+        );
+        let mut out = Vec::new();
+        while self.state.epoch < stop {
+            let start = Instant::now();
+            let first = (self.state.epoch * self.config.samples_per_epoch) as u64;
+            self.source.seek(first);
+            let mut sum = 0.0;
+            let mut left = self.config.samples_per_epoch;
+            while left > 0 {
+                let b = left.min(self.config.batch);
+                let batch = self.source.sample(b)?;
+                sum += self.train_step(&batch)? * b as f64;
+                left -= b;
+                bar.inc(1);
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            self.state.epoch += 1;
+            self.state.train_seconds += seconds;
+            let rescale = match &self.calibration {
+                Some(cal) if self.config.trivial_only => {
+                    Some(calibrate_rescale(&self.net, cal, self.config.batch)?)
+                }
+                _ => None,
+            };
+            if let Some(k) = rescale {
+                self.state.rescale = k;
+            }
+            let val_accuracy = match &self.validation {
+                Some(val) => Some(
+                    evaluate_batch(&self.net, val, self.config.batch, self.state.rescale)?.accuracy,
+                ),
+                None => None,
+            };
+            let total = spe * self.config.epochs;
+            let lr =
+                self.config.optimizer.lr * self.config.schedule.factor(self.state.step, total, spe);
+            let m = EpochMetrics {
+                epoch: self.state.epoch,
+                step: self.state.step,
+                loss: sum / self.config.samples_per_epoch as f64,
+                lr,
+                seconds,
+                train_seconds: self.state.train_seconds,
+                samples_per_second: self.config.samples_per_epoch as f64 / seconds,
+                rescale,
+                val_accuracy,
+            };
+            bar.set_message(|| {
+                format!(
+                    "loss {:.4}{}",
+                    m.loss,
+                    m.val_accuracy
+                        .map(|a| format!(" val acc {:.1}%", 100.0 * a))
+                        .unwrap_or_default()
+                )
+            });
+            self.save()?;
+            append_line(
+                &self.dir.join(METRICS),
+                &serde_json::to_string(&m).expect("metrics serialise"),
+            )?;
+            out.push(m);
+        }
+        bar.finish();
+        Ok(out)
+    }
+
+    /// Writes the checkpoint atomically (temporary file, then rename).
+    pub fn save(&self) -> Result<()> {
+        let mut tensors: Vec<(String, Tensor)> = Vec::new();
+        for (name, t) in self.vs.variables() {
+            tensors.push((format!("model.{name}"), t));
+        }
+        for (i, name) in ordered_names(&self.vs).iter().enumerate() {
+            tensors.push((format!("adam.m.{name}"), self.adam.m[i].shallow_clone()));
+            tensors.push((format!("adam.v.{name}"), self.adam.v[i].shallow_clone()));
+        }
+        let path = self.dir.join(CHECKPOINT);
+        let bytes = Checkpoint::encode(&tensors, &self.state, &self.config, &path)?;
+        write_atomic(&path, &bytes)
+    }
+}
+
+/// Trainable variables sorted by name (a stable order for the optimiser state).
+fn ordered_names(vs: &nn::VarStore) -> Vec<String> {
+    let mut names: Vec<String> = vs.variables().into_keys().collect();
+    names.sort();
+    names
+}
+
+fn ordered_vars(vs: &nn::VarStore) -> Vec<Tensor> {
+    let vars = vs.variables();
+    ordered_names(vs)
+        .iter()
+        .map(|n| vars[n].shallow_clone())
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::loss::LossConfig;
+    use crate::model::NetConfig;
+    use crate::train::{AdamConfig, Schedule};
+
+    /// A run small enough for unit tests (3x3, channels 4, 4, double precision).
+    pub(crate) fn small_config() -> TrainConfig {
+        TrainConfig {
+            bands: 1,
+            grid: vec![3, 3],
+            model: NetConfig {
+                channels: vec![4, 4],
+                ..Default::default()
+            },
+            loss: LossConfig::Local,
+            optimizer: AdamConfig {
+                lr: 1e-2,
+                ..Default::default()
+            },
+            epochs: 2,
+            samples_per_epoch: 32,
+            batch: 8,
+            seed: 5,
+            calibration_samples: 0,
+            validation_samples: 0,
+            double_precision: true,
+            ..Default::default()
+        }
+    }
+
+    /// A fresh (removed) directory under the system temp dir, unique to this process.
+    pub(crate) fn tmp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("gauge-nn-train-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// 60 steps on one fixed batch of `cfg`'s stream bring the loss below 0.6 of its first value.
+    fn assert_training_lowers_the_loss(cfg: TrainConfig, batch: usize, name: &str) -> Batch {
+        let dir = tmp_dir(name);
+        let mut t = Trainer::new(cfg, &dir).unwrap();
+        let data = t.config().training_source().unwrap().sample(batch).unwrap();
+        let first = t.train_step(&data).unwrap();
+        let mut last = first;
+        for _ in 0..60 {
+            last = t.train_step(&data).unwrap();
+        }
+        assert!(last < 0.6 * first, "{name}: loss {first} -> {last}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        data
+    }
+
+    #[test]
+    fn training_lowers_the_loss() {
+        assert_training_lowers_the_loss(small_config(), 16, "lowers");
+    }
+
+    #[test]
+    fn four_dimensional_training_fits_the_second_chern_density() {
+        // 4D links: the network reads the 6 plaquette planes and outputs one value per site,
+        // trained on the gauge-invariant second-Chern density q(x).
+        let cfg = TrainConfig {
+            grid: vec![2, 2, 2, 2],
+            bands: 2,
+            ..small_config()
+        };
+        let data = assert_training_lowers_the_loss(cfg, 8, "four_d");
+        assert_eq!(data.plaquettes.size()[..6], [8, 6, 2, 2, 2, 2]);
+        assert_eq!(data.site_labels.size(), [8, 2, 2, 2, 2]);
+    }
+
+    #[test]
+    fn resume_reproduces_an_uninterrupted_run() {
+        let (a, b) = (tmp_dir("a"), tmp_dir("b"));
+        let mut full = Trainer::new(small_config(), &a).unwrap();
+        let m_full = full.train(false).unwrap();
+        assert_eq!(m_full.len(), 2);
+
+        let mut half = Trainer::new(
+            TrainConfig {
+                epochs: 1,
+                ..small_config()
+            },
+            &b,
+        )
+        .unwrap();
+        half.train(false).unwrap();
+        // Extend the saved run to two epochs by rewriting its configuration in the checkpoint.
+        let mut ckpt = Checkpoint::read(&b).unwrap();
+        ckpt.config.epochs = 2;
+        let mut resumed = Trainer::resume_with(&b, ckpt).unwrap();
+        assert_eq!(resumed.state().epoch, 1);
+        let m_res = resumed.train(false).unwrap();
+        assert_eq!(m_res.len(), 1);
+        assert!(
+            (m_res[0].loss - m_full[1].loss).abs() < 1e-9,
+            "{} vs {}",
+            m_res[0].loss,
+            m_full[1].loss
+        );
+        let (va, vb) = (
+            full.var_store().variables(),
+            resumed.var_store().variables(),
+        );
+        for (name, ta) in &va {
+            let d = (ta - &vb[name]).abs().max().double_value(&[]);
+            assert!(d < 1e-9, "{name}: {d}");
+        }
+        // And a checkpoint read back gives the same predictions.
+        let (_, net) = Checkpoint::read(&a).unwrap().network(Device::Cpu).unwrap();
+        let batch = full.config().training_source().unwrap().sample(4).unwrap();
+        let p1 = crate::eval::predict(full.net(), &batch, 4).unwrap();
+        let p2 = crate::eval::predict(&net, &batch, 4).unwrap();
+        assert_eq!(p1, p2);
+        let lines = std::fs::read_to_string(a.join(METRICS)).unwrap();
+        assert_eq!(lines.lines().count(), 2);
+        std::fs::remove_dir_all(&a).unwrap();
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+
+    #[test]
+    fn nan_loss_stops_training_and_keeps_the_checkpoint() {
+        let dir = tmp_dir("nan");
+        let mut t = Trainer::new(
+            TrainConfig {
+                epochs: 1,
+                ..small_config()
+            },
+            &dir,
+        )
+        .unwrap();
+        t.train(false).unwrap();
+        let before = std::fs::read(dir.join(CHECKPOINT)).unwrap();
+        let weights: Vec<Tensor> = ordered_vars(t.var_store())
+            .iter()
+            .map(|v| v.copy())
+            .collect();
+        let mut src = t.config().training_source().unwrap();
+        let good = src.sample(4).unwrap();
+        let bad = Batch {
+            plaquettes: &good.plaquettes * f64::NAN,
+            links: good.links.as_ref().map(Tensor::shallow_clone),
+            site_labels: good.site_labels.shallow_clone(),
+            chern: good.chern.shallow_clone(),
+        };
+        match t.train_step(&bad) {
+            Err(Error::NonFiniteLoss {
+                epoch: 2,
+                step: 5,
+                loss,
+            }) => assert!(loss.is_nan()),
+            other => panic!("expected NonFiniteLoss, got {other:?}"),
+        }
+        for (w, v) in weights.iter().zip(ordered_vars(t.var_store())) {
+            assert!(w.equal(&v));
+        }
+        assert_eq!(std::fs::read(dir.join(CHECKPOINT)).unwrap(), before);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn micro_batches_give_the_same_step() {
+        for loss in [LossConfig::Local, LossConfig::PAPER_GLOBAL] {
+            let (a, b) = (tmp_dir("micro-a"), tmp_dir("micro-b"));
+            let mut whole = Trainer::new(
+                TrainConfig {
+                    loss,
+                    ..small_config()
+                },
+                &a,
+            )
+            .unwrap();
+            let cfg = TrainConfig {
+                loss,
+                micro_batch: 3,
+                ..small_config()
+            };
+            let mut parts = Trainer::new(cfg, &b).unwrap();
+            let batch = whole.config().training_source().unwrap().sample(8).unwrap();
+            for _ in 0..3 {
+                let l1 = whole.train_step(&batch).unwrap();
+                let l2 = parts.train_step(&batch).unwrap();
+                assert!(
+                    (l1 - l2).abs() < 1e-12 * l1.abs().max(1.0),
+                    "{loss:?}: {l1} vs {l2}"
+                );
+            }
+            let (va, vb) = (whole.var_store().variables(), parts.var_store().variables());
+            for (name, t) in &va {
+                let d = (t - &vb[name]).abs().max().double_value(&[]);
+                assert!(d < 1e-10, "{loss:?} {name}: {d}");
+            }
+            std::fs::remove_dir_all(&a).unwrap();
+            std::fs::remove_dir_all(&b).unwrap();
+        }
+        let c = TrainConfig {
+            loss: LossConfig::ScaleInvariant,
+            trivial_only: true,
+            micro_batch: 4,
+            ..small_config()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(Error::InvalidParameter {
+                name: "micro_batch",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn schedules() {
+        assert_eq!(Schedule::Constant.factor(7, 10, 2), 1.0);
+        let c = Schedule::Cosine { min_factor: 0.1 };
+        assert!((c.factor(0, 10, 2) - 1.0).abs() < 1e-12);
+        assert!((c.factor(5, 10, 2) - 0.55).abs() < 1e-12);
+        assert!((c.factor(10, 10, 2) - 0.1).abs() < 1e-12);
+        let s = Schedule::Step {
+            every: 2,
+            gamma: 0.5,
+        };
+        assert_eq!(s.factor(3, 100, 2), 1.0); // epoch 1
+        assert_eq!(s.factor(4, 100, 2), 0.5); // epoch 2
+        assert_eq!(s.factor(8, 100, 2), 0.25);
+    }
+
+    #[test]
+    fn invalid_configs_are_rejected() {
+        let c = TrainConfig {
+            trivial_only: true,
+            loss: LossConfig::Local,
+            ..small_config()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(Error::InvalidParameter { name: "loss", .. })
+        ));
+        let c = TrainConfig {
+            batch: 0,
+            ..small_config()
+        };
+        assert!(c.validate().is_err());
+        let c = TrainConfig {
+            optimizer: AdamConfig {
+                lr: f64::NAN,
+                ..Default::default()
+            },
+            ..small_config()
+        };
+        assert!(c.validate().is_err());
+    }
+}
