@@ -420,7 +420,7 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.contains("filled bands"));
 
         // Running it again trains nothing and reproduces every number.
-        let again = run_band_sweep(&config, &dir, false, |s| crate::plot::sweep_step(s)).unwrap();
+        let again = run_band_sweep(&config, &dir, false, crate::plot::sweep_step).unwrap();
         for (a, b) in again.runs.iter().zip(&report.runs) {
             assert_eq!(metric_lines(&a.dir), 2);
             assert_eq!(a.train_seconds, b.train_seconds);
@@ -447,7 +447,7 @@ mod tests {
             .train(false)
             .unwrap();
         // Its stored config says 1 epoch, the sweep asks 2: a different run, refused.
-        let err = run_band_sweep(&config, &dir, false, |s| crate::plot::sweep_step(s)).unwrap_err();
+        let err = run_band_sweep(&config, &dir, false, crate::plot::sweep_step).unwrap_err();
         match &err {
             Error::SweepMismatch {
                 field,
@@ -472,7 +472,7 @@ mod tests {
             .train_epochs(1, false)
             .unwrap();
         assert_eq!(metric_lines(&run_dir), 1);
-        let report = run_band_sweep(&config, &dir, false, |s| crate::plot::sweep_step(s)).unwrap();
+        let report = run_band_sweep(&config, &dir, false, crate::plot::sweep_step).unwrap();
         assert_eq!(report.runs[0].epochs, 2);
         assert_eq!(metric_lines(&run_dir), 2, "one more epoch, not a fresh run");
         std::fs::remove_dir_all(&dir).ok();
@@ -484,7 +484,7 @@ mod tests {
         let mut c = tiny();
         c.bands = vec![];
         assert!(matches!(
-            run_band_sweep(&c, &dir, false, |s| crate::plot::sweep_step(s)),
+            run_band_sweep(&c, &dir, false, crate::plot::sweep_step),
             Err(Error::InvalidParameter { name: "bands", .. })
         ));
         c.bands = vec![1, 2, 1];

@@ -5,7 +5,7 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray_npy::{NpzWriter, ReadNpyError, ReadNpyExt, ReadNpzError};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -203,41 +203,49 @@ impl Dataset {
     }
 
     /// Reads an `.npz` archive.
+    ///
+    /// Each entry's size is checked against the archive and its `.npy` header against the entry
+    /// before anything is allocated for it, so a damaged or hostile file is an error naming the
+    /// field instead of an allocation of the size its header claims.
     pub fn load_npz(path: impl AsRef<Path>) -> Result<Dataset> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|source| io_error(path, source))?;
-        let mut npz = NpzReader::new(BufReader::new(file)).map_err(|source| Error::NpzRead {
-            path: path.to_path_buf(),
-            field: "(archive)".into(),
-            source,
-        })?;
+        let file_len = file
+            .metadata()
+            .map_err(|source| io_error(path, source))?
+            .len();
+        let mut archive =
+            zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::NpzRead {
+                path: path.to_path_buf(),
+                field: "(archive)".into(),
+                source: ReadNpzError::Zip(e),
+            })?;
         let mut stored = Vec::with_capacity(FIELDS.len());
         for field in FIELDS {
-            let read_error = |source| Error::NpzRead {
+            let bytes = read_npz_entry(&mut archive, field, file_len, path)?;
+            let read_error = |e: ReadNpyError| Error::NpzRead {
                 path: path.to_path_buf(),
                 field: field.to_string(),
-                source,
+                source: ReadNpzError::Npy(e),
             };
-            let values = if field == "chern" {
-                let a: ArrayD<i64> = npz.by_name(field).map_err(read_error)?;
-                (a.shape().to_vec(), Values::I64(a.iter().copied().collect()))
-            } else if field == "site_labels" {
-                let a: ArrayD<f32> = npz.by_name(field).map_err(read_error)?;
-                (a.shape().to_vec(), Values::F32(a.iter().copied().collect()))
-            } else {
-                // Single or double precision: try the file's dtype both ways.
-                match npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(field) {
-                    Ok(a) => (a.shape().to_vec(), Values::F32(a.iter().copied().collect())),
-                    Err(_) => {
-                        let a: ArrayD<f64> = npz.by_name(field).map_err(read_error)?;
-                        (a.shape().to_vec(), Values::F64(a.iter().copied().collect()))
-                    }
+            let (shape, values) = match npy_descr(&bytes).as_deref() {
+                Some("<i8") => {
+                    let a = ArrayD::<i64>::read_npy(&bytes[..]).map_err(read_error)?;
+                    (a.shape().to_vec(), Values::I64(a.iter().copied().collect()))
+                }
+                Some("<f8") => {
+                    let a = ArrayD::<f64>::read_npy(&bytes[..]).map_err(read_error)?;
+                    (a.shape().to_vec(), Values::F64(a.iter().copied().collect()))
+                }
+                _ => {
+                    let a = ArrayD::<f32>::read_npy(&bytes[..]).map_err(read_error)?;
+                    (a.shape().to_vec(), Values::F32(a.iter().copied().collect()))
                 }
             };
             stored.push(Stored {
                 name: field.to_string(),
-                shape: values.0,
-                values: values.1,
+                shape,
+                values,
             });
         }
         Dataset::new(from_stored(stored, path)?)
@@ -408,6 +416,112 @@ fn from_stored(stored: Vec<Stored>, path: &Path) -> Result<Batch> {
     })
 }
 
+/// The bytes of the `.npy` entry `field` of an archive of `file_len` bytes, read only after its
+/// declared size was checked against the archive, and checked against its own `.npy` header.
+fn read_npz_entry<R: std::io::Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    field: &str,
+    file_len: u64,
+    path: &Path,
+) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let corrupt = |reason: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("field `{field}`: {reason}"),
+    };
+    let entry = archive
+        .by_name(&format!("{field}.npy"))
+        .map_err(|e| Error::NpzRead {
+            path: path.to_path_buf(),
+            field: field.to_string(),
+            source: ReadNpzError::Zip(e),
+        })?;
+    let declared = entry.size();
+    // Deflate expands at most ~1032-fold; stored entries not at all.
+    let bound = entry
+        .compressed_size()
+        .min(file_len)
+        .saturating_mul(1100)
+        .saturating_add(4096);
+    if declared > bound {
+        return Err(corrupt(format!(
+            "the archive declares {declared} bytes for it, more than a {file_len}-byte file can hold"
+        )));
+    }
+    let mut bytes = Vec::new();
+    entry
+        .take(declared.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| io_error(path, source))?;
+    if bytes.len() as u64 != declared {
+        return Err(corrupt(format!(
+            "the archive declares {declared} bytes, the entry holds {}",
+            bytes.len()
+        )));
+    }
+    let (header_end, data_bytes) = npy_data_size(&bytes).map_err(corrupt)?;
+    let found = bytes.len() - header_end;
+    if data_bytes != Some(found) {
+        return Err(corrupt(format!(
+            "the .npy header declares {} bytes of data, the entry holds {found} (truncated or \
+             damaged file)",
+            data_bytes.map_or_else(|| "more than 2^64".to_string(), |b| b.to_string())
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The `.npy` header of `bytes`: where the data starts and how many bytes the header's shape and
+/// dtype declare (`None` when that overflows).
+fn npy_data_size(bytes: &[u8]) -> std::result::Result<(usize, Option<usize>), String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("not a .npy entry (no \\x93NUMPY magic)".into());
+    }
+    let (start, len): (usize, usize) = match bytes[6] {
+        1 => (10, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
+        2 | 3 if bytes.len() >= 12 => (
+            12,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        v => return Err(format!("unknown .npy format version {v}")),
+    };
+    let end = start
+        .checked_add(len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| format!("the .npy header claims {len} bytes, more than the entry holds"))?;
+    let header = std::str::from_utf8(&bytes[start..end])
+        .map_err(|_| "the .npy header is not text".to_string())?;
+    let descr = npy_descr(bytes).ok_or_else(|| "the .npy header has no 'descr'".to_string())?;
+    let item: usize = descr
+        .get(2..)
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| format!("unknown .npy dtype {descr}"))?;
+    let shape = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|r| r.split_once('('))
+        .and_then(|(_, r)| r.split_once(')'))
+        .map(|(t, _)| t)
+        .ok_or_else(|| "the .npy header has no 'shape'".to_string())?;
+    let mut total = Some(item);
+    for dim in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let d: usize = dim
+            .parse()
+            .map_err(|_| format!("the .npy shape entry `{dim}` is not a size"))?;
+        total = total.and_then(|t| t.checked_mul(d));
+    }
+    Ok((end, total))
+}
+
+/// The `descr` of a `.npy` header (`<f4`, `<f8`, `<i8`, ...), if it has one.
+fn npy_descr(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes.get(..bytes.len().min(4096))?);
+    let rest = text.split("'descr':").nth(1)?;
+    let mut quoted = rest.split('\'');
+    quoted.next()?;
+    quoted.next().map(str::to_string)
+}
+
 /// The product of a shape's entries, `None` on overflow.
 fn product(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &x| acc.checked_mul(x))
@@ -464,6 +578,7 @@ mod tests {
     use super::*;
     use crate::convert::Precision;
     use crate::data::{DiagonalConfig, DiagonalSource, GeneralConfig, HaarSource};
+    use ndarray_npy::NpzReader;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("gauge-nn-dataset-{}", std::process::id()));

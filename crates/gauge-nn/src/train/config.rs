@@ -196,7 +196,7 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         fn bad(name: &'static str, value: impl ToString, reason: &'static str) -> Result<()> {
             Err(Error::InvalidParameter {
-                name: name,
+                name,
                 value: value.to_string(),
                 reason: reason.into(),
             })

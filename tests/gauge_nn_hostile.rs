@@ -1,0 +1,403 @@
+//! Hostile input for gauge-nn's file readers and configurations: truncated files, flipped bits,
+//! random bytes and absurd headers given to checkpoints and datasets (`.safetensors` and `.npz`),
+//! and malformed training configurations. Every case must end in an error (or, where a change
+//! cannot matter, in exactly the original content) -- never a panic, never a silently different
+//! result -- and reading must allocate no more than a small multiple of the input's size.
+//!
+//! The allocation bound is measured by a counting global allocator: each thread keeps its own
+//! count of live bytes and its peak, so the parallel test threads do not see each other.
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use gauge_nn::data::{Dataset, GeneralConfig, HaarSource, SampleSource};
+use gauge_nn::model::NetConfig;
+use gauge_nn::train::{Checkpoint, TrainConfig, Trainer};
+use gauge_nn::{Error, LossConfig};
+use proptest::prelude::*;
+
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn add(bytes: isize) {
+    // `try_with`: the thread-local may already be gone while a thread shuts down.
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + bytes;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the counters are plain
+// thread-local cells that allocate nothing.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        add(layout.size() as isize);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        add(-(layout.size() as isize));
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        add(layout.size() as isize);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        add(new_size as isize - layout.size() as isize);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f` and returns its result with the peak of bytes it had allocated at once on this thread.
+fn peak_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let start = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(start));
+    let out = f();
+    let peak = PEAK.with(Cell::get) - start;
+    (out, peak.max(0) as usize)
+}
+
+/// The allocation a reader may need for an input of `len` bytes: a few copies and conversions of
+/// the data, plus a fixed amount for the parsed header and the error message.
+fn allocation_bound(len: usize) -> usize {
+    32 * len + (1 << 20)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gauge-nn-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A tiny trained run's checkpoint (3x3, one band, channels 2), made once.
+fn checkpoint_bytes() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let dir = scratch("run");
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut t = Trainer::new(tiny_config(), &dir).unwrap();
+        t.train(false).unwrap();
+        std::fs::read(dir.join("checkpoint.safetensors")).unwrap()
+    })
+}
+
+fn tiny_config() -> TrainConfig {
+    TrainConfig {
+        bands: 1,
+        grid: vec![3, 3],
+        model: NetConfig {
+            channels: vec![2],
+            ..Default::default()
+        },
+        loss: LossConfig::Local,
+        epochs: 1,
+        samples_per_epoch: 4,
+        batch: 4,
+        calibration_samples: 0,
+        validation_samples: 0,
+        seed: 3,
+        ..Default::default()
+    }
+}
+
+fn dataset() -> Dataset {
+    let mut source = HaarSource::new(GeneralConfig {
+        extents: vec![3, 2],
+        n: 2,
+        seed: 9,
+        ..Default::default()
+    })
+    .unwrap();
+    Dataset::new(source.sample(3).unwrap()).unwrap()
+}
+
+/// The bytes of the dataset in the format of `ext` (`npz` or `safetensors`), made once each.
+fn dataset_bytes(ext: &str) -> &'static [u8] {
+    static NPZ: OnceLock<Vec<u8>> = OnceLock::new();
+    static ST: OnceLock<Vec<u8>> = OnceLock::new();
+    let cell = if ext == "npz" { &NPZ } else { &ST };
+    cell.get_or_init(|| {
+        let path = scratch(&format!("data.{ext}"));
+        dataset().save(&path).unwrap();
+        std::fs::read(&path).unwrap()
+    })
+}
+
+fn same_data(a: &Dataset, b: &Dataset) -> bool {
+    let (a, b) = (a.batch(), b.batch());
+    a.links().unwrap().equal(b.links().unwrap())
+        && a.plaquettes.equal(&b.plaquettes)
+        && a.site_labels.equal(&b.site_labels)
+        && a.chern.equal(&b.chern)
+}
+
+/// Reads `bytes` as a checkpoint (weights loaded into a network too); `Ok` only if every step
+/// succeeded.
+fn read_checkpoint(bytes: &[u8], name: &str) -> (gauge_nn::Result<()>, usize) {
+    let path = scratch(name);
+    std::fs::write(&path, bytes).unwrap();
+    peak_allocation(|| {
+        Checkpoint::read(&path)?
+            .network(tch::Device::Cpu)
+            .map(|_| ())
+    })
+}
+
+fn read_dataset(bytes: &[u8], name: &str) -> (gauge_nn::Result<Dataset>, usize) {
+    let path = scratch(name);
+    std::fs::write(&path, bytes).unwrap();
+    peak_allocation(|| Dataset::load(&path))
+}
+
+fn assert_bounded(peak: usize, len: usize, what: &str) {
+    assert!(
+        peak <= allocation_bound(len),
+        "{what}: allocated {peak} bytes at once for a {len}-byte input"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn truncated_checkpoints_are_errors(cut in 0.0f64..1.0) {
+        let full = checkpoint_bytes();
+        let len = ((full.len() as f64) * cut) as usize;
+        let (result, peak) = read_checkpoint(&full[..len], "truncated.safetensors");
+        prop_assert!(result.is_err(), "a checkpoint cut to {} of {} bytes was read", len, full.len());
+        assert_bounded(peak, len, "truncated checkpoint");
+    }
+
+    #[test]
+    fn checkpoints_with_a_flipped_bit_are_errors(at in 0.0f64..1.0, bit in 0u8..8) {
+        let mut bytes = checkpoint_bytes().to_vec();
+        let i = ((bytes.len() as f64) * at) as usize;
+        bytes[i] ^= 1 << bit;
+        let (result, peak) = read_checkpoint(&bytes, "flipped.safetensors");
+        prop_assert!(result.is_err(), "bit {} of byte {} flipped, still read", bit, i);
+        assert_bounded(peak, bytes.len(), "flipped checkpoint");
+    }
+
+    #[test]
+    fn random_bytes_are_neither_checkpoints_nor_datasets(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+    ) {
+        let (result, peak) = read_checkpoint(&bytes, "random.safetensors");
+        prop_assert!(result.is_err());
+        assert_bounded(peak, bytes.len(), "random checkpoint");
+        for ext in ["npz", "safetensors"] {
+            let (result, peak) = read_dataset(&bytes, &format!("random.{ext}"));
+            prop_assert!(result.is_err());
+            assert_bounded(peak, bytes.len(), "random dataset");
+        }
+    }
+
+    #[test]
+    fn damaged_datasets_are_errors_or_unchanged(
+        cut in 0.0f64..1.0,
+        at in 0.0f64..1.0,
+        bit in 0u8..8,
+        npz in any::<bool>(),
+    ) {
+        let ext = if npz { "npz" } else { "safetensors" };
+        let full = dataset_bytes(ext);
+        let original = dataset();
+        // Truncated.
+        let len = ((full.len() as f64) * cut) as usize;
+        let (result, peak) = read_dataset(&full[..len], &format!("cut.{ext}"));
+        prop_assert!(result.is_err(), "{} cut to {} of {} bytes was read", ext, len, full.len());
+        assert_bounded(peak, len, "truncated dataset");
+        // One flipped bit: an error, or (a byte that carries no data, such as a zip timestamp)
+        // exactly the original samples.
+        let mut bytes = full.to_vec();
+        let i = ((bytes.len() as f64) * at) as usize;
+        bytes[i] ^= 1 << bit;
+        let (result, peak) = read_dataset(&bytes, &format!("flip.{ext}"));
+        if let Ok(d) = result {
+            prop_assert!(same_data(&d, &original), "{}: bit {} of byte {} changed the data", ext, bit, i);
+        }
+        assert_bounded(peak, bytes.len(), "flipped dataset");
+    }
+
+    #[test]
+    fn mangled_configs_are_errors_not_panics(
+        json in "[{}\\[\\]\":,0-9a-z_ .-]{0,80}",
+    ) {
+        // Whatever it is, parsing returns (an error, or a configuration that passed validation).
+        if let Ok(c) = TrainConfig::from_json(&json, Path::new("config.json")) {
+            prop_assert!(c.validate().is_ok());
+        }
+    }
+}
+
+/// Safetensors headers that claim far more than the file holds: refused before any allocation
+/// of the claimed size.
+#[test]
+fn absurd_safetensors_headers_are_errors() {
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    // A header length of 2^64 - 1.
+    cases.push(u64::MAX.to_le_bytes().to_vec());
+    // A valid header for a tensor of 2^40 x 2^40 floats, with no data.
+    let header =
+        br#"{"w":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}}"#;
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(header);
+    b.extend_from_slice(&[0; 4]);
+    cases.push(b);
+    // Data offsets far past the end of the file.
+    let header = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,1000000000000]}}"#;
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(header);
+    b.extend_from_slice(&[0; 8]);
+    cases.push(b);
+    for (k, bytes) in cases.iter().enumerate() {
+        let (result, peak) = read_checkpoint(bytes, &format!("absurd-{k}.safetensors"));
+        assert!(result.is_err(), "case {k}");
+        assert_bounded(peak, bytes.len(), "absurd header");
+        let (result, peak) = read_dataset(bytes, &format!("absurd-{k}.safetensors"));
+        assert!(result.is_err(), "case {k}");
+        assert_bounded(peak, bytes.len(), "absurd header");
+    }
+}
+
+/// An `.npz` whose `.npy` header claims 10^12 elements: an error naming the field, and no
+/// allocation of that size.
+#[test]
+fn an_npz_header_that_claims_too_much_is_an_error() {
+    let full = dataset_bytes("npz");
+    // The chern entry's header says `'shape': (3,)}` and padding: claim 10^12 samples instead
+    // (same header length), which also breaks the entry's CRC.
+    let text = b"'shape': (3,)}";
+    let at = full
+        .windows(text.len())
+        .position(|w| w == text)
+        .expect("the chern header");
+    let mut bytes = full.to_vec();
+    let claim = b"'shape': (1000000000000,)}";
+    // Overwrite the shape and eat into the header's padding spaces after it.
+    bytes[at..at + claim.len()].copy_from_slice(claim);
+    let (result, peak) = read_dataset(&bytes, "claims.npz");
+    assert!(result.is_err());
+    assert_bounded(peak, bytes.len(), "npz header");
+}
+
+#[test]
+fn empty_or_misspelled_configs_are_errors() {
+    let path = Path::new("config.json");
+    for (json, needle) in [
+        ("{}", "bands"),
+        ("[]", "JSON object"),
+        (r#"{"bands": 1, "grid": [5, 5]}"#, "epochs"),
+        (
+            r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "epoch": 3}"#,
+            "epoch",
+        ),
+        (
+            r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "model": {"chanels": [4]}}"#,
+            "chanels",
+        ),
+    ] {
+        let err = TrainConfig::from_json(json, path).unwrap_err().to_string();
+        assert!(err.contains(needle), "{json}: {err}");
+    }
+    for (json, name) in [
+        (r#"{"bands": 1, "grid": [5, 5], "epochs": 0}"#, "epochs"),
+        (
+            r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "schedule": {"kind": "cosine", "min_factor": -0.5}}"#,
+            "schedule.min_factor",
+        ),
+        (
+            r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "optimizer": {"lr": -1}}"#,
+            "optimizer.lr",
+        ),
+        (r#"{"bands": 0, "grid": [5, 5], "epochs": 2}"#, "bands"),
+        (r#"{"bands": 1, "grid": [5, 0], "epochs": 2}"#, "grid"),
+        (r#"{"bands": 1, "grid": [5, 5, 5], "epochs": 2}"#, "grid"),
+        (
+            r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "model": {"channels": [100000]}}"#,
+            "model.channels",
+        ),
+    ] {
+        match TrainConfig::from_json(json, path) {
+            Err(Error::InvalidParameter { name: n, .. }) => assert_eq!(n, name, "{json}"),
+            other => panic!("{json}: expected an invalid {name}, got {other:?}"),
+        }
+    }
+}
+
+/// A checkpoint whose weights are NaN (written with a valid checksum) is refused at load, naming
+/// the tensor; a network that outputs NaN gives an error, not an accuracy.
+#[test]
+fn non_finite_weights_and_outputs_are_errors() {
+    let dir = scratch("nan-run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut t = Trainer::new(tiny_config(), &dir).unwrap();
+    t.train(false).unwrap();
+    let request = gauge_nn::train::EvalRequest {
+        grid: None,
+        samples: 4,
+        hamiltonian: None,
+        seed: 1,
+        batch: 4,
+    };
+    // Zero samples is not an evaluation; a 4D grid for a 2D network is refused.
+    let good = Checkpoint::read(&dir).unwrap();
+    assert!(good.evaluate(&request, tch::Device::Cpu).is_ok());
+    assert!(matches!(
+        good.evaluate(
+            &gauge_nn::train::EvalRequest {
+                samples: 0,
+                ..request.clone()
+            },
+            tch::Device::Cpu
+        ),
+        Err(Error::EmptyInput { .. })
+    ));
+    assert!(matches!(
+        good.evaluate(
+            &gauge_nn::train::EvalRequest {
+                grid: Some(vec![3, 3, 3, 3]),
+                ..request.clone()
+            },
+            tch::Device::Cpu
+        ),
+        Err(Error::InvalidParameter { name: "grid", .. })
+    ));
+    tch::no_grad(|| {
+        for (_, v) in t.var_store().variables() {
+            let _ = v.shallow_clone().fill_(f64::NAN);
+        }
+    });
+    t.save().unwrap();
+    let ckpt = Checkpoint::read(&dir).unwrap();
+    match ckpt.network(tch::Device::Cpu) {
+        Err(Error::NonFiniteWeights { tensor, .. }) => assert!(tensor.starts_with("model.")),
+        other => panic!("expected NonFiniteWeights, got {:?}", other.map(|_| ())),
+    }
+    assert!(ckpt.evaluate(&request, tch::Device::Cpu).is_err());
+    // NaN outputs from finite weights: NaN inputs.
+    let mut source = HaarSource::new(GeneralConfig {
+        extents: vec![3, 3],
+        n: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut batch = source.sample(2).unwrap();
+    batch.plaquettes = &batch.plaquettes * f64::NAN;
+    let fresh_dir = scratch("nan-run-2");
+    let _ = std::fs::remove_dir_all(&fresh_dir);
+    let fresh = Trainer::new(tiny_config(), &fresh_dir).unwrap();
+    match gauge_nn::eval::evaluate_batch(fresh.net(), &batch, 2, 1.0) {
+        Err(Error::NonFiniteOutput { sample: 0, .. }) => {}
+        other => panic!("expected NonFiniteOutput, got {other:?}"),
+    }
+}
