@@ -20,7 +20,7 @@
 //!
 //! | field         | shape                                   | kind                        |
 //! |---------------|-----------------------------------------|-----------------------------|
-//! | `links`       | $(B, d, L_1, \dots, L_d, n, n)$         | complex ([`Precision`])     |
+//! | `links`       | $(B, d, L_1, \dots, L_d, n, n)$         | complex ([`Precision`](crate::convert::Precision))     |
 //! | `plaquettes`  | $(B, P, L_1, \dots, L_d, n, n)$         | complex, $P = d(d-1)/2$ planes in `Lattice::planes()` order |
 //! | `site_labels` | $(B, L_1, \dots, L_d)$                  | `Float`                     |
 //! | `chern`       | $(B)$                                   | `Int64`                     |

@@ -1,7 +1,7 @@
 //! The learning-rate schedule.
 use serde::{Deserialize, Serialize};
 
-/// Learning-rate schedule, as a factor on [`AdamConfig::lr`] of the progress through the run.
+/// Learning-rate schedule, as a factor on [`AdamConfig::lr`](super::AdamConfig::lr) of the progress through the run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Schedule {
