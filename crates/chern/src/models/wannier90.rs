@@ -77,6 +77,37 @@ impl Wannier90 {
         if nrpts == 0 {
             return Err(lines.err(ln, "nrpts", "must be at least 1".into()));
         }
+        // Sizes declared by the header are checked against the lines that follow before anything
+        // is allocated: nrpts degeneracies and num_wann^2 * nrpts hopping lines.
+        let following = lines
+            .it
+            .clone()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .count();
+        let n2 = num_wann.checked_mul(num_wann);
+        let hopping_lines = n2.and_then(|n2| n2.checked_mul(nrpts));
+        match hopping_lines {
+            None => {
+                return Err(lines.err(
+                    ln,
+                    "nrpts",
+                    format!(
+                        "num_wann^2 * nrpts = {num_wann}^2 * {nrpts} hopping lines overflows: the header is corrupt"
+                    ),
+                ));
+            }
+            Some(needed) if needed > following => {
+                return Err(lines.err(
+                    ln,
+                    "nrpts",
+                    format!(
+                        "num_wann = {num_wann} and nrpts = {nrpts} declare num_wann^2 * nrpts = {needed} hopping lines, but only {following} lines follow"
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        let n2 = num_wann * num_wann;
         let mut degeneracies = Vec::with_capacity(nrpts);
         while degeneracies.len() < nrpts {
             let (ln, l) = lines.next("degeneracies")?;
@@ -95,7 +126,6 @@ impl Wannier90 {
                 ));
             }
         }
-        let n2 = num_wann * num_wann;
         let mut vectors = Vec::with_capacity(nrpts);
         let mut blocks = Vec::with_capacity(nrpts);
         let mut seen = std::collections::HashMap::new();
