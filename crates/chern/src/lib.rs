@@ -32,6 +32,13 @@
 //!   ([`Error::SingularOverlap`]: grid too coarse), a non-Hermitian or non-finite $H(k)$, a bad
 //!   band set, a malformed model file (file, line, field).
 //!
+//! - **Reports and scans** as the `chern` command line makes them: [`invariant`] (the first
+//!   Chern number in 2D, the second in 4D, as one serialisable [`Invariant`]), models named by
+//!   their parameters [`ModelSpec`], phase diagrams along a validated [`Sweep`]
+//!   ([`phase_diagram`]), SVG figures in [`plots`] (feature `plots`).
+//!
+//! The formulas, sign conventions and the models' known answers are in [`conventions`].
+//!
 //! ```
 //! use chern::{chern_number_of, BandSet, ChernConfig, Hofstadter, Method, Qwz};
 //! let c = chern_number_of(&Qwz::new(1.0), &[24, 24], &BandSet::lowest(1), &ChernConfig::default())?;
@@ -47,8 +54,11 @@
 //! assert!(chern_number_of(&Qwz::new(2.0), &[24, 24], &BandSet::lowest(1), &ChernConfig::default()).is_err());
 //! # Ok::<(), chern::Error>(())
 //! ```
+#![deny(missing_docs)]
+
 mod bands;
 mod chern_number;
+pub mod conventions;
 mod error;
 mod hamiltonian;
 mod invariant;

@@ -1,4 +1,4 @@
-//! Every model against the known answers of PHYSICS.md section 3, at two grid sizes, with both
+//! Every model against the known answers listed in `chern::conventions`, at two grid sizes, with both
 //! plaquette formulas and the Wilson-loop winding.
 use chern::*;
 use std::f64::consts::PI;

@@ -1,4 +1,4 @@
-//! Second Chern number of the 4D lattice Dirac model (PHYSICS.md section 4).
+//! Second Chern number of the 4D lattice Dirac model (`chern::conventions`, second Chern number).
 use chern::*;
 
 #[test]

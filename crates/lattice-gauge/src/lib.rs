@@ -16,7 +16,8 @@
 //! | [`Error`], [`Result`] | every failure, with the offending values |
 //! | `proptest` (feature `proptest-support`) | strategies for property tests |
 //!
-//! Conventions (the workspace's `PHYSICS.md`, section 1):
+//! Conventions (the Bloch-band side, links from overlaps of eigenvectors and the Chern numbers
+//! built from them, is in the `chern` crate's `conventions` module):
 //! - Sites are numbered row-major, the last axis fastest; steps wrap around periodically.
 //! - A gauge transformation acts as
 //!   $U_\mu(x) \mapsto \Omega(x)\,U_\mu(x)\,\Omega(x+\hat\mu)^\dagger$ on links and as
@@ -64,7 +65,7 @@
 //!
 //! Feature `proptest-support` exports [proptest](https://docs.rs/proptest) strategies for random
 //! unitaries, link fields and gauge transformations in the `proptest` module.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod error;
 mod field_checks;

@@ -448,7 +448,8 @@ fn serde_round_trips_and_validates() {
 
 #[test]
 fn links_projected_from_overlaps_follow_the_bloch_frame_convention() {
-    // PHYSICS.md section 1: M_mu(k) = V(k)^dagger V(k + mu), U = polar(M); V -> V g gives
+    // The Bloch-frame convention (chern::conventions): M_mu(k) = V(k)^dagger V(k + mu),
+    // U = polar(M); V -> V g gives
     // U -> g^dagger U g(k + mu), i.e. the gauge transformation Omega = g^dagger.
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     let lat = Lattice::new(&[4, 3]).unwrap();
