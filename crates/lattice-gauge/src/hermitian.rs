@@ -1054,13 +1054,6 @@ mod tests {
         p
     }
 
-    fn max_difference(a: &[C64], b: &[C64]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).norm())
-            .fold(0.0, f64::max)
-    }
-
     #[test]
     fn eigenvectors_have_small_residuals_and_match_lapack() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -1217,7 +1210,10 @@ mod tests {
             for (x, y) in e.iter().zip(&el) {
                 assert!((x - y).abs() < 1e-12, "{e:?} vs {el:?}");
             }
-            let d = max_difference(&projector(&v, 0..r, n), &projector(&vl, 0..r, n));
+            let d = crate::matrix::max_abs_difference(
+                &projector(&v, 0..r, n),
+                &projector(&vl, 0..r, n),
+            );
             assert!(d < 1e-11, "projector differs by {d} (n = {n}, r = {r})");
             // Orthonormal, with small residuals.
             for a in 0..r {

@@ -3,7 +3,6 @@
 use crate::field_checks;
 use ndarray::Array4;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::C64;
 use crate::error::{Error, Result};
@@ -79,22 +78,8 @@ impl LinkField {
         tolerance: f64,
     ) -> Result<LinkField> {
         let lattice = lattice.into();
-        if n == 0 {
-            return Err(Error::ZeroMatrixSize);
-        }
         let expected = [lattice.dim(), lattice.volume(), n, n];
-        if data.shape() != expected {
-            return Err(Error::ShapeMismatch {
-                what: "LinkField",
-                expected: expected.to_vec(),
-                found: data.shape().to_vec(),
-            });
-        }
-        let data = if data.is_standard_layout() {
-            data
-        } else {
-            data.as_standard_layout().into_owned()
-        };
+        let data = field_checks::standard_data("LinkField", n, &expected, data)?;
         let field = LinkField { lattice, n, data };
         field.check_unitary(tolerance)?;
         Ok(field)
@@ -276,40 +261,5 @@ impl LinkField {
     }
 }
 
-#[derive(Serialize)]
-struct LinkFieldRef<'a> {
-    lattice: &'a Lattice,
-    n: usize,
-    data: &'a Array4<C64>,
-}
-
-#[derive(Deserialize)]
-struct LinkFieldRepr {
-    lattice: Lattice,
-    n: usize,
-    data: Array4<C64>,
-}
-
-/// Serialised as `{ lattice, n, data }`; deserialising checks shape and unitarity.
-impl Serialize for LinkField {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        LinkFieldRef {
-            lattice: &self.lattice,
-            n: self.n,
-            data: &self.data,
-        }
-        .serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for LinkField {
-    fn deserialize<D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> std::result::Result<Self, D::Error> {
-        let repr = LinkFieldRepr::deserialize(deserializer)?;
-        LinkField::from_array(repr.lattice, repr.n, repr.data).map_err(serde::de::Error::custom)
-    }
-}
+// Serialised as `{ lattice, n, data }`; deserialising checks shape and unitarity.
+field_checks::field_serde!(LinkField, Array4<C64>, LinkField::from_array);

@@ -301,6 +301,34 @@ pub fn det(a: &[C64], n: usize) -> C64 {
     }
 }
 
+/// The largest entry-wise distance $\max_i |a_i - b_i|$ between two matrices (or any two
+/// equally long lists of entries, such as whole fields); $+\infty$ if the lengths differ, so
+/// that a comparison against a tolerance fails.
+pub fn max_abs_difference(a: &[C64], b: &[C64]) -> f64 {
+    if a.len() != b.len() {
+        return f64::INFINITY;
+    }
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).norm())
+        .fold(0.0, f64::max)
+}
+
+/// [`max_abs_difference`] of real entries (Berry fluxes, eigenphases); NaN entries count as an
+/// infinite difference.
+pub fn max_abs_difference_real(a: &[f64], b: &[f64]) -> f64 {
+    if a.len() != b.len() {
+        return f64::INFINITY;
+    }
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            let d = (x - y).abs();
+            if d.is_nan() { f64::INFINITY } else { d }
+        })
+        .fold(0.0, f64::max)
+}
+
 /// $\max_{ij} |(A^\dagger A - 1)_{ij}|$: zero exactly for unitary $A$.
 pub fn unitarity_deviation(a: &[C64], n: usize) -> f64 {
     check_len("unitarity_deviation", a.len(), n);

@@ -2,7 +2,6 @@
 
 use crate::field_checks;
 use ndarray::{Array1, Array3};
-use serde::{Deserialize, Serialize};
 
 use crate::C64;
 use crate::error::{Error, Result};
@@ -28,22 +27,7 @@ impl MatrixField {
     /// [`Error::ZeroMatrixSize`], [`Error::ShapeMismatch`].
     pub fn new(lattice: impl Into<Lattice>, n: usize, data: Array3<C64>) -> Result<MatrixField> {
         let lattice = lattice.into();
-        if n == 0 {
-            return Err(Error::ZeroMatrixSize);
-        }
-        let expected = [lattice.volume(), n, n];
-        if data.shape() != expected {
-            return Err(Error::ShapeMismatch {
-                what: "MatrixField",
-                expected: expected.to_vec(),
-                found: data.shape().to_vec(),
-            });
-        }
-        let data = if data.is_standard_layout() {
-            data
-        } else {
-            data.as_standard_layout().into_owned()
-        };
+        let data = field_checks::standard_data("MatrixField", n, &[lattice.volume(), n, n], data)?;
         Ok(MatrixField { lattice, n, data })
     }
 
@@ -188,39 +172,5 @@ impl MatrixField {
     }
 }
 
-#[derive(Serialize)]
-struct MatrixFieldRef<'a> {
-    lattice: &'a Lattice,
-    n: usize,
-    data: &'a Array3<C64>,
-}
-
-#[derive(Deserialize)]
-struct MatrixFieldRepr {
-    lattice: Lattice,
-    n: usize,
-    data: Array3<C64>,
-}
-
-impl Serialize for MatrixField {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        MatrixFieldRef {
-            lattice: &self.lattice,
-            n: self.n,
-            data: &self.data,
-        }
-        .serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for MatrixField {
-    fn deserialize<D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> std::result::Result<Self, D::Error> {
-        let repr = MatrixFieldRepr::deserialize(deserializer)?;
-        MatrixField::new(repr.lattice, repr.n, repr.data).map_err(serde::de::Error::custom)
-    }
-}
+// Serialised as `{ lattice, n, data }`; deserialising checks the shape.
+field_checks::field_serde!(MatrixField, Array3<C64>, MatrixField::new);

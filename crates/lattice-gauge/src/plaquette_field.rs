@@ -2,10 +2,9 @@
 
 use crate::field_checks;
 use ndarray::Array4;
-use serde::{Deserialize, Serialize};
 
 use crate::C64;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lattice::{Dir, Lattice, Site};
 use crate::matrix;
 use crate::matrix_field::MatrixField;
@@ -13,37 +12,15 @@ use crate::matrix_field::MatrixField;
 /// Plaquettes $W_{\mu\nu}(x)$ of every plane $(\mu, \nu)$, $\mu < \nu$, as an `Array4<C64>` of
 /// shape `(planes, volume, n, n)`, planes in [`Lattice::planes`] order. Made by
 /// [`crate::LinkField::plaquettes`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "PlaquetteFieldRepr", into = "PlaquetteFieldRepr")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PlaquetteField {
     lattice: Lattice,
     n: usize,
     data: Array4<C64>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct PlaquetteFieldRepr {
-    lattice: Lattice,
-    n: usize,
-    data: Array4<C64>,
-}
-
-impl TryFrom<PlaquetteFieldRepr> for PlaquetteField {
-    type Error = Error;
-    fn try_from(repr: PlaquetteFieldRepr) -> Result<Self> {
-        PlaquetteField::new(repr.lattice, repr.n, repr.data)
-    }
-}
-
-impl From<PlaquetteField> for PlaquetteFieldRepr {
-    fn from(p: PlaquetteField) -> Self {
-        PlaquetteFieldRepr {
-            lattice: p.lattice,
-            n: p.n,
-            data: p.data,
-        }
-    }
-}
+// Serialised as `{ lattice, n, data }`; deserialising checks the shape.
+field_checks::field_serde!(PlaquetteField, Array4<C64>, PlaquetteField::new);
 
 impl PlaquetteField {
     /// A plaquette field from data of shape `(planes, volume, n, n)` (unitarity is not required).
@@ -52,22 +29,8 @@ impl PlaquetteField {
     /// [`Error::ZeroMatrixSize`], [`Error::ShapeMismatch`].
     pub fn new(lattice: impl Into<Lattice>, n: usize, data: Array4<C64>) -> Result<PlaquetteField> {
         let lattice = lattice.into();
-        if n == 0 {
-            return Err(Error::ZeroMatrixSize);
-        }
         let expected = [lattice.planes().len(), lattice.volume(), n, n];
-        if data.shape() != expected {
-            return Err(Error::ShapeMismatch {
-                what: "PlaquetteField",
-                expected: expected.to_vec(),
-                found: data.shape().to_vec(),
-            });
-        }
-        let data = if data.is_standard_layout() {
-            data
-        } else {
-            data.as_standard_layout().into_owned()
-        };
+        let data = field_checks::standard_data("PlaquetteField", n, &expected, data)?;
         Ok(PlaquetteField { lattice, n, data })
     }
 

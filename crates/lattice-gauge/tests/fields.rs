@@ -43,13 +43,6 @@ fn rectangle(mu: usize, nu: usize, r: usize, t: usize) -> Vec<Step> {
     path
 }
 
-fn max_diff(a: &[C64], b: &[C64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).norm())
-        .fold(0.0, f64::max)
-}
-
 #[test]
 fn plaquettes_and_wilson_loops_match_the_path_walk() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -62,16 +55,23 @@ fn plaquettes_and_wilson_loops_match_the_path_walk() {
             for s in lat.sites() {
                 let x = lat.coords(s);
                 let reference = path_product(&links, &x, &rectangle(mu.0, nu.0, 1, 1));
-                assert!(max_diff(&links.plaquette(mu, nu, s), &reference) < 1e-13);
-                assert!(max_diff(field.matrix(s), &reference) < 1e-13);
-                assert!(max_diff(plaquettes.plaquette(p, s), &reference) < 1e-13);
+                assert!(
+                    matrix::max_abs_difference(&links.plaquette(mu, nu, s), &reference) < 1e-13
+                );
+                assert!(matrix::max_abs_difference(field.matrix(s), &reference) < 1e-13);
+                assert!(matrix::max_abs_difference(plaquettes.plaquette(p, s), &reference) < 1e-13);
                 // W_{nu mu} = W_{mu nu}^dagger.
                 let back = links.plaquette(nu, mu, s);
-                assert!(max_diff(&back, &matrix::adjoint_of(&reference, n)) < 1e-13);
+                assert!(
+                    matrix::max_abs_difference(&back, &matrix::adjoint_of(&reference, n)) < 1e-13
+                );
                 for (r, t) in [(1, 1), (2, 1), (1, 3), (3, 2), (6, 5)] {
                     let w = links.wilson_loop(mu, nu, r, t, s).unwrap();
                     let reference = path_product(&links, &x, &rectangle(mu.0, nu.0, r, t));
-                    assert!(max_diff(&w, &reference) < 1e-12, "{extents:?} {r}x{t}");
+                    assert!(
+                        matrix::max_abs_difference(&w, &reference) < 1e-12,
+                        "{extents:?} {r}x{t}"
+                    );
                 }
             }
             for (a, b) in [(mu, nu), (nu, mu)] {
@@ -81,7 +81,7 @@ fn plaquettes_and_wilson_loops_match_the_path_walk() {
                         let reference =
                             path_product(&links, &lat.coords(s), &rectangle(a.0, b.0, r, t));
                         assert!(
-                            max_diff(loops.matrix(s), &reference) < 1e-12,
+                            matrix::max_abs_difference(loops.matrix(s), &reference) < 1e-12,
                             "{extents:?} {r}x{t}"
                         );
                     }
@@ -101,8 +101,11 @@ fn plaquettes_and_wilson_loops_match_the_path_walk() {
             for s in lat.sites() {
                 let path = vec![(mu.0, true); extents[mu.0]];
                 let reference = path_product(&links, &lat.coords(s), &path);
-                assert!(max_diff(&links.polyakov_loop(mu, s).unwrap(), &reference) < 1e-12);
-                assert!(max_diff(field.matrix(s), &reference) < 1e-12);
+                assert!(
+                    matrix::max_abs_difference(&links.polyakov_loop(mu, s).unwrap(), &reference)
+                        < 1e-12
+                );
+                assert!(matrix::max_abs_difference(field.matrix(s), &reference) < 1e-12);
             }
         }
     }
@@ -183,7 +186,10 @@ fn constant_and_trivial_fields() {
         for _ in 0..lat.extents()[mu] {
             power = matrix::product(&power, v_mu, n);
         }
-        assert!(max_diff(&constant.polyakov_loop(Dir(mu), Site(7)).unwrap(), &power) < 1e-13);
+        assert!(
+            matrix::max_abs_difference(&constant.polyakov_loop(Dir(mu), Site(7)).unwrap(), &power)
+                < 1e-13
+        );
     }
     let omega = GaugeTransform::random(&lat, n, &mut rng).unwrap();
     let pure_gauge = omega.apply_links(&identity).unwrap();
@@ -217,7 +223,7 @@ fn transport_is_the_link_conjugation_and_backward_inverts_it() {
             let u = links.link(mu, s);
             let xu = matrix::product(u, y.matrix(lat.forward(s, mu)), n);
             let expected = matrix::product(&xu, &matrix::adjoint_of(u, n), n);
-            assert!(max_diff(t.matrix(s), &expected) < 1e-12);
+            assert!(matrix::max_abs_difference(t.matrix(s), &expected) < 1e-12);
         }
         let back = links.transport_backward(mu, &t).unwrap();
         assert!(back.max_abs_diff(&y).unwrap() < 1e-11);
@@ -236,7 +242,7 @@ fn transport_is_the_link_conjugation_and_backward_inverts_it() {
                 &matrix::adjoint_of(&p, n),
                 n,
             );
-            assert!(max_diff(around.matrix(s), &expected) < 1e-11);
+            assert!(matrix::max_abs_difference(around.matrix(s), &expected) < 1e-11);
         }
     }
 }
@@ -284,7 +290,7 @@ fn invalid_input_is_an_error_naming_the_values() {
         })
     );
     let w_same = links.try_plaquette(Dir(1), Dir(1), Site(3)).unwrap();
-    assert!(max_diff(&w_same, &matrix::identity(2)) < 1e-14);
+    assert!(matrix::max_abs_difference(&w_same, &matrix::identity(2)) < 1e-14);
     assert_eq!(
         links.wilson_loop(Dir(0), Dir(1), 1, 1, Site(12)),
         Err(Error::SiteOutOfRange {
@@ -479,7 +485,12 @@ fn links_projected_from_overlaps_follow_the_bloch_frame_convention() {
         for s in lat.sites() {
             let mut m = vec![C64::new(0.0, 0.0); n * n];
             overlap(&frames, mu, s, &mut m);
-            assert!(max_diff(links.link(mu, s), &matrix::polar_unitary(&m, n).unwrap()) < 1e-14);
+            assert!(
+                matrix::max_abs_difference(
+                    links.link(mu, s),
+                    &matrix::polar_unitary(&m, n).unwrap()
+                ) < 1e-14
+            );
         }
     }
     let g = GaugeTransform::random(&lat, n, &mut rng).unwrap();

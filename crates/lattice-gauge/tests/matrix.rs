@@ -16,14 +16,6 @@ fn ginibre(rng: &mut ChaCha8Rng, n: usize) -> Vec<C64> {
         .collect()
 }
 
-fn max_diff(a: &[C64], b: &[C64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).norm())
-        .fold(0.0, f64::max)
-}
-
 fn naive_mul(a: &[C64], b: &[C64], n: usize) -> Vec<C64> {
     let mut out = vec![C64::new(0.0, 0.0); n * n];
     for i in 0..n {
@@ -101,15 +93,18 @@ fn products_and_adjoints_match_the_naive_loops() {
         let mut out = vec![C64::new(0.0, 0.0); n * n];
         let tol = 1e-13 * n as f64;
         matrix::mul(&a, &b, &mut out, n);
-        assert!(max_diff(&out, &naive_mul(&a, &b, n)) < tol, "mul n={n}");
+        assert!(
+            matrix::max_abs_difference(&out, &naive_mul(&a, &b, n)) < tol,
+            "mul n={n}"
+        );
         matrix::mul_adj(&a, &b, &mut out, n);
         assert!(
-            max_diff(&out, &naive_mul(&a, &naive_adjoint(&b, n), n)) < tol,
+            matrix::max_abs_difference(&out, &naive_mul(&a, &naive_adjoint(&b, n), n)) < tol,
             "mul_adj n={n}"
         );
         matrix::adj_mul(&a, &b, &mut out, n);
         assert!(
-            max_diff(&out, &naive_mul(&naive_adjoint(&a, n), &b, n)) < tol,
+            matrix::max_abs_difference(&out, &naive_mul(&naive_adjoint(&a, n), &b, n)) < tol,
             "adj_mul n={n}"
         );
         matrix::adjoint(&a, &mut out, n);
@@ -284,16 +279,16 @@ fn polar_factor_matches_lapack_svd() {
             let sigma = matrix::singular_values(&m, n).unwrap();
             let tol = 1e-12 * sigma[0] / sigma[n - 1];
             assert!(
-                max_diff(&ours, &reference) < tol.max(1e-12),
+                matrix::max_abs_difference(&ours, &reference) < tol.max(1e-12),
                 "n={n}: {}",
-                max_diff(&ours, &reference)
+                matrix::max_abs_difference(&ours, &reference)
             );
             assert!(matrix::unitarity_deviation(&ours, n) < 1e-12, "n={n}");
             // P = U^dagger M is Hermitian positive definite.
             let mut p = vec![C64::new(0.0, 0.0); n * n];
             matrix::adj_mul(&ours, &m, &mut p, n);
             assert!(
-                max_diff(&p, &naive_adjoint(&p, n)) < 1e-10 * sigma[0],
+                matrix::max_abs_difference(&p, &naive_adjoint(&p, n)) < 1e-10 * sigma[0],
                 "n={n}"
             );
             assert!(
@@ -321,11 +316,11 @@ fn polar_factor_is_gauge_covariant_and_fixes_unitaries() {
         let mut gu = vec![C64::new(0.0, 0.0); n * n];
         matrix::adj_mul(&g, &matrix::polar_unitary(&m, n).unwrap(), &mut gu, n);
         let right = matrix::product(&gu, &h, n);
-        assert!(max_diff(&left, &right) < 1e-10, "n={n}");
+        assert!(matrix::max_abs_difference(&left, &right) < 1e-10, "n={n}");
         // Unitary input (times a positive scalar) is returned unchanged.
         let scaled: Vec<C64> = g.iter().map(|z| z * 3.5).collect();
         assert!(
-            max_diff(&matrix::polar_unitary(&scaled, n).unwrap(), &g) < 1e-13,
+            matrix::max_abs_difference(&matrix::polar_unitary(&scaled, n).unwrap(), &g) < 1e-13,
             "n={n}"
         );
     }
@@ -452,10 +447,13 @@ fn hermitian_spectrum(f: &[C64], n: usize) -> Vec<f64> {
 fn check_log(w: &[C64], n: usize, expected: Option<&[f64]>) -> Vec<C64> {
     let f = matrix::log_unitary(w, n).unwrap();
     assert!(
-        max_diff(&f, &naive_adjoint(&f, n)) < 1e-13,
+        matrix::max_abs_difference(&f, &naive_adjoint(&f, n)) < 1e-13,
         "F not Hermitian"
     );
-    assert!(max_diff(&exp_i(&f, n), w) < 1e-12, "exp(iF) != W (n = {n})");
+    assert!(
+        matrix::max_abs_difference(&exp_i(&f, n), w) < 1e-12,
+        "exp(iF) != W (n = {n})"
+    );
     let spectrum = hermitian_spectrum(&f, n);
     assert!(
         spectrum.iter().all(|&t| t > -PI && t <= PI + 1e-13),
@@ -481,7 +479,7 @@ fn log_unitary_inverts_the_exponential_on_haar_unitaries() {
             let rotated = naive_mul(&naive_mul(&omega, &w, n), &naive_adjoint(&omega, n), n);
             let f_rotated = matrix::log_unitary(&rotated, n).unwrap();
             let expected = naive_mul(&naive_mul(&omega, &f, n), &naive_adjoint(&omega, n), n);
-            let d = max_diff(&f_rotated, &expected);
+            let d = matrix::max_abs_difference(&f_rotated, &expected);
             assert!(d < 1e-11, "n = {n}: covariance off by {d}");
         }
     }
@@ -524,7 +522,7 @@ fn log_unitary_degenerate_and_branch_cut_spectra() {
         // Rotated, an eigenvalue -1 may come out with either sign of a rounding-level imaginary
         // part: its phase is pi or -pi up to rounding, both logarithms of W.
         let f = matrix::log_unitary(&w, n).unwrap();
-        assert!(max_diff(&exp_i(&f, n), &w) < 1e-12);
+        assert!(matrix::max_abs_difference(&exp_i(&f, n), &w) < 1e-12);
         let spectrum = hermitian_spectrum(&f, n);
         for (a, b) in spectrum.iter().zip(&expected) {
             let off = (a - b).abs();
