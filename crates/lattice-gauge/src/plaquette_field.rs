@@ -26,7 +26,7 @@ impl PlaquetteField {
     /// A plaquette field from data of shape `(planes, volume, n, n)` (unitarity is not required).
     ///
     /// # Errors
-    /// [`Error::ZeroMatrixSize`], [`Error::ShapeMismatch`].
+    /// [`Error::ZeroMatrixSize`](crate::Error::ZeroMatrixSize), [`Error::ShapeMismatch`](crate::Error::ShapeMismatch).
     pub fn new(lattice: impl Into<Lattice>, n: usize, data: Array4<C64>) -> Result<PlaquetteField> {
         let lattice = lattice.into();
         let expected = [lattice.planes().len(), lattice.volume(), n, n];
@@ -92,7 +92,7 @@ impl PlaquetteField {
     /// $W_{\nu\mu} = W_{\mu\nu}^\dagger$.
     ///
     /// # Errors
-    /// [`Error::DirOutOfRange`], [`Error::SameDirection`].
+    /// [`Error::DirOutOfRange`](crate::Error::DirOutOfRange), [`Error::SameDirection`](crate::Error::SameDirection).
     pub fn plane(&self, mu: Dir, nu: Dir) -> Result<MatrixField> {
         let p = self.lattice.plane_index(mu, nu)?;
         let n = self.n;
@@ -123,7 +123,7 @@ impl PlaquetteField {
     /// The largest entry-wise distance between two plaquette fields.
     ///
     /// # Errors
-    /// [`Error::LatticeMismatch`], [`Error::MatrixSizeMismatch`].
+    /// [`Error::LatticeMismatch`](crate::Error::LatticeMismatch), [`Error::MatrixSizeMismatch`](crate::Error::MatrixSizeMismatch).
     pub fn max_abs_diff(&self, other: &PlaquetteField) -> Result<f64> {
         self.check_compatible(&other.lattice, other.n)?;
         Ok(field_checks::max_abs_diff(self.flat(), other.flat()))
