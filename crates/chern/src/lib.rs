@@ -107,5 +107,5 @@ pub use wilson::{WilsonLoops, wilson_loops};
 pub use z2::{
     SpinChern, TrimParity, WccFlow, Z2Config, Z2Details, Z2Indices, Z2Invariant, Z2Method, Z2Model,
     Z2PhaseDiagram, Z2PhasePoint, Z2Report, Z2System, spin_chern_number, z2_indices, z2_invariant,
-    z2_of, z2_phase_diagram,
+    z2_memory_estimate, z2_of, z2_phase_diagram,
 };

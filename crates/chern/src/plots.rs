@@ -113,3 +113,84 @@ pub fn phase_diagram(diagram: &PhaseDiagram, path: &Path) -> crate::Result<()> {
     })
     .map_err(plot_error)
 }
+
+/// Edges of the cells centred on the ascending `values` (half-way between neighbours; a single
+/// value gets a cell of width 1 around it).
+fn cell_edges(values: &[f64]) -> Vec<f64> {
+    let n = values.len();
+    if n == 1 {
+        return vec![values[0] - 0.5, values[0] + 0.5];
+    }
+    let mut edges = Vec::with_capacity(n + 1);
+    edges.push(values[0] - 0.5 * (values[1] - values[0]));
+    for w in values.windows(2) {
+        edges.push(0.5 * (w[0] + w[1]));
+    }
+    edges.push(values[n - 1] + 0.5 * (values[n - 1] - values[n - 2]));
+    edges
+}
+
+/// The $\mathbb Z_2$ phase diagram over two parameters: a red cell where $\mathbb Z_2 = 1$, a
+/// white one where it is 0, grey with a cross where the gap closes on the grid (or the invariant
+/// is otherwise undefined there).
+///
+/// # Errors
+/// [`crate::Error::Io`] naming the file if it cannot be written.
+pub fn z2_phase_diagram(diagram: &crate::Z2PhaseDiagram, path: &Path) -> crate::Result<()> {
+    let (xe, ye) = (cell_edges(&diagram.x), cell_edges(&diagram.y));
+    let (nx, ny) = (diagram.x.len(), diagram.y.len());
+    let (x0, x1) = (xe[0].min(xe[nx]), xe[0].max(xe[nx]));
+    let (y0, y1) = (ye[0].min(ye[ny]), ye[0].max(ye[ny]));
+    let cells = |want: Option<u8>| {
+        diagram
+            .points
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.z2 == want)
+            .map(|(s, _)| {
+                let (i, j) = (s % nx, s / nx);
+                [(xe[i], ye[j]), (xe[i + 1], ye[j + 1])]
+            })
+    };
+    chart_svg::write_svg(path, (760, 640), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!(
+                    "Z2 of {} ({}, grid {}): {} vs {}",
+                    diagram.model.name(),
+                    diagram.method,
+                    diagram.grid,
+                    diagram.y_parameter,
+                    diagram.x_parameter
+                ),
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(diagram.x_parameter.as_str())
+            .y_desc(diagram.y_parameter.as_str())
+            .disable_mesh()
+            .draw()?;
+        let red = chart_svg::diverging(0.8);
+        chart
+            .draw_series(cells(Some(1)).map(|c| Rectangle::new(c, red.filled())))?
+            .label("Z2 = 1")
+            .legend(chart_svg::bar_marker(red.filled()));
+        chart
+            .draw_series(cells(Some(0)).map(|c| Rectangle::new(c, WHITE.filled())))?
+            .label("Z2 = 0")
+            .legend(chart_svg::bar_marker(BLACK.stroke_width(1)));
+        let grey = RGBColor(190, 190, 190);
+        chart
+            .draw_series(cells(None).map(|c| Rectangle::new(c, grey.filled())))?
+            .label("gap closes on the grid")
+            .legend(chart_svg::bar_marker(grey.filled()));
+        chart_svg::draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        Ok(())
+    })
+    .map_err(plot_error)
+}

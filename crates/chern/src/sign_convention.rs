@@ -52,3 +52,35 @@ impl ChernNumber {
         self
     }
 }
+
+impl crate::invariant::Invariant {
+    /// The same invariant in the convention `sign`: a first Chern number (and its Wilson-loop
+    /// winding and flux field) changes sign for [`SignConvention::Textbook`]; a second Chern
+    /// number is quadratic in the curvature and does not.
+    pub fn with_sign(mut self, sign: SignConvention) -> Self {
+        if sign == SignConvention::Textbook {
+            if let Some(first) = self.first.take() {
+                self.first = Some(first.with_sign(sign));
+                self.chern = -self.chern;
+                self.raw = -self.raw;
+                self.wilson_chern = self.wilson_chern.map(|w| -w);
+            }
+        }
+        self
+    }
+}
+
+impl crate::phase_diagram::PhaseDiagram {
+    /// The same phase diagram of first Chern numbers in the convention `sign` (every point's
+    /// `chern` and `raw` change sign for [`SignConvention::Textbook`]). A diagram of second
+    /// Chern numbers does not depend on the convention: leave it as it is.
+    pub fn with_sign(mut self, sign: SignConvention) -> Self {
+        if sign == SignConvention::Textbook {
+            for p in &mut self.points {
+                p.chern = p.chern.map(|c| -c);
+                p.raw = p.raw.map(|r| -r);
+            }
+        }
+        self
+    }
+}

@@ -279,6 +279,28 @@ pub fn z2_invariant<H: BlochHamiltonian + Sync + ?Sized>(
     Ok(out)
 }
 
+/// An upper bound in bytes on the memory of [`z2_invariant`] / [`z2_indices`] for a model with
+/// `n_bands` bands in `dim` dimensions on `grid` points per axis (every method): energies and
+/// occupied eigenvectors of the half zone (Fukui–Hatsugai), of the lines at most refined
+/// (Wilson loop, with the default refinement), or of the whole grid's energies (parity), per
+/// plane in 3D. `None` on overflow.
+pub fn z2_memory_estimate(dim: usize, n_bands: usize, grid: usize) -> Option<u64> {
+    let n = n_bands as u64;
+    let l = grid as u64;
+    let per_point = n
+        .checked_mul(8)?
+        .checked_add(n.checked_mul(n)?.checked_mul(16)?)?;
+    // Half a plane for the lattice method, twice that for refined Wilson-loop lines, and the
+    // band-structure solver's copies: a factor 4 covers them.
+    let plane = (l / 2 + 1)
+        .checked_mul(l)?
+        .checked_mul(per_point)?
+        .checked_mul(4)?;
+    // The parity method's gap check holds every point's energies and one eigenvector.
+    let whole = l.checked_pow(dim as u32)?.checked_mul(n.checked_mul(24)?)?;
+    plane.max(whole).checked_add(1 << 20)
+}
+
 /// Smallest gap above the `occupied` bands on the whole grid ([`Error::GapClosed`] below the
 /// tolerance).
 fn grid_gap<H: BlochHamiltonian + Sync + ?Sized>(
