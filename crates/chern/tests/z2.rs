@@ -422,3 +422,86 @@ fn kane_mele_phase_diagram() {
     // A parameter the model does not have.
     assert!(z2_phase_diagram(&km, "m", &xs, "lambda_r", &ys, 30, &Z2Config::default()).is_err());
 }
+
+/// The report behind the `z2` command: 2D models give `z2`, 3D ones the indices too; QWZ (a
+/// Chern insulator) is refused with the k-point where time reversal fails.
+#[test]
+fn reports_of_named_models() {
+    let km = Z2Model::KaneMele {
+        t: 1.0,
+        lambda_so: 0.06,
+        lambda_r: 0.05,
+        lambda_v: 0.1,
+    };
+    let r = z2_of(&km, 30, &Z2Config::default()).unwrap();
+    assert_eq!((r.z2, r.indices, r.grid.clone()), (1, None, vec![30, 30]));
+    let json = serde_json::to_value(&r).unwrap();
+    for key in ["z2", "method", "grid", "min_gap", "model"] {
+        assert!(json.get(key).is_some(), "{key} missing from {json}");
+    }
+    assert_eq!(json["method"], "fukui-hatsugai");
+    for (dt, strong) in [(0.4, 1), (-0.4, 0)] {
+        let fkm = Z2Model::FuKaneMele {
+            t: 1.0,
+            lambda_so: 0.125,
+            dt,
+        };
+        let parity = Z2Config {
+            method: Z2Method::Parity,
+            ..Default::default()
+        };
+        let r = z2_of(&fkm, 12, &parity).unwrap();
+        assert_eq!(r.indices, Some([strong, 1, 1, 1]));
+        assert_eq!(r.z2, strong);
+    }
+    let e = z2_of(&Z2Model::Qwz { m: 1.0 }, 30, &Z2Config::default()).unwrap_err();
+    assert!(matches!(e, Error::TimeReversalBroken { .. }), "{e}");
+    assert!(!e.to_string().contains('\n'));
+}
+
+/// The second Chern number keeps its sign in the textbook convention; the first flips.
+#[test]
+fn textbook_sign_of_invariants() {
+    let setup = |grid| Setup {
+        grid,
+        occupation: Occupation::Lowest(2),
+        config: ChernConfig::default(),
+        wilson: true,
+    };
+    let c4 = invariant(&Dirac4d::new(1.0), &setup(6)).unwrap();
+    assert_eq!(c4.clone().with_sign(SignConvention::Textbook), c4);
+    let hof = Hofstadter::new(1, 5, 1.0).unwrap();
+    let c2 = invariant(&hof, &setup(30)).unwrap();
+    let t = c2.clone().with_sign(SignConvention::Textbook);
+    assert_eq!(
+        (t.chern, t.wilson_chern),
+        (-c2.chern, c2.wilson_chern.map(|w| -w))
+    );
+    assert_eq!(c2.chern, -2);
+}
+
+#[cfg(feature = "plots")]
+#[test]
+fn phase_diagram_figure() {
+    let km = Z2Model::KaneMele {
+        t: 1.0,
+        lambda_so: 0.06,
+        lambda_r: 0.0,
+        lambda_v: 0.0,
+    };
+    let d = z2_phase_diagram(
+        &km,
+        "lambda_v",
+        &[0.0, 0.3118, 0.5],
+        "lambda_r",
+        &[0.0, 0.05],
+        30,
+        &Z2Config::default(),
+    )
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("chern_z2_{}.svg", std::process::id()));
+    chern::plots::z2_phase_diagram(&d, &path).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("Z2 = 1") && svg.contains("Z2 = 0"));
+}
