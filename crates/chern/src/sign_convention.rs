@@ -58,13 +58,13 @@ impl crate::invariant::Invariant {
     /// winding and flux field) changes sign for [`SignConvention::Textbook`]; a second Chern
     /// number is quadratic in the curvature and does not.
     pub fn with_sign(mut self, sign: SignConvention) -> Self {
-        if sign == SignConvention::Textbook {
-            if let Some(first) = self.first.take() {
-                self.first = Some(first.with_sign(sign));
-                self.chern = -self.chern;
-                self.raw = -self.raw;
-                self.wilson_chern = self.wilson_chern.map(|w| -w);
-            }
+        if sign == SignConvention::Textbook
+            && let Some(first) = self.first.take()
+        {
+            self.first = Some(first.with_sign(sign));
+            self.chern = -self.chern;
+            self.raw = -self.raw;
+            self.wilson_chern = self.wilson_chern.map(|w| -w);
         }
         self
     }
