@@ -511,3 +511,41 @@ fn gradient_clipping_acts_per_member() {
     }
     assert!(lora_ensemble::clip_grad_norm_per_member(&ensemble, -1.0).is_err());
 }
+
+#[test]
+fn merging_a_saved_member_into_the_base_file_equals_merging_in_memory() {
+    let (ensemble, net) = trained(vec![31, 32, 33], Kind::Float);
+    let dir = tmp_dir("merge-member");
+    ensemble.save(&dir, &base_file(Kind::Float)).unwrap();
+    let e = lora_ensemble::PeftAdapter::open(&dir, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ensemble of 3 members"), "{e}");
+    assert!(lora_ensemble::PeftAdapter::open(&dir, Some(3)).is_err());
+    let adapter = lora_ensemble::PeftAdapter::open(&dir, Some(1)).unwrap();
+    let out = dir.join("merged.safetensors");
+    lora_ensemble::merge_into_file(&base_file(Kind::Float), &adapter, &out).unwrap();
+    ensemble.merge(1).unwrap();
+    let merged = read_tensors(&out);
+    for (name, w) in net.vs.variables() {
+        let err = rel_err(&tensor(&merged, &name), &w);
+        assert!(err <= 1e-6, "{name}: {err:e}");
+    }
+    ensemble.unmerge().unwrap();
+    // A corrupted member file makes the whole load fail, naming it, and changes nothing.
+    let fresh = LoraEnsemble::new(plain_config(), vec![31, 32, 33], Device::Cpu).unwrap();
+    let _n = GoldenNet::build(&fresh, Kind::Float).unwrap();
+    let before: Vec<_> = fresh.updates().iter().map(|u| u.a().copy()).collect();
+    let member2 = dir.join("member-2/adapter_model.safetensors");
+    let bytes = std::fs::read(&member2).unwrap();
+    std::fs::write(&member2, &bytes[..bytes.len() / 2]).unwrap();
+    let e = fresh
+        .load(&dir, &base_file(Kind::Float))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("member-2/adapter_model.safetensors"), "{e}");
+    for (u, a) in fresh.updates().iter().zip(before) {
+        assert!(u.a().equal(&a), "{} changed by a failed load", u.module());
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
