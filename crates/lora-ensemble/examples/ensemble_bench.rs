@@ -10,7 +10,9 @@
 //!   swapping, as the reference code evaluates members), then forward + backward.
 //! - `onepass-eval`, `sequential-eval`: the same, forward only (evaluation, no gradients).
 //!
-//! Prints one JSON line: the median milliseconds per step over all members, and the peak RSS.
+//! Prints one JSON line: the median wall and CPU milliseconds per step over all members, and the
+//! peak RSS. The CPU time is this thread's (`/proc/thread-self/schedstat`); with one libtorch
+//! thread all the work runs here, and on a loaded machine it is far steadier than wall time.
 
 use lora_ensemble::{LoraConfig, LoraEnsemble, TargetModules};
 use tch::{Device, Kind, Tensor, nn};
@@ -66,17 +68,32 @@ fn forward(layers: &[lora_ensemble::LoraLinear], x: &Tensor) -> Tensor {
     h
 }
 
-/// Median milliseconds of `reps` calls after 3 warm-up calls.
-fn time_reps(reps: usize, mut step: impl FnMut()) -> Vec<f64> {
-    let mut times = Vec::with_capacity(reps);
+/// CPU time of this thread in milliseconds.
+fn thread_cpu_ms() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |ns| ns * 1e-6)
+}
+
+/// Wall and CPU milliseconds of `reps` calls after 3 warm-up calls.
+fn time_reps(reps: usize, mut step: impl FnMut()) -> (Vec<f64>, Vec<f64>) {
+    let mut wall = Vec::with_capacity(reps);
+    let mut cpu = Vec::with_capacity(reps);
     for rep in 0..reps + 3 {
+        let c0 = thread_cpu_ms();
         let t0 = std::time::Instant::now();
         step();
         if rep >= 3 {
-            times.push(t0.elapsed().as_secs_f64() * 1e3);
+            wall.push(t0.elapsed().as_secs_f64() * 1e3);
+            cpu.push(thread_cpu_ms() - c0);
         }
     }
-    times
+    (wall, cpu)
 }
 
 fn main() {
@@ -88,13 +105,11 @@ fn main() {
     tch::manual_seed(0);
     let x = Tensor::randn([BATCH, WIDTH], (Kind::Float, Device::Cpu));
     let target = Tensor::randn([BATCH, WIDTH], (Kind::Float, Device::Cpu));
-    let mut times = Vec::with_capacity(reps);
-    match mode.as_str() {
+    let (mut wall, mut cpu) = match mode.as_str() {
         "onepass" => {
             let (_vs, ensemble, layers) = build(members);
             let vars = ensemble.var_store().trainable_variables();
-            for rep in 0..reps + 3 {
-                let t0 = std::time::Instant::now();
+            time_reps(reps, || {
                 for v in &vars {
                     let mut g = v.grad();
                     if g.defined() {
@@ -104,10 +119,7 @@ fn main() {
                 let y = forward(&layers, &x);
                 let loss = (y - &target).square().mean(Kind::Float) * members as f64;
                 loss.backward();
-                if rep >= 3 {
-                    times.push(t0.elapsed().as_secs_f64() * 1e3);
-                }
-            }
+            })
         }
         "sequential" => {
             // All members' adapters kept aside; one slot computes.
@@ -119,8 +131,7 @@ fn main() {
                 .collect();
             let (_vs, slot, layers) = build(1);
             let vars = slot.var_store().trainable_variables();
-            for rep in 0..reps + 3 {
-                let t0 = std::time::Instant::now();
+            time_reps(reps, || {
                 for m in 0..members as i64 {
                     for (u, (a, b)) in slot.updates().iter().zip(&stored) {
                         tch::no_grad(|| {
@@ -138,18 +149,15 @@ fn main() {
                     let loss = (y - &target).square().mean(Kind::Float);
                     loss.backward();
                 }
-                if rep >= 3 {
-                    times.push(t0.elapsed().as_secs_f64() * 1e3);
-                }
-            }
+            })
         }
         "onepass-eval" => {
             let (_vs, _ensemble, layers) = build(members);
-            times = time_reps(reps, || {
+            time_reps(reps, || {
                 tch::no_grad(|| {
                     let _ = std::hint::black_box(forward(&layers, &x).sum(Kind::Float));
                 });
-            });
+            })
         }
         "sequential-eval" => {
             let (_vs_all, all, _) = build(members);
@@ -159,7 +167,7 @@ fn main() {
                 .map(|u| (u.a().detach().copy(), u.b().detach().copy()))
                 .collect();
             let (_vs, slot, layers) = build(1);
-            times = time_reps(reps, || {
+            time_reps(reps, || {
                 tch::no_grad(|| {
                     for m in 0..members as i64 {
                         for (u, (a, b)) in slot.updates().iter().zip(&stored) {
@@ -169,7 +177,7 @@ fn main() {
                         let _ = std::hint::black_box(forward(&layers, &x).sum(Kind::Float));
                     }
                 });
-            });
+            })
         }
         other => {
             eprintln!(
@@ -177,12 +185,14 @@ fn main() {
             );
             std::process::exit(1);
         }
-    }
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
+    };
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     println!(
-        "{{\"impl\": \"rust-{mode}\", \"members\": {members}, \"threads\": {threads}, \"reps\": {reps}, \"median_ms\": {median:.4}, \"min_ms\": {:.4}, \"peak_rss_kib\": {}}}",
-        times[0],
+        "{{\"impl\": \"rust-{mode}\", \"members\": {members}, \"threads\": {threads}, \"reps\": {reps}, \"median_ms\": {:.4}, \"min_ms\": {:.4}, \"median_cpu_ms\": {:.4}, \"peak_rss_kib\": {}}}",
+        wall[wall.len() / 2],
+        wall[0],
+        cpu[cpu.len() / 2],
         peak_rss_kib()
     );
 }
