@@ -2,9 +2,9 @@
 use lattice_gauge::{Lattice, LinkField, PlaquetteField};
 use serde::{Deserialize, Serialize};
 
-use super::second_chern::second_chern_density;
+use super::second_chern::second_chern_density_of;
 use super::{SampleSource, Stream, eigenphase_label, sample_rng};
-use crate::convert::{Precision, TensorField};
+use crate::convert::Precision;
 use crate::error::{Error, Result};
 
 /// Configuration of a [`HaarSource`].
@@ -137,9 +137,7 @@ impl HaarSource {
 
 /// Per-site second-Chern densities of a 4D plaquette field and their rounded sum.
 pub(crate) fn labels_4d(plaquettes: &PlaquetteField) -> Result<(Vec<f64>, i64)> {
-    let w = plaquettes.to_tensor(Precision::Double)?.f_unsqueeze(0)?;
-    let q = second_chern_density(&w)?.f_flatten(0, -1)?;
-    let labels = Vec::<f64>::try_from(&q)?;
+    let labels = second_chern_density_of(plaquettes)?;
     let chern = labels.iter().sum::<f64>().round() as i64;
     Ok((labels, chern))
 }

@@ -6,7 +6,7 @@
 //!   matrix, labels $f(x) = \frac{1}{2\pi}\sum_i \arg\lambda_i(W(x))$ (principal eigenphases of the
 //!   plaquette), Chern number $C = \sum_x f(x)$, an exact integer; optionally only $C = 0$.
 //!   On a 4D lattice the input has six plaquette planes and the labels are the gauge-invariant
-//!   second-Chern density [`second_chern_density`].
+//!   second-Chern density [`second_chern_density_of`].
 //! - [`DiagonalSource`]: diagonal plaquettes $W(x) = \mathrm{diag}(e^{i\theta_1(x)}, \dots)$ with
 //!   a prescribed Chern number and eigenphase distribution, with links that realise them.
 //! - [`HamiltonianSource`]: links of the occupied bands of gapped Bloch Hamiltonians (random
@@ -57,7 +57,7 @@ pub use diagonal::{
 };
 pub use general::{GeneralConfig, HaarSource, LinkSample};
 pub use hamiltonian::{HamiltonianConfig, HamiltonianModel, HamiltonianSource, ModelSpec};
-pub use second_chern::{hermitian_log, second_chern_density};
+pub use second_chern::{hermitian_log, second_chern_density, second_chern_density_of};
 pub(crate) use stream::sample_rng;
 pub use stream::{SampleSource, Stream};
 
