@@ -1,10 +1,12 @@
-//! SVG figures of training runs, evaluations and sweeps (plotters, SVG backend).
+//! SVG figures of training runs, evaluations and sweeps (feature `plots`: plotters through the
+//! workspace's `chart-svg`, one legend style, files written atomically).
 //!
-//! Each function writes one self-contained SVG file; failures (an unwritable path, say) come back as
-//! [`Error::Plot`] naming the file.
+//! Each function writes one self-contained SVG file, never a partial one; failures (an unwritable
+//! path, say) come back as [`Error::Plot`] naming the file.
 use std::path::Path;
 
-use plotters::prelude::*;
+use chart_svg::plotters::prelude::*;
+use chart_svg::{Canvas, DrawResult, draw_legend, line_marker};
 
 use crate::data::grid_name;
 use crate::error::{Error, Result};
@@ -12,10 +14,13 @@ use crate::eval::EvalReport;
 use crate::sweep::{BandSweepReport, SWEEP_SVG, SweepStep};
 use crate::train::EpochMetrics;
 
-type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
-
-fn finish(path: &Path, drawn: DrawResult) -> Result<()> {
-    drawn.map_err(|e| Error::Plot {
+/// Draws a `size` figure with `draw` into `path` (atomically).
+fn finish(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&Canvas<'_>) -> DrawResult,
+) -> Result<()> {
+    chart_svg::write_svg(path, size, draw).map_err(|e| Error::Plot {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
@@ -40,16 +45,19 @@ pub fn training_curves(metrics: &[EpochMetrics], path: &Path) -> Result<()> {
     if metrics.is_empty() {
         return Ok(());
     }
-    finish(path, draw_training_curves(metrics, path))
+    finish(path, DRAW_TRAINING_CURVES_SIZE, |root| {
+        draw_training_curves(metrics, root)
+    })
 }
 
-fn draw_training_curves(metrics: &[EpochMetrics], path: &Path) -> DrawResult {
-    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
+/// The size of the figure [`draw_training_curves`] draws.
+const DRAW_TRAINING_CURVES_SIZE: (u32, u32) = (720, 420);
+
+fn draw_training_curves(metrics: &[EpochMetrics], root: &Canvas<'_>) -> DrawResult {
     let finite = metrics.iter().map(|m| m.loss).filter(|l| l.is_finite());
     let max_loss = finite.fold(0.0, f64::max) * 1.05;
     let last_epoch = metrics.last().map(|m| m.epoch).unwrap_or(1).max(1) as f64;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .caption("training loss and validation accuracy", ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(35)
@@ -72,7 +80,7 @@ fn draw_training_curves(metrics: &[EpochMetrics], path: &Path) -> DrawResult {
             &BLUE,
         ))?
         .label("loss")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+        .legend(line_marker(BLUE));
     let acc: Vec<(f64, f64)> = metrics
         .iter()
         .filter_map(|m| m.val_accuracy.map(|a| (m.epoch as f64, a)))
@@ -81,29 +89,27 @@ fn draw_training_curves(metrics: &[EpochMetrics], path: &Path) -> DrawResult {
         chart
             .draw_secondary_series(LineSeries::new(acc, &RED))?
             .label("validation accuracy (calibrated)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+            .legend(line_marker(RED));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
 /// Scatter of the scaled prediction $k\sum_x f(x)$ against the true Chern number, one dot per
 /// sample (jittered horizontally), with the diagonal.
 pub fn predictions(report: &EvalReport, path: &Path) -> Result<()> {
-    finish(path, draw_predictions(report, path))
+    finish(path, DRAW_PREDICTIONS_SIZE, |root| {
+        draw_predictions(report, root)
+    })
 }
 
-fn draw_predictions(r: &EvalReport, path: &Path) -> DrawResult {
+/// The size of the figure [`draw_predictions`] draws.
+const DRAW_PREDICTIONS_SIZE: (u32, u32) = (520, 520);
+
+fn draw_predictions(r: &EvalReport, root: &Canvas<'_>) -> DrawResult {
     let lo = r.by_chern.first().map(|b| b.chern).unwrap_or(-1) as f64 - 1.0;
     let hi = r.by_chern.last().map(|b| b.chern).unwrap_or(1) as f64 + 1.0;
-    let root = SVGBackend::new(path, (520, 520)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .caption("predicted k·Σf vs true Chern number", ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(35)
@@ -121,22 +127,26 @@ fn draw_predictions(r: &EvalReport, path: &Path) -> DrawResult {
         let y = if p.is_finite() { p.clamp(lo, hi) } else { lo };
         Circle::new((c as f64 + jitter, y), 2, BLUE.mix(0.4).filled())
     }))?;
-    root.present()?;
     Ok(())
 }
 
 /// The paper's accuracies on non-trivial samples by number of filled bands (general training,
-/// $5\times5$; PHYSICS.md section 5), drawn for reference on sweeps trained on $5\times5$.
+/// $5\times5$; the GENet paper, Table 2), drawn for reference on sweeps trained on $5\times5$.
 pub const PAPER_ACCURACY_BY_BANDS: [(usize, f64); 5] =
     [(4, 0.959), (5, 0.940), (6, 0.938), (7, 0.917), (8, 0.525)];
 
 /// Accuracy on non-trivial samples against the number of filled bands, one line per evaluation
 /// grid; the paper's figures as crosses when the sweep trained on $5\times5$.
 pub fn band_sweep(report: &BandSweepReport, path: &Path) -> Result<()> {
-    finish(path, draw_band_sweep(report, path))
+    finish(path, DRAW_BAND_SWEEP_SIZE, |root| {
+        draw_band_sweep(report, root)
+    })
 }
 
-fn draw_band_sweep(report: &BandSweepReport, path: &Path) -> DrawResult {
+/// The size of the figure [`draw_band_sweep`] draws.
+const DRAW_BAND_SWEEP_SIZE: (u32, u32) = (720, 440);
+
+fn draw_band_sweep(report: &BandSweepReport, root: &Canvas<'_>) -> DrawResult {
     let bands: Vec<usize> = report.runs.iter().map(|r| r.bands).collect();
     let paper = report.config.train.grid == [5, 5];
     let mut hi = bands.iter().copied().max().unwrap_or(1);
@@ -145,8 +155,6 @@ fn draw_band_sweep(report: &BandSweepReport, path: &Path) -> DrawResult {
         hi = hi.max(8);
         lo = lo.min(4);
     }
-    let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
-    root.fill(&WHITE)?;
     let grid = &report.config.train.grid;
     let caption = format!(
         "accuracy on C ≠ 0 by filled bands (trained on {}{})",
@@ -157,7 +165,7 @@ fn draw_band_sweep(report: &BandSweepReport, path: &Path) -> DrawResult {
             ""
         }
     );
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(root)
         .caption(caption, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(35)
@@ -186,7 +194,7 @@ fn draw_band_sweep(report: &BandSweepReport, path: &Path) -> DrawResult {
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
             .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            .legend(line_marker(color));
         chart.draw_series(
             points
                 .into_iter()
@@ -201,14 +209,8 @@ fn draw_band_sweep(report: &BandSweepReport, path: &Path) -> DrawResult {
                     .map(|&(n, a)| Cross::new((n as f64, a), 6, BLACK.stroke_width(2))),
             )?
             .label("paper (general training, 5x5)")
-            .legend(|(x, y)| Cross::new((x + 10, y), 5, BLACK.stroke_width(2)));
+            .legend(chart_svg::cross_marker(5, BLACK.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
+    draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
     Ok(())
 }

@@ -315,7 +315,7 @@ mod tests {
 
     #[test]
     fn chern_spread_matches_the_reference_generator() -> Result<()> {
-        // PHYSICS.md section 5: n = 4 on 5x5, P(C = 0) about 0.20.
+        // Haar-random U(4) links on 5x5: about one sample in five has C = 0.
         let s = HaarSource::new(GeneralConfig {
             extents: vec![5, 5],
             n: 4,

@@ -367,7 +367,7 @@ mod tests {
 
     #[test]
     fn qwz_samples_carry_the_known_chern_numbers() -> Result<()> {
-        // PHYSICS.md section 3: C = +1 for 0 < m < 2, -1 for -2 < m < 0, 0 for |m| > 2.
+        // QWZ (FHS sign convention): C = +1 for 0 < m < 2, -1 for -2 < m < 0, 0 for |m| > 2.
         for (m, expected) in [(1.0, 1), (-1.0, -1), (3.0, 0)] {
             let config = HamiltonianConfig::new(
                 vec![12, 12],
