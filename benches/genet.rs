@@ -18,7 +18,7 @@ fn geblnet(c: &mut Criterion) {
         })
         .expect("valid source");
         let batch = source.sample(32).expect("samples");
-        tch::manual_seed(0);
+        let _seed = gauge_nn::model::seed_libtorch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let net = gauge_net(vs.root(), 2, &NetConfig::default()).expect("valid net");
         group.bench_function(format!("n{n}"), |b| {

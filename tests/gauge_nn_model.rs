@@ -35,7 +35,7 @@ fn networks_are_invariant_under_lattice_gauge_transformations() {
             Architecture::Geconvnet,
             Architecture::Lcnn,
         ] {
-            tch::manual_seed(1);
+            let _seed = gauge_nn::model::seed_libtorch(1);
             let mut vs = nn::VarStore::new(Device::Cpu);
             vs.set_kind(Kind::Double);
             let cfg = NetConfig {

@@ -64,6 +64,22 @@ pub struct NetConfig {
     pub conjugation_odd: bool,
 }
 
+/// Held while libtorch's global generator is seeded and drawn from by this crate.
+static GLOBAL_GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Seeds libtorch's global random generator with `seed` and returns a guard: until it is dropped,
+/// no other caller of this function in the process can reseed the generator, so that weights
+/// drawn while holding it (by [`gauge_net`], say) depend on `seed` alone even when several
+/// networks are built concurrently. (libtorch has no per-model generator; code that calls
+/// `tch::manual_seed` directly bypasses the lock.)
+pub fn seed_libtorch(seed: u64) -> std::sync::MutexGuard<'static, ()> {
+    let guard = GLOBAL_GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    tch::manual_seed(seed as i64);
+    guard
+}
+
 /// The largest channel count of a layer [`NetConfig::validate`] accepts.
 pub const MAX_CHANNELS: i64 = 4096;
 
@@ -476,7 +492,7 @@ mod tests {
 
     #[test]
     fn geblnet_is_invariant() {
-        tch::manual_seed(11);
+        let _seed = seed_libtorch(11);
         for n in [1, 2, 4] {
             check_invariant(Architecture::Geblnet, &[5, 5], n);
         }
@@ -485,7 +501,7 @@ mod tests {
 
     #[test]
     fn geconvnet_and_lcnn_are_invariant() {
-        tch::manual_seed(12);
+        let _seed = seed_libtorch(12);
         for arch in [Architecture::Geconvnet, Architecture::Lcnn] {
             check_invariant(arch, &[4, 5], 2);
             check_invariant(arch, &[2, 2, 2, 2], 1);
@@ -494,7 +510,7 @@ mod tests {
 
     #[test]
     fn conjugation_odd_networks_are_odd_invariant_and_equal_the_symmetrised_network() {
-        tch::manual_seed(14);
+        let _seed = seed_libtorch(14);
         for (arch, extents, n) in [
             (Architecture::Geblnet, vec![4i64, 5], 2i64),
             (Architecture::Geblnet, vec![2, 2, 2, 2], 2),
@@ -560,7 +576,7 @@ mod tests {
 
     #[test]
     fn outputs_do_not_depend_on_the_rest_of_the_batch() {
-        tch::manual_seed(13);
+        let _seed = seed_libtorch(13);
         let vs = store(Kind::Double);
         let net = gauge_net(vs.root(), 2, &NetConfig::default()).unwrap();
         let links = random_links(4, &[3, 3], 2);
@@ -626,7 +642,7 @@ mod tests {
 
     #[test]
     fn geblnet_matches_reference_forward() {
-        tch::manual_seed(14);
+        let _seed = seed_libtorch(14);
         let vs = store(Kind::Double);
         let cfg = NetConfig {
             channels: vec![4, 3, 2],

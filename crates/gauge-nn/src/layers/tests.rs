@@ -128,7 +128,7 @@ fn enlarge_appends_adjoints_and_identity() {
 
 #[test]
 fn gebl_matches_reference() {
-    tch::manual_seed(1);
+    let _seed = crate::model::seed_libtorch(1);
     for n in [1, 2, 3] {
         let vs = store();
         let layer = ge_bilinear(vs.root() / "g", 2, 3, Default::default());
@@ -146,7 +146,7 @@ fn gebl_matches_reference() {
 
 #[test]
 fn two_input_gebl_matches_reference() {
-    tch::manual_seed(2);
+    let _seed = crate::model::seed_libtorch(2);
     let vs = store();
     let cfg = GeBilinearConfig {
         conjugates: true,
@@ -196,7 +196,7 @@ fn check_equivariant(f: impl Fn(&Tensor) -> Tensor, c: i64, extents: &[i64], n: 
 
 #[test]
 fn per_site_layers_are_equivariant() {
-    tch::manual_seed(3);
+    let _seed = crate::model::seed_libtorch(3);
     for n in [1, 2, 4] {
         for extents in [vec![3i64, 4], vec![2, 2, 2, 2]] {
             let vs = store();
@@ -241,7 +241,7 @@ fn gerelu_and_trnorm_values() {
 
 #[test]
 fn trace_readout_is_invariant_and_reads_traces() {
-    tch::manual_seed(4);
+    let _seed = crate::model::seed_libtorch(4);
     let vs = store();
     let readout = trace_readout(vs.root() / "r", 3);
     let w = random_unitary(&[2, 3, 4, 5], 2);
@@ -325,7 +325,7 @@ fn conv_reference(x: &Tensor, links: &Tensor, kernel: i64, dilation: i64) -> Ten
 
 #[test]
 fn transport_matches_wilson_line_reference() {
-    tch::manual_seed(5);
+    let _seed = crate::model::seed_libtorch(5);
     for (kernel, dilation) in [(1usize, 1usize), (2, 1), (1, 2)] {
         let links = random_links(2, &[4, 3], 2);
         let x = random_unitary(&[2, 2, 4, 3], 2);
@@ -340,7 +340,7 @@ fn transport_matches_wilson_line_reference() {
 
 #[test]
 fn geconv_matches_reference_and_is_equivariant() {
-    tch::manual_seed(6);
+    let _seed = crate::model::seed_libtorch(6);
     let vs = store();
     let cfg = GeConvConfig {
         kernel_size: 2,
@@ -375,7 +375,7 @@ fn geconv_matches_reference_and_is_equivariant() {
 #[test]
 fn plaquettes_of_random_links_are_covariant() {
     // Checks the test helpers themselves against each other.
-    tch::manual_seed(7);
+    let _seed = crate::model::seed_libtorch(7);
     let links = random_links(2, &[3, 4, 2], 3);
     let g = random_gauge(2, &[3, 4, 2], 3);
     let lhs = plaquettes(&transform_links(&links, &g));
@@ -386,7 +386,7 @@ fn plaquettes_of_random_links_are_covariant() {
 
 #[test]
 fn lcnn_layer_is_equivariant_in_2d_and_4d() {
-    tch::manual_seed(8);
+    let _seed = crate::model::seed_libtorch(8);
     for (extents, n) in [(vec![4i64, 3], 2i64), (vec![2, 2, 2, 2], 2)] {
         let dim = extents.len();
         let vs = store();

@@ -12,7 +12,7 @@ use super::{CHECKPOINT, CONFIG, METRICS};
 use crate::data::{Batch, SampleSource};
 use crate::error::{Error, Result};
 use crate::eval::{calibrate_rescale, evaluate_batch};
-use crate::model::{GaugeNet, gauge_net};
+use crate::model::{GaugeNet, gauge_net, seed_libtorch};
 use crate::progress::Progress;
 use crate::tensor_file::write_atomic;
 
@@ -44,7 +44,9 @@ impl Trainer {
     /// [`Trainer::resume`]).
     ///
     /// Global libtorch state: the initial weights are drawn from libtorch's global random generator
-    /// (libtorch has no per-model generator), which this seeds with [`TrainConfig::seed`] (so do
+    /// (libtorch has no per-model generator), which this seeds with [`TrainConfig::seed`] through
+    /// [`seed_libtorch`](crate::model::seed_libtorch), so that concurrent trainers do not
+    /// interleave (so do
     /// [`Trainer::resume`] and [`Trainer::resume_with`] before they overwrite the weights). The
     /// thread count is left alone: set it with `tch::set_num_threads` (the `threads` field is for
     /// the caller). Every sample stream has its own seeded generator.
@@ -111,12 +113,14 @@ impl Trainer {
 
     fn build(config: TrainConfig, dir: PathBuf, state: TrainState) -> Result<Trainer> {
         let device = config.device.device()?;
-        // libtorch draws initial weights from its global generator only: seed it (documented on
-        // `Trainer::new`).
-        tch::manual_seed(config.seed as i64);
+        // libtorch draws initial weights from its global generator only: seed it, holding the
+        // crate's lock while the weights are drawn (documented on `Trainer::new`).
         let mut vs = nn::VarStore::new(device);
         vs.set_kind(config.kind());
-        let net = gauge_net(vs.root(), config.grid.len(), &config.model)?;
+        let net = {
+            let _seed = seed_libtorch(config.seed);
+            gauge_net(vs.root(), config.grid.len(), &config.model)?
+        };
         let adam = Adam::new(config.optimizer, &ordered_vars(&vs));
         let mut source = config.training_source()?;
         source.set_links(net.needs_links());
