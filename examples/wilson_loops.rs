@@ -7,6 +7,7 @@
 //! cargo run --release --example wilson_loops -- --n 2 --extents 4,4,4,6
 //! ```
 use anyhow::{Context, Result, ensure};
+use chernet::cli::{check_memory, positive_usize};
 use clap::Parser;
 use lattice_gauge::{C64, Dir, GaugeTransform, Lattice, LinkField, Site, matrix};
 use rand::SeedableRng;
@@ -14,14 +15,17 @@ use rand_chacha::ChaCha8Rng;
 
 #[derive(Parser, Debug)]
 #[command(
-    about = "Wilson loops of a Haar-random U(n) gauge field before and after a random gauge transformation"
+    about = "Wilson loops of a Haar-random U(n) gauge field before and after a random gauge transformation",
+    allow_negative_numbers = true,
+    after_help = "A lattice whose fields would not fit in memory is refused up front; the \
+                  environment variable CHERNET_MEMORY_LIMIT (for example 64G) sets the limit."
 )]
 struct Args {
     /// Gauge group U(n).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = positive_usize)]
     n: usize,
     /// Lattice extents, comma separated (any dimension >= 2; unequal extents are fine).
-    #[arg(long, value_delimiter = ',', default_value = "8,6")]
+    #[arg(long, value_delimiter = ',', default_value = "8,6", value_parser = positive_usize)]
     extents: Vec<usize>,
     /// Seed of the random links and gauge transformation.
     #[arg(long, default_value_t = 1)]
@@ -72,6 +76,15 @@ fn main() -> Result<()> {
         args.extents
     );
     let n = args.n;
+    // The links before and after, the plaquettes of both and their transform, and the gauge
+    // transformation: n x n complex matrices on every link, plaquette and site.
+    let matrices = (2 * lattice.dim() + 3 * lattice.planes().len() + 1) as f64;
+    let bytes = matrices * lattice.volume() as f64 * (n as f64).powi(2) * 16.0;
+    check_memory(
+        &format!("U({n}) fields on a {:?} lattice", args.extents),
+        bytes,
+    )
+    .map_err(anyhow::Error::msg)?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let links = LinkField::haar_random(&lattice, n, &mut rng).context("invalid --n")?;
     let omega = GaugeTransform::random(&lattice, n, &mut rng)?;
