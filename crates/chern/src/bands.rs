@@ -109,19 +109,6 @@ pub(crate) fn n_kpoints(extents: &[usize]) -> Option<usize> {
     extents.iter().try_fold(1usize, |a, &l| a.checked_mul(l))
 }
 
-/// A vector of `len` copies of `value`, or [`Error::OutOfMemory`] naming `what` where the
-/// allocator refuses it (instead of aborting the process).
-pub(crate) fn try_filled<T: Clone>(len: usize, value: T, what: &str) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    let bytes = (len as u128) * std::mem::size_of::<T>() as u128;
-    v.try_reserve_exact(len).map_err(|_| Error::OutOfMemory {
-        what: what.to_string(),
-        bytes,
-    })?;
-    v.resize(len, value);
-    Ok(v)
-}
-
 /// Asks the allocator for `bytes` and gives them back untouched: on Linux a request far beyond
 /// memory and swap is refused here, as [`Error::OutOfMemory`] naming `what`, instead of
 /// aborting the process later in a worker thread.
@@ -212,22 +199,11 @@ impl BandStructure {
         let threads = rayon::current_num_threads();
         let estimate = Self::memory_estimate(n, extents, r, threads).unwrap_or(u128::MAX);
         probe_allocation(estimate, "the band structure")?;
-        let mut energies = try_filled(
-            nk.checked_mul(n).ok_or_else(|| Error::OutOfMemory {
-                what: "band energies".into(),
-                bytes: u128::MAX,
-            })?,
-            0.0,
-            "band energies",
-        )?;
-        let mut vectors = try_filled(
-            nk.checked_mul(r * n).ok_or_else(|| Error::OutOfMemory {
-                what: "eigenvectors".into(),
-                bytes: u128::MAX,
-            })?,
-            C64::new(0.0, 0.0),
-            "eigenvectors",
-        )?;
+        // The probe above asked the allocator for all of it; `vec!` then takes zeroed pages
+        // (calloc) without writing them, as before the probe existed. The products cannot
+        // overflow: the estimate that bounds them was representable.
+        let mut energies = vec![0.0; nk * n];
+        let mut vectors = vec![C64::new(0.0, 0.0); nk * r * n];
         let kept = keep.bands();
         let axes: Vec<Vec<f64>> = extents
             .iter()
