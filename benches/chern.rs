@@ -37,12 +37,21 @@ fn models() -> Vec<(&'static str, DynHamiltonian, usize)> {
     ]
 }
 
-/// Full FHS pipeline per model and grid; throughput in k-points shows linear scaling.
-fn fhs(c: &mut Criterion) {
-    let mut group = c.benchmark_group("fhs");
+/// A benchmark group of 10 samples over 3 s each: whole-grid computations take milliseconds.
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(3));
+    group
+}
+
+/// Full FHS pipeline per model and grid; throughput in k-points shows linear scaling.
+fn fhs(c: &mut Criterion) {
+    let mut group = group(c, "fhs");
     for (name, h, r) in models() {
         for l in [50usize, 100, 200] {
             group.throughput(Throughput::Elements((l * l) as u64));
@@ -58,12 +67,9 @@ fn fhs(c: &mut Criterion) {
 }
 
 /// The band structure alone: our Householder + QL solver against LAPACK `zheev` via
-/// ndarray-linalg (Fortran-layout copy, as BUILD.md advises) on the same Hamiltonians.
+/// ndarray-linalg (a Fortran-layout copy, LAPACK's native layout) on the same Hamiltonians.
 fn eigensolver(c: &mut Criterion) {
-    let mut group = c.benchmark_group("eigensolver");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(3));
+    let mut group = group(c, "eigensolver");
     let l = 50;
     for (name, h, r) in models() {
         group.throughput(Throughput::Elements((l * l) as u64));
@@ -95,10 +101,7 @@ fn eigensolver(c: &mut Criterion) {
 }
 
 fn other_invariants(c: &mut Criterion) {
-    let mut group = c.benchmark_group("invariants");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(3));
+    let mut group = group(c, "invariants");
     let h = Hofstadter::new(1, 7, 1.0).expect("q > 0");
     let set = BandSet::lowest(3);
     let bands = BandStructure::compute_for(&h, &[100, 100], &set).expect("finite");

@@ -45,12 +45,28 @@ fn naive_plaquettes(links: &LinkField) -> C64 {
     total
 }
 
-fn plaquettes(c: &mut Criterion) {
-    let mut group = c.benchmark_group("plaquettes");
+/// A benchmark group of 10 samples with the given warm-up and measurement times.
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+    warm_up: Duration,
+    measurement: Duration,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
     group
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
+        .warm_up_time(warm_up)
+        .measurement_time(measurement)
         .sample_size(10);
+    group
+}
+
+fn plaquettes(c: &mut Criterion) {
+    let mut group = group(
+        c,
+        "plaquettes",
+        Duration::from_millis(300),
+        Duration::from_secs(1),
+    );
     for extents in SHAPES {
         for n in NS {
             let links = field(extents, n);
@@ -67,11 +83,12 @@ fn plaquettes(c: &mut Criterion) {
 }
 
 fn wilson_loops(c: &mut Criterion) {
-    let mut group = c.benchmark_group("wilson_loops");
-    group
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(10);
+    let mut group = group(
+        c,
+        "wilson_loops",
+        Duration::from_millis(300),
+        Duration::from_secs(1),
+    );
     for extents in SHAPES {
         for n in NS {
             let links = field(extents, n);
@@ -101,11 +118,12 @@ fn wilson_loops(c: &mut Criterion) {
 }
 
 fn kernels(c: &mut Criterion) {
-    let mut group = c.benchmark_group("matrix");
-    group
-        .warm_up_time(Duration::from_millis(200))
-        .measurement_time(Duration::from_millis(600))
-        .sample_size(10);
+    let mut group = group(
+        c,
+        "matrix",
+        Duration::from_millis(200),
+        Duration::from_millis(600),
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     for n in NS {
         let a = matrix::haar_unitary(&mut rng, n);

@@ -31,7 +31,7 @@ impl Sweep {
     /// # Errors
     /// [`Error::InvalidParameter`] naming the bad end, the step or the number of points.
     pub fn new(start: f64, stop: f64, step: f64) -> Result<Self> {
-        let text = || format!("{start}:{stop}:{step}");
+        let text = || format!("{start:?}:{stop:?}:{step:?}");
         if !start.is_finite() || !stop.is_finite() {
             return Err(Error::invalid("range", text(), "both ends must be finite"));
         }
@@ -90,7 +90,15 @@ impl std::str::FromStr for Sweep {
                 .map_err(|e| Error::invalid("range", s, format!("`{x}`: {e}")))
         };
         match s.split(':').collect::<Vec<_>>().as_slice() {
-            [a, b, step] => Sweep::new(num(a)?, num(b)?, num(step)?),
+            // Errors quote the range as typed.
+            [a, b, step] => Sweep::new(num(a)?, num(b)?, num(step)?).map_err(|e| match e {
+                Error::InvalidParameter { name, reason, .. } => Error::InvalidParameter {
+                    name,
+                    value: s.to_string(),
+                    reason,
+                },
+                e => e,
+            }),
             _ => Err(Error::invalid("range", s, "expected a:b:step")),
         }
     }
