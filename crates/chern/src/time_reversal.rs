@@ -33,6 +33,24 @@ pub enum SpinOrdering {
 pub struct TimeReversal {
     n: usize,
     u: Vec<C64>,
+    /// Where $U_T$ has one non-zero entry per row (every spinful $\mathbb 1\otimes is_y$):
+    /// its column and value, which make $U_T\overline H U_T^\dagger$ an $O(N^2)$ relabelling.
+    monomial: Option<Vec<(usize, C64)>>,
+}
+
+/// Column and value of the single non-zero entry of each row of `u`, if every row has one.
+fn monomial(u: &[C64], n: usize) -> Option<Vec<(usize, C64)>> {
+    (0..n)
+        .map(|i| {
+            let row = &u[i * n..(i + 1) * n];
+            let mut it = row
+                .iter()
+                .enumerate()
+                .filter(|(_, z)| **z != C64::new(0.0, 0.0));
+            let (j, z) = it.next()?;
+            it.next().is_none().then_some((j, *z))
+        })
+        .collect()
 }
 
 impl TimeReversal {
@@ -78,7 +96,8 @@ impl TimeReversal {
                 "Theta^2 = U conj(U) is not -1 (max deviation {worst:.3e}): a bosonic or broken time reversal has no Kramers pairs"
             )));
         }
-        Ok(Self { n, u })
+        let monomial = monomial(&u, n);
+        Ok(Self { n, u, monomial })
     }
 
     /// $U_T = \mathbb 1_{\text{orbitals}}\otimes i s_y$ (spin one half on every orbital, $i s_y =
@@ -106,7 +125,8 @@ impl TimeReversal {
             u[up * n + down] = C64::new(1.0, 0.0);
             u[down * n + up] = C64::new(-1.0, 0.0);
         }
-        Self { n, u }
+        let monomial = monomial(&u, n);
+        Self { n, u, monomial }
     }
 
     /// Size $N$ of the basis.
@@ -130,6 +150,15 @@ impl TimeReversal {
     /// $U_T\,\overline{H}\,U_T^\dagger$ of a row-major $N\times N$ matrix into `out`.
     pub(crate) fn conjugate(&self, h: &[C64], out: &mut [C64]) {
         let n = self.n;
+        if let Some(m) = &self.monomial {
+            // (U conj(H) U^dagger)_ab = u_a conj(H_{p(a) p(b)}) conj(u_b).
+            for (a, &(pa, ua)) in m.iter().enumerate() {
+                for (b, &(pb, ub)) in m.iter().enumerate() {
+                    out[a * n + b] = ua * h[pa * n + pb].conj() * ub.conj();
+                }
+            }
+            return;
+        }
         let mut tmp = vec![C64::new(0.0, 0.0); n * n];
         // tmp = U conj(H)
         for i in 0..n {
@@ -178,7 +207,9 @@ impl TimeReversal {
 }
 
 /// The largest relative violation of $T[H(k)] = H(-k)$ on the grid and the k-point where it
-/// occurs (the first one, scanning row-major, where it exceeds all before it).
+/// occurs (the first one, scanning row-major, where it exceeds all before it). Each pair
+/// $\{k, -k\}$ is checked once, at its first point: for the symmetries here ($\Theta^2 = -1$,
+/// $P^2 = 1$) the violation at $-k$ is the one at $k$ conjugated by the operator.
 pub(crate) fn max_violation<H: BlochHamiltonian + Sync + ?Sized>(
     h: &H,
     extents: &[usize],
@@ -186,38 +217,55 @@ pub(crate) fn max_violation<H: BlochHamiltonian + Sync + ?Sized>(
 ) -> Result<(f64, Vec<f64>)> {
     check_grid(extents, h.dim())?;
     let n = h.n_bands();
+    let d = extents.len();
     let count: usize = extents.iter().product();
+    // Momenta per axis, as k_point computes them.
+    let axes: Vec<Vec<f64>> = extents
+        .iter()
+        .map(|&l| (0..l).map(|i| k_point(&[l], &[i])[0]).collect())
+        .collect();
     let best = (0..count)
         .into_par_iter()
         .map_init(
             || {
                 (
-                    vec![C64::new(0.0, 0.0); n * n],
-                    vec![C64::new(0.0, 0.0); n * n],
-                    vec![C64::new(0.0, 0.0); n * n],
+                    vec![C64::new(0.0, 0.0); 3 * n * n],
+                    vec![0usize; 2 * d],
+                    vec![0.0; 2 * d],
                 )
             },
-            |(hk, hm, t), s| {
-                let index = unravel(extents, s);
-                let k = k_point(extents, &index);
-                let minus: Vec<usize> = index
-                    .iter()
-                    .zip(extents)
-                    .map(|(&i, &l)| (l - i) % l)
-                    .collect();
-                h.write_hamiltonian(&k, hk);
-                h.write_hamiltonian(&k_point(extents, &minus), hm);
+            |(buf, idx, ks), s| {
+                let (index, minus) = idx.split_at_mut(d);
+                let mut rest = s;
+                for a in (0..d).rev() {
+                    index[a] = rest % extents[a];
+                    rest /= extents[a];
+                    minus[a] = (extents[a] - index[a]) % extents[a];
+                }
+                if ravel(extents, minus) < s {
+                    return (0.0, s);
+                }
+                let (k, km) = ks.split_at_mut(d);
+                for a in 0..d {
+                    k[a] = axes[a][index[a]];
+                    km[a] = axes[a][minus[a]];
+                }
+                let (hk, rest) = buf.split_at_mut(n * n);
+                let (hm, t) = rest.split_at_mut(n * n);
+                h.write_hamiltonian(k, hk);
+                h.write_hamiltonian(km, hm);
                 transform(hk, t);
-                let scale = hk.iter().fold(1.0f64, |m, z| m.max(z.norm()));
-                let dev = t
-                    .iter()
-                    .zip(hm.iter())
-                    .fold(0.0f64, |m, (a, b)| m.max((a - b).norm()));
+                // Squared moduli: one square root per k-point.
+                let scale = hk.iter().fold(1.0f64, |m, z| m.max(z.norm_sqr()));
+                let dev = t.iter().zip(hm.iter()).fold(0.0f64, |m, (a, b)| {
+                    let x = (a - b).norm_sqr();
+                    if x.is_nan() || x > m { x } else { m }
+                });
                 // NaN (a non-finite H) ranks above everything.
                 let v = if dev.is_nan() {
                     f64::INFINITY
                 } else {
-                    dev / scale
+                    (dev / scale).sqrt()
                 };
                 (v, s)
             },
@@ -233,6 +281,11 @@ pub(crate) fn max_violation<H: BlochHamiltonian + Sync + ?Sized>(
             },
         );
     Ok((best.0, k_point(extents, &unravel(extents, best.1))))
+}
+
+/// Row-major site of a multi-index.
+fn ravel(extents: &[usize], index: &[usize]) -> usize {
+    index.iter().zip(extents).fold(0, |s, (&i, &l)| s * l + i)
 }
 
 #[cfg(test)]
@@ -252,5 +305,29 @@ mod tests {
             Err(Error::BadSymmetry { .. })
         ));
         assert!(TimeReversal::spinful(0, SpinOrdering::Blocks).is_err());
+    }
+
+    /// The relabelling of spinful operators is the triple product $U\overline H U^\dagger$.
+    #[test]
+    fn monomial_conjugation_is_the_triple_product() {
+        let n = 6;
+        let h: Vec<C64> = (0..n * n)
+            .map(|x| C64::new((x as f64 * 0.37).sin(), (x as f64 * 1.3).cos()))
+            .collect();
+        for ordering in [SpinOrdering::Interleaved, SpinOrdering::Blocks] {
+            let t = TimeReversal::spinful(3, ordering).unwrap();
+            assert!(t.monomial.is_some());
+            let mut fast = vec![C64::new(0.0, 0.0); n * n];
+            t.conjugate(&h, &mut fast);
+            let slow = TimeReversal {
+                monomial: None,
+                ..t.clone()
+            };
+            let mut general = vec![C64::new(0.0, 0.0); n * n];
+            slow.conjugate(&h, &mut general);
+            for (a, b) in fast.iter().zip(&general) {
+                assert!((a - b).norm() < 1e-14);
+            }
+        }
     }
 }

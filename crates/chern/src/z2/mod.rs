@@ -65,7 +65,8 @@ pub struct Z2Config {
     /// Gap and overlap tolerances (as for Chern numbers).
     pub tolerances: Tolerances,
     /// Largest admissible violation of $\Theta H(k)\Theta^{-1} = H(-k)$ (and of inversion for
-    /// [`Z2Method::Parity`]) relative to $\max(1, \max|H|)$.
+    /// [`Z2Method::Parity`]) relative to $\max(1, \max|H|)$; `f64::INFINITY` skips the check of
+    /// time reversal.
     pub symmetry_tolerance: f64,
     /// Inversion $P$, needed by [`Z2Method::Parity`].
     pub inversion: Option<Inversion>,
@@ -176,7 +177,12 @@ fn prepare<H: BlochHamiltonian + Sync + ?Sized>(
             "must lie in (0, 0.5)",
         ));
     }
-    let violation = theta.check(h, grid, config.symmetry_tolerance)?;
+    // An infinite tolerance skips the check (the planes of a 3D model checked as a whole).
+    let violation = if config.symmetry_tolerance == f64::INFINITY {
+        0.0
+    } else {
+        theta.check(h, grid, config.symmetry_tolerance)?
+    };
     let n = h.n_bands();
     let occupied = config.occupied.unwrap_or(n / 2);
     if occupied % 2 == 1 || occupied == 0 || occupied >= n {
