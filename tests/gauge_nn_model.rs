@@ -60,3 +60,63 @@ fn networks_are_invariant_under_lattice_gauge_transformations() {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..Default::default() })]
+
+    /// Gauge invariance as a property over random lattices, links and transformations drawn by
+    /// `lattice-gauge`'s own strategies (2D extents up to 5, U(2); conjugation-odd networks
+    /// too), for every architecture.
+    #[test]
+    fn networks_are_gauge_invariant_for_any_links_and_transformation(
+        (links, omega) in lattice_gauge::proptest::links_and_transform(2, 5, 2),
+        odd in proptest::prelude::any::<bool>(),
+    ) {
+        let moved = omega.apply_links(&links).unwrap();
+        let (u, w) = inputs(&links);
+        let (u2, w2) = inputs(&moved);
+        for arch in [Architecture::Geblnet, Architecture::Geconvnet, Architecture::Lcnn] {
+            let _seed = gauge_nn::model::seed_libtorch(7);
+            let mut vs = nn::VarStore::new(Device::Cpu);
+            vs.set_kind(Kind::Double);
+            let cfg = NetConfig {
+                architecture: arch,
+                channels: vec![4, 3],
+                conjugation_odd: odd,
+                ..Default::default()
+            };
+            let net = gauge_net(vs.root(), 2, &cfg).unwrap();
+            let f = net.forward_checked(&w, Some(&u)).unwrap();
+            let f2 = net.forward_checked(&w2, Some(&u2)).unwrap();
+            let err =
+                (&f - &f2).abs().max().double_value(&[]) / f.abs().max().double_value(&[]).max(1.0);
+            proptest::prop_assert!(err < 1e-9, "{:?}: relative error {}", arch, err);
+        }
+    }
+
+    /// The same in 4D (six plaquette planes, extents up to 3), U(2).
+    #[test]
+    fn networks_are_gauge_invariant_in_four_dimensions(
+        (links, omega) in lattice_gauge::proptest::links_and_transform(4, 3, 2),
+    ) {
+        let moved = omega.apply_links(&links).unwrap();
+        let (u, w) = inputs(&links);
+        let (u2, w2) = inputs(&moved);
+        for arch in [Architecture::Geblnet, Architecture::Lcnn] {
+            let _seed = gauge_nn::model::seed_libtorch(8);
+            let mut vs = nn::VarStore::new(Device::Cpu);
+            vs.set_kind(Kind::Double);
+            let cfg = NetConfig {
+                architecture: arch,
+                channels: vec![3],
+                ..Default::default()
+            };
+            let net = gauge_net(vs.root(), 4, &cfg).unwrap();
+            let f = net.forward_checked(&w, Some(&u)).unwrap();
+            let f2 = net.forward_checked(&w2, Some(&u2)).unwrap();
+            let err =
+                (&f - &f2).abs().max().double_value(&[]) / f.abs().max().double_value(&[]).max(1.0);
+            proptest::prop_assert!(err < 1e-9, "{:?}: relative error {}", arch, err);
+        }
+    }
+}

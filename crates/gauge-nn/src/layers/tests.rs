@@ -1,80 +1,123 @@
-//! Layer tests: slow reference implementations and gauge equivariance under random per-site U(n).
+//! Layer tests: slow reference implementations and gauge equivariance under random per-site U(n)
+//! from `lattice-gauge`.
 //!
 //! Tolerances: all checks run in `ComplexDouble` and compare with a relative tolerance of 1e-9
 //! (reference) or 1e-8 (equivariance, which goes through several products of unitaries).
+use lattice_gauge::{C64, GaugeTransform, Lattice, LinkField, MatrixField, PlaquetteField, matrix};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor, nn, nn::Module};
 
 use super::*;
+use crate::convert::{Precision, TensorField, complex_tensor};
 
 pub(crate) const KIND: Kind = Kind::ComplexDouble;
 
-/// Random unitaries of shape `(batch.., n, n)` (QR of a complex Gaussian matrix, phases fixed).
-pub(crate) fn random_unitary(shape: &[i64], n: i64) -> Tensor {
-    let mut s = shape.to_vec();
-    s.extend([n, n]);
-    let a = Tensor::randn(s.as_slice(), (KIND, Device::Cpu));
-    let (q, r) = Tensor::linalg_qr(&a, "reduced");
-    let d = r.diagonal(0, -2, -1);
-    let phase = &d / d.abs();
-    q * phase.unsqueeze(-2)
+// Random unitaries, links, plaquettes and gauge transformations come from `lattice-gauge` (Haar
+// measure, the plaquette products, the transformation rules), an implementation independent of
+// the layers' tensor code; only the conversion to tensors is this crate's. Seeds are drawn from
+// libtorch's generator, so that `seed_libtorch` at the top of a test fixes everything.
+
+fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(
+        Tensor::randint(i64::MAX, [1], (Kind::Int64, Device::Cpu)).int64_value(&[0]) as u64,
+    )
 }
 
-/// Random links `(B, d, L.., n, n)`.
+fn lattice_of(extents: &[i64]) -> Lattice {
+    let e: Vec<usize> = extents.iter().map(|&l| l as usize).collect();
+    Lattice::new(&e).expect("test extents are positive")
+}
+
+/// Haar-random unitaries of shape `(batch.., n, n)` ([`matrix::haar_unitary`]).
+pub(crate) fn random_unitary(shape: &[i64], n: i64) -> Tensor {
+    let count: i64 = shape.iter().product();
+    let mut rng = rng();
+    let data: Vec<C64> = (0..count)
+        .flat_map(|_| matrix::haar_unitary(&mut rng, n as usize))
+        .collect();
+    let mut s = shape.to_vec();
+    s.extend([n, n]);
+    complex_tensor(&data, &s, Precision::Double).expect("consistent shape")
+}
+
+/// Haar-random links `(B, d, L.., n, n)` ([`LinkField::haar_random`]).
 pub(crate) fn random_links(b: i64, extents: &[i64], n: i64) -> Tensor {
-    let mut s = vec![b, extents.len() as i64];
-    s.extend_from_slice(extents);
-    random_unitary(&s, n)
+    let lattice = lattice_of(extents);
+    let mut rng = rng();
+    let fields: Vec<LinkField> = (0..b)
+        .map(|_| LinkField::haar_random(&lattice, n as usize, &mut rng).expect("n >= 1"))
+        .collect();
+    LinkField::batch_to_tensor(&fields, Precision::Double).expect("one lattice")
 }
 
 pub(crate) fn adj(t: &Tensor) -> Tensor {
     t.conj().transpose(-2, -1)
 }
 
-/// Plaquettes `(B, P, L.., n, n)` of links `(B, d, L.., n, n)`:
-/// $W=U_\mu(x)U_\nu(x+\mu)U_\mu(x+\nu)^\dagger U_\nu(x)^\dagger$, planes $\mu<\nu$ lexicographic.
+/// The lattice of a batched field `(B, C, L.., n, n)`.
+fn field_lattice(t: &Tensor) -> Lattice {
+    let s = t.size();
+    lattice_of(&s[2..s.len() - 2])
+}
+
+/// Plaquettes `(B, P, L.., n, n)` of links `(B, d, L.., n, n)`, by [`LinkField::plaquettes`].
 pub(crate) fn plaquettes(links: &Tensor) -> Tensor {
-    let d = links.size()[1];
-    let mut out = Vec::new();
-    for mu in 0..d {
-        for nu in mu + 1..d {
-            let umu = links.select(1, mu);
-            let unu = links.select(1, nu);
-            // axes of (B, L.., n, n): site axis mu is 1 + mu.
-            let unu_xmu = unu.roll([-1], [1 + mu]);
-            let umu_xnu = umu.roll([-1], [1 + nu]);
-            out.push(
-                umu.matmul(&unu_xmu)
-                    .matmul(&adj(&umu_xnu))
-                    .matmul(&adj(&unu)),
-            );
-        }
-    }
-    Tensor::stack(&out, 1)
+    let fields = LinkField::batch_from_tensor(links, &field_lattice(links)).expect("unitary links");
+    let w: Vec<PlaquetteField> = fields.iter().map(LinkField::plaquettes).collect();
+    PlaquetteField::batch_to_tensor(&w, Precision::Double).expect("one lattice")
 }
 
-/// A random gauge transformation $\Omega$ `(B, L.., n, n)`.
+/// Random gauge transformations $\Omega$ `(B, L.., n, n)` ([`GaugeTransform::random`]).
 pub(crate) fn random_gauge(b: i64, extents: &[i64], n: i64) -> Tensor {
-    let mut s = vec![b];
-    s.extend_from_slice(extents);
-    random_unitary(&s, n)
+    let lattice = lattice_of(extents);
+    let mut rng = rng();
+    let g: Vec<GaugeTransform> = (0..b)
+        .map(|_| GaugeTransform::random(&lattice, n as usize, &mut rng).expect("n >= 1"))
+        .collect();
+    GaugeTransform::batch_to_tensor(&g, Precision::Double).expect("one lattice")
 }
 
-/// $W(x)\to\Omega(x)W(x)\Omega(x)^\dagger$ for a field `(B, C, L.., n, n)`.
+fn gauges(omega: &Tensor) -> Vec<GaugeTransform> {
+    let s = omega.size();
+    let lattice = lattice_of(&s[1..s.len() - 2]);
+    GaugeTransform::batch_from_tensor(omega, &lattice).expect("unitary gauge transformations")
+}
+
+/// $W(x)\to\Omega(x)W(x)\Omega(x)^\dagger$ for every channel of a field `(B, C, L.., n, n)`
+/// ([`GaugeTransform::apply_covariant`]).
 pub(crate) fn transform_field(w: &Tensor, omega: &Tensor) -> Tensor {
-    let o = omega.unsqueeze(1);
-    o.matmul(w).matmul(&adj(&o))
-}
-
-/// $U_\mu(x)\to\Omega(x)U_\mu(x)\Omega(x+\mu)^\dagger$ for links `(B, d, L.., n, n)`.
-pub(crate) fn transform_links(links: &Tensor, omega: &Tensor) -> Tensor {
-    let d = links.size()[1];
-    let out: Vec<Tensor> = (0..d)
-        .map(|mu| {
-            let u = links.select(1, mu);
-            omega.matmul(&u).matmul(&adj(&omega.roll([-1], [1 + mu])))
+    let lattice = field_lattice(w);
+    let out: Vec<Tensor> = gauges(omega)
+        .iter()
+        .enumerate()
+        .map(|(b, g)| {
+            let channels: Vec<Tensor> = (0..w.size()[1])
+                .map(|c| {
+                    let y = MatrixField::from_tensor(&w.get(b as i64).get(c), &lattice)
+                        .expect("a matrix field");
+                    g.apply_covariant(&y)
+                        .expect("same lattice")
+                        .to_tensor(Precision::Double)
+                        .expect("a tensor")
+                })
+                .collect();
+            Tensor::stack(&channels, 0)
         })
         .collect();
-    Tensor::stack(&out, 1)
+    Tensor::stack(&out, 0)
+}
+
+/// $U_\mu(x)\to\Omega(x)U_\mu(x)\Omega(x+\mu)^\dagger$ for links `(B, d, L.., n, n)`
+/// ([`GaugeTransform::apply_links`]).
+pub(crate) fn transform_links(links: &Tensor, omega: &Tensor) -> Tensor {
+    let fields = LinkField::batch_from_tensor(links, &field_lattice(links)).expect("unitary links");
+    let moved: Vec<LinkField> = gauges(omega)
+        .iter()
+        .zip(&fields)
+        .map(|(g, u)| g.apply_links(u).expect("same lattice"))
+        .collect();
+    LinkField::batch_to_tensor(&moved, Precision::Double).expect("one lattice")
 }
 
 /// Largest entry of `|a - b|` relative to the largest entry of `|b|` (at least 1).
@@ -370,18 +413,6 @@ fn geconv_matches_reference_and_is_equivariant() {
     let lhs = conv.forward_links(&transform_field(&w, &g), &transform_links(&links, &g));
     let rhs = transform_field(&got, &g);
     assert!(rel_err(&lhs, &rhs) < 1e-9);
-}
-
-#[test]
-fn plaquettes_of_random_links_are_covariant() {
-    // Checks the test helpers themselves against each other.
-    let _seed = crate::model::seed_libtorch(7);
-    let links = random_links(2, &[3, 4, 2], 3);
-    let g = random_gauge(2, &[3, 4, 2], 3);
-    let lhs = plaquettes(&transform_links(&links, &g));
-    let rhs = transform_field(&plaquettes(&links), &g);
-    assert!(rel_err(&lhs, &rhs) < 1e-10);
-    assert_eq!(lhs.size(), [2, 3, 3, 4, 2, 3, 3]);
 }
 
 #[test]
