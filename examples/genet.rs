@@ -14,17 +14,12 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chernet::cli::{check_memory, non_negative_usize, positive_f64, positive_usize};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gauge_nn::data::{
-    EigenphaseDistribution, HamiltonianConfig, HamiltonianSource, ModelSpec, grid_name,
-};
-use gauge_nn::eval::{EvalReport, evaluate_source, evaluation_memory};
+use gauge_nn::data::{EigenphaseDistribution, ModelSpec, grid_name};
+use gauge_nn::eval::{EvalReport, evaluation_memory};
 use gauge_nn::loss::LossConfig;
-use gauge_nn::model::NetConfig;
 use gauge_nn::plot;
 use gauge_nn::sweep::{BandRun, BandSweepConfig, SweepStep, run_band_sweep};
-use gauge_nn::train::{
-    Checkpoint, DataConfig, EvalRequest, Schedule, TrainConfig, Trainer, read_metrics,
-};
+use gauge_nn::train::{Checkpoint, DataConfig, EvalRequest, TrainConfig, Trainer, read_metrics};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -433,163 +428,48 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// One evaluation of the demo, in `report.json`.
-#[derive(Serialize)]
-struct DemoEvaluation {
-    data: &'static str,
-    grid: Vec<usize>,
-    samples: usize,
-    accuracy: f64,
-    accuracy_nontrivial: Option<f64>,
-    mean_abs_error: f64,
-    by_chern: Vec<gauge_nn::eval::ChernBucket>,
-}
-
-/// The demo's `report.json`.
-#[derive(Serialize)]
-struct DemoReport {
-    accuracy: f64,
-    accuracy_nontrivial: Option<f64>,
-    bands: usize,
-    by_chern: Vec<gauge_nn::eval::ChernBucket>,
-    evaluations: Vec<DemoEvaluation>,
-    grid: Vec<usize>,
-    rescale: f64,
-    samples: usize,
-    total_seconds: f64,
-    train_seconds: f64,
-}
-
-/// The demo's run: small, fast, and the numbers it prints mean something.
-fn demo_config(threads: usize) -> TrainConfig {
-    TrainConfig {
-        bands: 1,
-        grid: vec![5, 5],
-        trivial_only: true,
-        data: DataConfig::General,
-        model: NetConfig {
-            conjugation_odd: true,
-            ..Default::default()
-        },
-        loss: LossConfig::ScaleInvariant,
-        optimizer: gauge_nn::train::AdamConfig {
-            lr: 1e-3,
-            ..Default::default()
-        },
-        schedule: Schedule::Cosine { min_factor: 0.05 },
-        epochs: 8,
-        samples_per_epoch: 1024,
-        batch: 32,
-        seed: 1,
-        threads,
-        calibration_samples: 512,
-        validation_samples: 256,
-        ..Default::default()
-    }
-}
-
+/// Runs the demo, prints its evaluations and what they mean, and draws its figures.
 fn demo(out: &Path, threads: usize) -> Result<()> {
-    for f in [
-        "checkpoint.safetensors",
-        "config.json",
-        "metrics.jsonl",
-        "loss.svg",
-        "predictions.svg",
-        "report.json",
-    ] {
-        let p = out.join(f);
-        if p.exists() {
-            std::fs::remove_file(&p)
-                .with_context(|| format!("removing the old {}", p.display()))?;
-        }
+    let cfg = gauge_nn::demo::demo_config(threads);
+    let r = gauge_nn::demo::run_demo(out, threads, true, |trainer| {
+        println!(
+            "GENet demo: GEBLNet ({} real parameters, outputs odd under complex conjugation) on U({}) links, \
+             {} grid, trained on samples with Chern number 0 only.",
+            gauge_nn::model::parameter_count(trainer.var_store()),
+            cfg.bands,
+            grid_name(&cfg.grid)
+        );
+    })?;
+    for e in &r.evaluations {
+        print_report(&e.report, &e.grid, r.bands);
     }
-    let cfg = demo_config(threads);
-    let start = Instant::now();
-    let mut trainer = Trainer::new(cfg.clone(), out)?;
-    println!(
-        "GENet demo: GEBLNet ({} real parameters, outputs odd under complex conjugation) on U({}) links, \
-         {} grid, trained on samples with Chern number 0 only.",
-        gauge_nn::model::parameter_count(trainer.var_store()),
-        cfg.bands,
-        grid_name(&cfg.grid)
-    );
-    let metrics = trainer.train(true)?;
-    let train_s = start.elapsed().as_secs_f64();
-    let rescale = trainer.state().rescale;
-    let net = trainer.net();
-    // 1. Fresh Haar-random links with every Chern number, on the training grid.
-    let mut test = cfg.all_chern_source(&cfg.grid, 20_251_127)?;
-    let report = evaluate_source(net, &mut test, 2000, 256, rescale)?;
-    print_report(&report, &cfg.grid, cfg.bands);
-    // 2. The same on a grid four times larger.
-    let big = vec![10, 10];
-    let mut test = cfg.all_chern_source(&big, 20_251_128)?;
-    let big_report = evaluate_source(net, &mut test, 500, 64, rescale)?;
-    print_report(&big_report, &big, cfg.bands);
-    // 3. Occupied bands of the QWZ model (m uniform in [-3, 3]) on 12 x 12: smooth, physical data.
-    let qwz_grid = vec![12, 12];
-    let model = ModelSpec::Qwz.model(cfg.bands);
-    let mut qwz = HamiltonianSource::new(HamiltonianConfig::new(
-        qwz_grid.clone(),
-        model,
-        cfg.bands,
-        20_251_129,
-    ))?;
-    let qwz_report = evaluate_source(net, &mut qwz, 200, 50, rescale)?;
-    print_report(&qwz_report, &qwz_grid, cfg.bands);
-    let total_s = start.elapsed().as_secs_f64();
-    plot::training_curves(&metrics, &out.join("loss.svg"))?;
-    plot::predictions(&report, &out.join("predictions.svg"))?;
-    let summary = |r: &EvalReport, grid: &[usize], data: &'static str| DemoEvaluation {
-        data,
-        grid: grid.to_vec(),
-        samples: r.samples,
-        accuracy: r.accuracy,
-        accuracy_nontrivial: r.accuracy_nontrivial,
-        mean_abs_error: r.mean_abs_error,
-        by_chern: r.by_chern.clone(),
-    };
-    let demo_report = DemoReport {
-        accuracy: report.accuracy,
-        accuracy_nontrivial: report.accuracy_nontrivial,
-        bands: cfg.bands,
-        by_chern: report.by_chern.clone(),
-        evaluations: vec![
-            summary(&report, &cfg.grid, "haar"),
-            summary(&big_report, &big, "haar"),
-            summary(&qwz_report, &qwz_grid, "qwz"),
-        ],
-        grid: cfg.grid.clone(),
-        rescale,
-        samples: report.samples,
-        total_seconds: total_s,
-        train_seconds: train_s,
-    };
-    std::fs::write(
-        out.join("report.json"),
-        serde_json::to_string_pretty(&demo_report)?,
-    )?;
+    plot::training_curves(&r.metrics, &out.join("loss.svg"))?;
+    plot::predictions(&r.evaluations[0].report, &out.join("predictions.svg"))?;
+    let [own, big, qwz] = [&r.evaluations[0], &r.evaluations[1], &r.evaluations[2]];
     let pct = |x: f64| 100.0 * x;
     println!(
         "\nWhat this means: the network never saw a sample with a non-zero Chern number. It was trained \
          only to make its per-plaquette outputs sum to zero on trivial samples, without collapsing to a \
          constant. Because every layer is gauge equivariant and acts site by site, the only way to do that \
          on all inputs is to output (a multiple of) the local Berry flux of each plaquette, so the sum is \
-         proportional to the Chern number. One scalar, k = {rescale:.3}, fitted by least squares on 512 \
+         proportional to the Chern number. One scalar, k = {:.3}, fitted by least squares on 512 \
          separate labelled samples, fixes that multiple. With it, round(k * sum f) equals the true Chern \
          number on {:.1}% of {} fresh random samples with C from {} to {} ({:.1}% of those with C != 0), \
          on {:.1}% of {} samples on a 10x10 grid it was never trained on, and on {:.1}% of {} QWZ insulators \
-         (occupied band of a real Bloch Hamiltonian, 12x12 k-grid). Training took {train_s:.0} s, \
-         everything {total_s:.0} s; outputs are in {}.",
-        pct(report.accuracy),
-        report.samples,
-        report.by_chern.first().map(|b| b.chern).unwrap_or(0),
-        report.by_chern.last().map(|b| b.chern).unwrap_or(0),
-        pct(report.accuracy_nontrivial.unwrap_or(f64::NAN)),
-        pct(big_report.accuracy),
-        big_report.samples,
-        pct(qwz_report.accuracy),
-        qwz_report.samples,
+         (occupied band of a real Bloch Hamiltonian, 12x12 k-grid). Training took {:.0} s, \
+         everything {:.0} s; outputs are in {}.",
+        r.rescale,
+        pct(own.accuracy),
+        own.samples,
+        own.by_chern.first().map(|b| b.chern).unwrap_or(0),
+        own.by_chern.last().map(|b| b.chern).unwrap_or(0),
+        pct(own.accuracy_nontrivial.unwrap_or(f64::NAN)),
+        pct(big.accuracy),
+        big.samples,
+        pct(qwz.accuracy),
+        qwz.samples,
+        r.train_seconds,
+        r.total_seconds,
         out.display()
     );
     Ok(())

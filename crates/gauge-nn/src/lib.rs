@@ -71,6 +71,7 @@
 
 pub mod convert;
 pub mod data;
+pub mod demo;
 mod error;
 pub mod eval;
 pub mod layers;
