@@ -378,12 +378,10 @@ fn non_finite_weights_and_outputs_are_errors() {
         }
     });
     t.save().unwrap();
-    let ckpt = Checkpoint::read(&dir).unwrap();
-    match ckpt.network(tch::Device::Cpu) {
+    match Checkpoint::read(&dir) {
         Err(Error::NonFiniteWeights { tensor, .. }) => assert!(tensor.starts_with("model.")),
         other => panic!("expected NonFiniteWeights, got {:?}", other.map(|_| ())),
     }
-    assert!(ckpt.evaluate(&request, tch::Device::Cpu).is_err());
     // NaN outputs from finite weights: NaN inputs.
     let mut source = HaarSource::new(GeneralConfig {
         extents: vec![3, 3],

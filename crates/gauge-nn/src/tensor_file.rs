@@ -333,6 +333,17 @@ impl TensorFile {
             })
     }
 
+    /// The names of the tensors in the file, sorted.
+    pub(crate) fn names(&self) -> Result<Vec<String>> {
+        let file = SafeTensors::deserialize(&self.bytes).map_err(|source| Error::SafeTensors {
+            path: self.path.clone(),
+            source,
+        })?;
+        let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// The tensor `name` as plain values.
     pub(crate) fn stored(&self, name: &str) -> Result<Stored> {
         let safetensors_error = |source| Error::SafeTensors {

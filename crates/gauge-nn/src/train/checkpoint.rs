@@ -76,7 +76,7 @@ pub struct CheckpointEvaluation {
 ///
 /// Reading refuses, with a message naming the file: a file whose checksum (of the tensor data and
 /// the metadata, written with every checkpoint) does not match, a configuration that does not pass
-/// [`TrainConfig::validate`], and (when a tensor is read) non-finite values, naming the tensor.
+/// [`TrainConfig::validate`], and a tensor with non-finite values, naming the tensor.
 #[derive(Debug)]
 pub struct Checkpoint {
     file: TensorFile,
@@ -152,11 +152,16 @@ impl Checkpoint {
                 found: state.rescale.to_string(),
             });
         }
-        Ok(Checkpoint {
+        let checkpoint = Checkpoint {
             file,
             state,
             config,
-        })
+        };
+        // Every tensor finite (weights and optimiser moments), refused naming the first that is not.
+        for name in checkpoint.file.names()? {
+            let _ = checkpoint.tensor(&name, Device::Cpu)?;
+        }
+        Ok(checkpoint)
     }
 
     /// The file the checkpoint was read from.
