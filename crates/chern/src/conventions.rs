@@ -69,6 +69,44 @@
 //! read `raw` and compare grids before trusting the rounded value. (Taking the
 //! element-wise imaginary part of $\log W$ instead of $-i\log W$ is not gauge invariant.)
 //!
+//! ## Z2 invariants (time-reversal-invariant insulators)
+//! Time reversal is $\Theta = U_T K$ with $U_T\overline{U_T} = -1$ ([`TimeReversal`](crate::TimeReversal);
+//! spinful models: $U_T = \mathbb 1\otimes i s_y$ with $i s_y = \left(\begin{smallmatrix}0&1\\-1&0
+//! \end{smallmatrix}\right)$ on $(\uparrow, \downarrow)$), and a model has it when
+//! $U_T\overline{H(k)}U_T^\dagger = H(-k)$ on the whole grid; otherwise
+//! [`Error::TimeReversalBroken`](crate::Error::TimeReversalBroken) names the k-point. The number of
+//! occupied bands must be even (whole Kramers pairs) and the grid even (so that $k = 0, \pi$ are
+//! grid points). Three methods, which the tests cross-check:
+//!
+//! - **Fukui–Hatsugai** (J. Phys. Soc. Jpn. 76, 053702 (2007)): on the half zone $B^- = \{k_2 \in
+//!   [0, \pi]\}$ the eigenvectors on the two time-reversal-invariant lines $k_2 = 0, \pi$ are
+//!   rebuilt so that $u_{2p+1}(-k) = \Theta u_{2p}(k)$ (Kramers-pair bases at $k_1 = 0, \pi$); with
+//!   $U_\mu = \det M_\mu$, $A = \arg U$, $F = \arg U_1 U_2 \bar U_1 \bar U_2$ (principal
+//!   branches), $2\pi n(k) = F(k) - [A_1(k) + A_2(k + \hat 1) - A_1(k + \hat 2) - A_2(k)]$ is an
+//!   integer and $\mathbb Z_2 = \sum_{B^-} n(k) \bmod 2$, exact once the grid resolves the gap.
+//! - **Wannier-centre flow** (Soluyanov and Vanderbilt, Phys. Rev. B 83, 235401 (2011)): Wilson
+//!   loops along $k_1$ on lines $k_2 \in [0, \pi]$, centres $\bar x = -\theta/2\pi \bmod 1$ as above;
+//!   the parity of the number of centres that the middle of the largest gap passes over is
+//!   $\mathbb Z_2$ (Z2Pack's rule). It depends neither on the sign of $\bar x$ nor on the direction of
+//!   the loops. Lines are added half-way where a centre comes within 0.3 of the largest gap's size
+//!   of the neighbouring line's gap (Z2Pack's `move_tol`).
+//! - **Parities** (Fu and Kane, Phys. Rev. B 76, 045302 (2007)), with an inversion $P$ ($P H(k)
+//!   P^\dagger = H(-k)$, $P^2 = 1$, commuting with $\Theta$): $(-1)^{\mathbb Z_2} = \prod_i
+//!   \delta_i$ over the time-reversal-invariant momenta, $\delta_i$ the product of the parities of
+//!   one state of each occupied Kramers pair.
+//!
+//! In 3D the strong and weak indices are $\nu_i = z_i(\pi)$ and $\nu_0 = z_i(0) + z_i(\pi) \bmod 2$
+//! from the six planes $k_i = 0, \pi$ (in units of the reciprocal vectors of the model's reduced
+//! coordinates); the three values of $\nu_0$ must agree. Where $S_z$ is conserved the spin Chern
+//! number $(C_\uparrow - C_\downarrow)/2$ (FHS sign per block) is $\mathbb Z_2 \bmod 2$.
+//!
+//! Known answers, checked by the tests: [`KaneMele`](crate::KaneMele) ($t = 1$) at $\lambda_R = 0$
+//! is $\mathbb Z_2 = 1$ exactly for $|\lambda_v| < 3\sqrt3\lambda_{SO}$, its spin-up block has
+//! $C = +1$ there; at $\lambda_{SO} = 0.06$, $\lambda_R = 0.05$: $\lambda_v = 0.1$ is 1, $0.4$ is 0.
+//! [`Bhz`](crate::Bhz) ($B > 0$): 1 for $0 < M/B < 4$ and $4 < M/B < 8$, else 0.
+//! [`FuKaneMele`](crate::FuKaneMele) ($t = 1$, $\lambda_{SO} = 0.125$): $(1;111)$ for $\delta t = 0.4$,
+//! $(0;111)$ for $\delta t = -0.4$.
+//!
 //! ## Models with known answers
 //! The tests check these at two grid sizes with both plaquette formulas.
 //!
