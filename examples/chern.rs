@@ -262,7 +262,8 @@ struct Z2Common {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Write the phase diagram as SVG (`scan z2` only).
+    /// Write an SVG: the Wannier-centre flow (`z2 ... --method wilson-loop`, 2D models) or the
+    /// phase diagram (`scan z2`).
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Smallest admissible gap between occupied and empty bands (a positive number).
@@ -788,8 +789,10 @@ fn check_z2_size(model: &Z2Model, grid: usize) -> Result<()> {
 
 fn z2(command: &Z2Command) -> Result<()> {
     let (model, common) = z2_model_of(command);
-    if common.plot.is_some() {
-        bail!("--plot draws the phase diagram of `scan z2`");
+    if common.plot.is_some() && !matches!(common.method, Z2MethodArg::WilsonLoop) {
+        bail!(
+            "--plot draws the Wannier-centre flow of --method wilson-loop, or the phase diagram of `scan z2`"
+        );
     }
     let config = common.config()?;
     check_z2_size(&model, common.grid)?;
@@ -805,6 +808,16 @@ fn z2(command: &Z2Command) -> Result<()> {
         }
     }
     let out: Z2Report = out.context("at least one repetition")?;
+    if let Some(path) = &common.plot {
+        let chern::Z2Details::Plane(z) = &out.details else {
+            bail!("--plot draws the Wannier-centre flow of a 2D model; this one is 3D");
+        };
+        let flow = z
+            .wcc
+            .as_ref()
+            .context("the Wilson-loop method keeps its flow")?;
+        chern::plots::wcc_flow(flow, out.z2, path)?;
+    }
     if common.json {
         let mut obj = serde_json::to_value(&out)?;
         obj["elapsed_s"] = best.into();

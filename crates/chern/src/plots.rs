@@ -194,3 +194,47 @@ pub fn z2_phase_diagram(diagram: &crate::Z2PhaseDiagram, path: &Path) -> crate::
     })
     .map_err(plot_error)
 }
+
+/// The flow of Wannier charge centres of a [`crate::WccFlow`] (the Wilson-loop $\mathbb Z_2$):
+/// the centres $\bar x \in [0, 1)$ of every line against $k_2 \in [0, \pi]$, and the middle of the
+/// largest gap that the invariant follows.
+///
+/// # Errors
+/// [`crate::Error::Io`] naming the file if it cannot be written.
+pub fn wcc_flow(flow: &crate::WccFlow, z2: u8, path: &Path) -> crate::Result<()> {
+    chart_svg::write_svg(path, (720, 560), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("Wannier charge centres, Z2 = {z2}"),
+                ("sans-serif", 20),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..PI, 0.0..1.0)?;
+        chart
+            .configure_mesh()
+            .x_desc("k2")
+            .y_desc("centre (lattice constants)")
+            .draw()?;
+        chart
+            .draw_series(flow.k_perp.iter().zip(&flow.centres).flat_map(|(&k, cs)| {
+                cs.iter()
+                    .map(move |&x| Circle::new((k, x), 2, BLUE.filled()))
+            }))?
+            .label("centres")
+            .legend(chart_svg::dot_marker(2, BLUE.filled()));
+        chart
+            .draw_series(
+                flow.k_perp
+                    .iter()
+                    .zip(&flow.gap_position)
+                    .map(|(&k, &g)| Cross::new((k, g), 4, RED.stroke_width(1))),
+            )?
+            .label("middle of the largest gap")
+            .legend(chart_svg::cross_marker(4, RED.stroke_width(1)));
+        chart_svg::draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        Ok(())
+    })
+    .map_err(plot_error)
+}

@@ -504,4 +504,22 @@ fn phase_diagram_figure() {
     let svg = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert!(svg.contains("<svg") && svg.contains("Z2 = 1") && svg.contains("Z2 = 0"));
+
+    // The Wannier-centre flow of the Wilson-loop method: lines from k2 = 0 to pi.
+    let km = KaneMele::new(1.0, 0.06, 0.05, 0.1);
+    let z = z2_invariant(
+        &km,
+        &km.time_reversal(),
+        [30, 30],
+        &config(Z2Method::WilsonLoop),
+    )
+    .unwrap();
+    let flow = z.wcc.unwrap();
+    assert_eq!(flow.k_perp.first(), Some(&0.0));
+    assert!((flow.k_perp.last().unwrap() - std::f64::consts::PI).abs() < 1e-12);
+    assert_eq!(flow.z2(), 1);
+    chern::plots::wcc_flow(&flow, z.z2, &path).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(svg.contains("Wannier charge centres, Z2 = 1"));
 }
