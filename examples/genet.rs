@@ -9,7 +9,6 @@
 //! genet bench --bands 4 --grid 5 --batch 32 --steps 10 --json   # training throughput and peak memory
 //! ```
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chernet::cli::{check_memory, non_negative_usize, positive_f64, positive_usize};
@@ -352,8 +351,28 @@ fn main() -> Result<()> {
                 eval_seed,
                 ..Default::default()
             };
+            let real_bytes = if config.train.double_precision { 8 } else { 4 };
             for &n in &config.bands {
                 check_run_memory(&config.run_config(n))?;
+                for grid in config.eval_grids() {
+                    let estimate = evaluation_memory(
+                        &config.train.model,
+                        &grid,
+                        n,
+                        config.eval_batch,
+                        config.eval_samples,
+                        real_bytes,
+                    );
+                    check_memory(
+                        &format!(
+                            "evaluating n = {n} on {} ({} samples)",
+                            grid_name(&grid),
+                            config.eval_samples
+                        ),
+                        estimate,
+                    )
+                    .map_err(anyhow::Error::msg)?;
+                }
             }
             set_threads(config.train.threads);
             sweep(&config, &out)?;
@@ -617,19 +636,10 @@ fn bench(
         validation_samples: 0,
         ..Default::default()
     };
-    let dir = std::env::temp_dir().join(format!("genet-bench-{}", std::process::id()));
-    let mut trainer = Trainer::new(cfg.clone(), &dir)?;
-    let data = cfg.training_source()?.sample(batch)?;
-    for _ in 0..2 {
-        trainer.train_step(&data)?;
-    }
-    let start = Instant::now();
-    for _ in 0..steps {
-        trainer.train_step(&data)?;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    std::fs::remove_dir_all(&dir).ok();
-    let rate = (steps * batch) as f64 / secs;
+    check_run_memory(&cfg)?;
+    let per_step = gauge_nn::train::seconds_per_step(&cfg, steps)?;
+    let secs = per_step * steps as f64;
+    let rate = batch as f64 / per_step;
     let peak = peak_rss().unwrap_or(0);
     if json {
         println!(

@@ -50,7 +50,7 @@ pub use config::{DataConfig, DeviceChoice, TrainConfig};
 pub use metrics::{EpochMetrics, read_metrics};
 pub use optimiser::AdamConfig;
 pub use schedule::Schedule;
-pub use trainer::Trainer;
+pub use trainer::{Trainer, seconds_per_step};
 
 /// The checkpoint's file name in a run directory.
 pub const CHECKPOINT: &str = "checkpoint.safetensors";

@@ -344,6 +344,39 @@ impl Trainer {
     }
 }
 
+/// Seconds per optimiser step of a fresh run of `config` on one fixed batch of its training
+/// stream (two warm-up steps first, then `steps` timed ones), for throughput measurements. The
+/// run lives in a temporary directory that is removed afterwards.
+///
+/// Errors on `steps = 0` and on what [`Trainer::new`] refuses.
+pub fn seconds_per_step(config: &TrainConfig, steps: usize) -> Result<f64> {
+    if steps == 0 {
+        return Err(Error::EmptyInput {
+            what: "timed training steps",
+        });
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "gauge-nn-bench-{}-{}",
+        std::process::id(),
+        config.seed
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let timed = (|| {
+        let mut trainer = Trainer::new(config.clone(), &dir)?;
+        let data = config.training_source()?.sample(config.batch)?;
+        for _ in 0..2 {
+            trainer.train_step(&data)?;
+        }
+        let start = Instant::now();
+        for _ in 0..steps {
+            trainer.train_step(&data)?;
+        }
+        Ok(start.elapsed().as_secs_f64() / steps as f64)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    timed
+}
+
 /// Trainable variables sorted by name (a stable order for the optimiser state).
 fn ordered_names(vs: &nn::VarStore) -> Vec<String> {
     let mut names: Vec<String> = vs.variables().into_keys().collect();
