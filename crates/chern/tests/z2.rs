@@ -170,6 +170,23 @@ fn errors_name_the_problem() {
             (_, e) => panic!("{method}: {e}"),
         }
     }
+    // Next to the boundary (gap 1.5e-3 at K) the centres jump faster than 8 halvings of the
+    // line spacing resolve on a 12 x 12 grid: an error naming the lines, not a guess.
+    let near = KaneMele::new(1.0, 0.06, 0.0, 0.311);
+    let e = z2_invariant(
+        &near,
+        &near.time_reversal(),
+        [12, 12],
+        &config(Z2Method::WilsonLoop),
+    )
+    .unwrap_err();
+    match e {
+        Error::WccUnresolved { k_from, k_to, .. } => {
+            let k = 2.0 * std::f64::consts::PI / 3.0;
+            assert!(k_from <= k + 1e-12 && k - 1e-12 <= k_to, "{k_from} {k_to}");
+        }
+        e => panic!("{e}"),
+    }
     // Odd grids, and a 3D model asked for a 2D invariant.
     let e = z2_invariant(&km, &km.time_reversal(), [29, 30], &Z2Config::default()).unwrap_err();
     assert!(matches!(e, Error::BadGrid { .. }), "{e}");

@@ -144,7 +144,8 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
 /// The centre flow on $L_2/2 + 1$ lines $k_2 = 2\pi j/L_2$, $j = 0..L_2/2$, each a loop of $L_1$
 /// points, with lines added half-way wherever a centre of one line comes closer than
 /// `move_tolerance` times the largest gap to the gap of its neighbour (Z2Pack's `move_tol`), at
-/// most `max_refinements` halvings deep; [`Error::WccUnresolved`] beyond that.
+/// most `max_refinements` halvings deep and four times the initial number of lines in all;
+/// [`Error::WccUnresolved`] beyond that.
 pub(crate) fn wcc_flow<H: BlochHamiltonian + Sync + ?Sized>(
     h: &H,
     grid: [usize; 2],
@@ -162,6 +163,7 @@ pub(crate) fn wcc_flow<H: BlochHamiltonian + Sync + ?Sized>(
     let finest = 2.0 * PI / l2 as f64 / 2f64.powi(max_refinements as i32);
     loop {
         let mut fresh = Vec::new();
+        let mut first_failure = None;
         for pair in all.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
             let close = |from: &Line, to: &Line| {
@@ -187,11 +189,30 @@ pub(crate) fn wcc_flow<H: BlochHamiltonian + Sync + ?Sized>(
                         lines: all.len(),
                     });
                 }
+                if first_failure.is_none() {
+                    first_failure = Some(if dab < move_tolerance * a.gap_size {
+                        (a.k2, b.k2, dab, a.gap_size)
+                    } else {
+                        (a.k2, b.k2, dba, b.gap_size)
+                    });
+                }
                 fresh.push(0.5 * (a.k2 + b.k2));
             }
         }
         if fresh.is_empty() {
             break;
+        }
+        // At most four times the initial lines in all: bounded memory and time where the
+        // centres jump everywhere (a nearly closed gap).
+        if all.len() + fresh.len() > 4 * (half + 1) {
+            let (k_from, k_to, distance, gap) = first_failure.unwrap_or_default();
+            return Err(Error::WccUnresolved {
+                k_from,
+                k_to,
+                distance,
+                gap,
+                lines: all.len(),
+            });
         }
         let (more, gap) = lines(h, &fresh, l1, r, tol)?;
         min_gap = min_gap.min(gap);
