@@ -395,6 +395,7 @@ fn main() -> Result<()> {
                 hamiltonian,
                 seed,
                 batch,
+                progress: !json,
             };
             let eval_grid = request.grid.as_deref().unwrap_or(&ckpt.config.grid);
             let real_bytes = if ckpt.config.double_precision { 8 } else { 4 };

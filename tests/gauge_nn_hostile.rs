@@ -348,6 +348,7 @@ fn non_finite_weights_and_outputs_are_errors() {
         hamiltonian: None,
         seed: 1,
         batch: 4,
+        progress: false,
     };
     // Zero samples is not an evaluation; a 4D grid for a 2D network is refused.
     let good = Checkpoint::read(&dir).unwrap();

@@ -173,6 +173,19 @@ pub fn evaluate_source(
     batch: usize,
     rescale: f64,
 ) -> Result<EvalReport> {
+    evaluate_source_with_progress(net, source, samples, batch, rescale, false)
+}
+
+/// [`evaluate_source`] with a progress bar on the terminal when `progress` is set (feature
+/// `progress`): large evaluations can take minutes.
+pub fn evaluate_source_with_progress(
+    net: &GaugeNet,
+    source: &mut dyn SampleSource,
+    samples: usize,
+    batch: usize,
+    rescale: f64,
+    progress: bool,
+) -> Result<EvalReport> {
     check_evaluation(samples, rescale)?;
     if source.lattice().dim() != net.dim() {
         return Err(Error::InvalidParameter {
@@ -185,15 +198,30 @@ pub fn evaluate_source(
         });
     }
     source.set_links(net.needs_links());
+    let bar = crate::progress::Progress::new(
+        samples as u64,
+        "{elapsed_precise} [{bar:30}] {pos}/{len} samples evaluated",
+        progress,
+    );
     let (mut f, mut c) = (Vec::new(), Vec::new());
     let mut left = samples;
     while left > 0 {
         let b = left.min(batch.max(1));
         let data = source.sample(b)?;
-        f.extend(predict(net, &data, b)?);
+        let done = f.len();
+        f.extend(predict(net, &data, b).map_err(|e| match e {
+            // The index within the whole evaluation, not within this chunk.
+            Error::NonFiniteOutput { sample, value } => Error::NonFiniteOutput {
+                sample: done + sample,
+                value,
+            },
+            other => other,
+        })?);
         c.extend(chern_numbers(&data)?);
         left -= b;
+        bar.inc(b as u64);
     }
+    bar.finish_and_clear();
     Ok(report(&f, &c, rescale))
 }
 

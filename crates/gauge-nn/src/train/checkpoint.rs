@@ -9,7 +9,7 @@ use super::CHECKPOINT;
 use super::config::TrainConfig;
 use crate::data::{HamiltonianConfig, HamiltonianSource, ModelSpec, SampleSource};
 use crate::error::{Error, Result};
-use crate::eval::{ChernBucket, EvalReport, evaluate_source};
+use crate::eval::{ChernBucket, EvalReport, evaluate_source_with_progress};
 use crate::model::{GaugeNet, gauge_net};
 use crate::tensor_file::{Stored, TensorFile, Values};
 
@@ -42,6 +42,8 @@ pub struct EvalRequest {
     pub seed: u64,
     /// Samples per forward pass.
     pub batch: usize,
+    /// Show a progress bar on the terminal (feature `progress`).
+    pub progress: bool,
 }
 
 /// The outcome of [`Checkpoint::evaluate`] (serialises to the JSON `genet eval --json` prints).
@@ -243,12 +245,13 @@ impl Checkpoint {
                 request.seed,
             ))?),
         };
-        let report = evaluate_source(
+        let report = evaluate_source_with_progress(
             &net,
             source.as_mut(),
             request.samples,
             request.batch,
             self.state.rescale,
+            request.progress,
         )?;
         Ok(CheckpointEvaluation {
             accuracy: report.accuracy,

@@ -30,7 +30,7 @@
 //! let metrics = trainer.train(false)?; // one checkpoint and one metrics line per epoch
 //! assert_eq!(metrics.len(), 2);
 //! let checkpoint = Checkpoint::read(&dir)?; // checksum and weights verified
-//! let request = EvalRequest { grid: Some(vec![6, 6]), samples: 8, hamiltonian: None, seed: 1, batch: 8 };
+//! let request = EvalRequest { grid: Some(vec![6, 6]), samples: 8, hamiltonian: None, seed: 1, batch: 8, progress: false };
 //! let result = checkpoint.evaluate(&request, tch::Device::Cpu)?;
 //! assert_eq!(result.samples, 8);
 //! # std::fs::remove_dir_all(&dir).ok();
