@@ -400,3 +400,21 @@ fn non_finite_weights_and_outputs_are_errors() {
         other => panic!("expected NonFiniteOutput, got {other:?}"),
     }
 }
+
+/// Every configuration shipped in `examples/genet-configs` passes the strict parser.
+#[test]
+fn shipped_configs_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/genet-configs");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if let Err(e) = TrainConfig::from_json(&text, &path) {
+                panic!("{}: {e}", path.display());
+            }
+            count += 1;
+        }
+    }
+    assert!(count >= 7, "found {count} configs");
+}
