@@ -99,6 +99,39 @@ fn bhz_phases() {
 }
 
 #[test]
+fn fu_kane_mele_gap_closes_at_x() {
+    // At dt = 0 the bands touch at the X points (two reduced momenta pi): named in 3D.
+    let fkm = FuKaneMele::new(1.0, 0.125, 0.0);
+    let e = z2_indices(
+        &fkm,
+        &fkm.time_reversal(),
+        [12, 12, 12],
+        &Z2Config::default(),
+    )
+    .unwrap_err();
+    match e {
+        Error::GapClosed { k, index, gap, .. } => {
+            assert!(gap < 1e-12);
+            assert_eq!(k.len(), 3);
+            assert_eq!(index.len(), 3);
+            let pis = k
+                .iter()
+                .filter(|&&x| (x - std::f64::consts::PI).abs() < 1e-12)
+                .count();
+            assert_eq!(pis, 2, "{k:?}");
+        }
+        e => panic!("{e}"),
+    }
+    // Occupying every band is not an insulator.
+    let all = Z2Config {
+        occupied: Some(4),
+        ..Default::default()
+    };
+    let e = z2_indices(&fkm, &fkm.time_reversal(), [4, 4, 4], &all).unwrap_err();
+    assert!(matches!(e, Error::InvalidParameter { .. }), "{e}");
+}
+
+#[test]
 fn fu_kane_mele_strong_and_weak() {
     for (dt, expected) in [(0.4, [1, 1, 1, 1]), (-0.4, [0, 1, 1, 1])] {
         let fkm = FuKaneMele::new(1.0, 0.125, dt);

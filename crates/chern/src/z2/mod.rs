@@ -185,7 +185,17 @@ fn prepare<H: BlochHamiltonian + Sync + ?Sized>(
     };
     let n = h.n_bands();
     let occupied = config.occupied.unwrap_or(n / 2);
-    if occupied % 2 == 1 || occupied == 0 || occupied >= n {
+    if occupied == 0 || occupied >= n {
+        return Err(Error::invalid(
+            "occupied bands",
+            occupied,
+            format!(
+                "an insulator of {n} bands needs between 2 and {} occupied bands (empty bands above the gap)",
+                n.saturating_sub(2).max(2)
+            ),
+        ));
+    }
+    if occupied % 2 == 1 {
         return Err(Error::OddOccupation {
             occupied,
             n_bands: n,
@@ -331,6 +341,39 @@ fn grid_gap<H: BlochHamiltonian + Sync + ?Sized>(
     Ok(gap)
 }
 
+/// An error of the plane $k_i = $ `fixed` with the plane's k-point and grid index written as
+/// the 3D ones.
+fn in_3d(mut e: Error, axes: (usize, usize), fixed: f64, extent: usize) -> Error {
+    let lift_k = |k: &mut Vec<f64>| {
+        if k.len() == 2 {
+            let mut k3 = vec![fixed; 3];
+            k3[axes.0] = k[0];
+            k3[axes.1] = k[1];
+            *k = k3;
+        }
+    };
+    let lift_index = |index: &mut Vec<usize>| {
+        if index.len() == 2 {
+            let mut i3 = vec![if fixed == 0.0 { 0 } else { extent / 2 }; 3];
+            i3[axes.0] = index[0];
+            i3[axes.1] = index[1];
+            *index = i3;
+        }
+    };
+    match &mut e {
+        Error::GapClosed { k, index, .. } | Error::SingularOverlap { k, index, .. } => {
+            lift_k(k);
+            lift_index(index);
+        }
+        Error::NonHermitian { k, .. }
+        | Error::NonFinite { k, .. }
+        | Error::Eigensolver { k, .. }
+        | Error::ParityUndefined { k, .. } => lift_k(k),
+        _ => {}
+    }
+    e
+}
+
 /// Strong and weak $\mathbb Z_2$ indices $(\nu_0;\nu_1\nu_2\nu_3)$ of a time-reversal-symmetric
 /// 3D model on an even grid $L_1\times L_2\times L_3$ (Fu, Kane and Mele, Phys. Rev. Lett. 98,
 /// 106803 (2007); Moore and Balents).
@@ -394,7 +437,8 @@ pub fn z2_indices<H: BlochHamiltonian + Sync + ?Sized>(
             };
             for (slot, fixed) in [0.0, PI].into_iter().enumerate() {
                 let plane = Plane::new(h, axes, fixed)?;
-                let z = z2_invariant(&plane, theta, [grid[axes.0], grid[axes.1]], &plane_config)?;
+                let z = z2_invariant(&plane, theta, [grid[axes.0], grid[axes.1]], &plane_config)
+                    .map_err(|e| in_3d(e, axes, fixed, grid[i]))?;
                 out.planes[i][slot] = z.z2;
                 out.min_gap = out.min_gap.min(z.min_gap);
             }

@@ -46,7 +46,17 @@ pub fn spin_chern_number<H: BlochHamiltonian + Sync + ?Sized>(
             ),
         });
     }
-    if occupied % 2 == 1 || occupied == 0 || occupied >= n {
+    if occupied == 0 || occupied >= n {
+        return Err(Error::invalid(
+            "occupied bands",
+            occupied,
+            format!(
+                "an insulator of {n} bands needs between 2 and {} occupied bands (empty bands above the gap)",
+                n.saturating_sub(2).max(2)
+            ),
+        ));
+    }
+    if occupied % 2 == 1 {
         return Err(Error::OddOccupation {
             occupied,
             n_bands: n,
