@@ -168,7 +168,8 @@ enum Z2Command {
         /// The _hr.dat file.
         #[arg(long)]
         file: PathBuf,
-        /// Basis order of spin (Wannier90 3.x spinors are interleaved).
+        /// Basis order of spin: interleaved (o1 up, o1 down, ...) or blocks (all up, then all
+        /// down); a wrong order is reported as broken time reversal.
         #[arg(long, value_enum, default_value_t = SpinArg::Interleaved)]
         spin: SpinArg,
         #[command(flatten)]

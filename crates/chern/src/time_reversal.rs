@@ -12,12 +12,13 @@ use rayon::prelude::*;
 #[serde(rename_all = "kebab-case")]
 pub enum SpinOrdering {
     /// Spin fastest: $(1\!\uparrow, 1\!\downarrow, 2\!\uparrow, 2\!\downarrow, \ldots)$, basis
-    /// index $2o + s$. Wannier90's spinor order since version 3 and the order of every built-in
-    /// spinful model.
+    /// index $2o + s$: the order of every built-in spinful model, and of Wannier functions made
+    /// from spinor projections that give an up and a down function in turn. Check the order of
+    /// your own files: a wrong order shows up as [`crate::Error::TimeReversalBroken`].
     #[default]
     Interleaved,
     /// Spin blocks: all spin-up orbitals, then all spin-down ones, basis index $s\,N_o + o$
-    /// (the BHZ paper's order, older Wannier90 spinor files).
+    /// (the BHZ paper's order).
     Blocks,
 }
 

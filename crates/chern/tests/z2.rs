@@ -414,6 +414,10 @@ fn spinful_hopping_lists_and_wannier90_files() {
             expected,
             "M = {m}"
         );
+        // The wrong spin order is caught as broken time reversal.
+        let wrong = TimeReversal::spinful(2, SpinOrdering::Interleaved).unwrap();
+        let e = z2_invariant(&tb, &wrong, [24, 24], &Z2Config::default()).unwrap_err();
+        assert!(matches!(e, Error::TimeReversalBroken { .. }), "{e}");
 
         let mut text = format!("BHZ layers\n4\n{}\n", parts.len());
         text += &vec!["1"; parts.len()].join(" ");
