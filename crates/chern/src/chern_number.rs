@@ -99,7 +99,7 @@ fn grid_2d(bands: &BandStructure) -> Result<[usize; 2]> {
 /// $t = \mathrm{Im}\,w/\mathrm{Re}\,w$ without range reduction; that branch is inlined here
 /// (same coefficients and operations, so bit for bit the same value).
 #[inline]
-fn principal_arg(w: C64) -> f64 {
+pub(crate) fn principal_arg(w: C64) -> f64 {
     /// fdlibm's `atan` coefficients (`aT`, by their bit patterns), as in `libm::atan`.
     const AT: [f64; 11] = [
         f64::from_bits(0x3fd55555_5555550d),

@@ -1,6 +1,7 @@
 //! Fukui and Hatsugai's lattice $\mathbb Z_2$: vortices of the Berry connection in half the
 //! Brillouin zone, in a gauge constrained by time reversal.
 use super::points::{self, PointBands};
+use crate::chern_number::principal_arg;
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use crate::links::{Tolerances, overlap_into};
@@ -33,10 +34,10 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
     let [l1, l2] = grid;
     let half = l2 / 2;
     let rows = half + 1;
-    let mut pts = Vec::with_capacity(rows * l1);
+    let mut pts = points::Points::with_capacity(2, rows * l1);
     for j in 0..rows {
         for i in 0..l1 {
-            pts.push(vec![
+            pts.push(&[
                 2.0 * PI * i as f64 / l1 as f64,
                 2.0 * PI * j as f64 / l2 as f64,
             ]);
@@ -57,7 +58,7 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
         let modulus = d.norm();
         if modulus.is_nan() || modulus < tol.overlap() {
             return Err(Error::SingularOverlap {
-                k: pts[s].clone(),
+                k: pts.k(s),
                 index: index(s),
                 dir,
                 modulus,
@@ -93,8 +94,8 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
             },
         )?;
     // The connection A = arg U of every link, once.
-    let ax: Vec<f64> = ux.par_iter().map(|&u| matrix::principal_arg(u)).collect();
-    let ay: Vec<f64> = uy.par_iter().map(|&u| matrix::principal_arg(u)).collect();
+    let ax: Vec<f64> = ux.par_iter().map(|&u| principal_arg(u)).collect();
+    let ay: Vec<f64> = uy.par_iter().map(|&u| principal_arg(u)).collect();
     let count: i64 = (0..half)
         .into_par_iter()
         .map(|j| {
@@ -107,7 +108,7 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
                     ux[(j + 1) * l1 + i],
                     uy[j * l1 + i],
                 );
-                let f = matrix::principal_arg(a * b * (c * d).conj());
+                let f = principal_arg(a * b * (c * d).conj());
                 let circulation =
                     ax[j * l1 + i] + ay[j * l1 + i1] - ax[(j + 1) * l1 + i] - ay[j * l1 + i];
                 total += ((f - circulation) / (2.0 * PI)).round() as i64;

@@ -52,7 +52,11 @@ pub(crate) fn trim_parities<H: BlochHamiltonian + Sync + ?Sized>(
             .map(|&x| usize::from(x > 0.0))
             .collect::<Vec<usize>>()
     };
-    let bands = points::solve(h, &pts, 1, pts.len(), r, Some((tol.gap(), &index)))?;
+    let mut flat = points::Points::with_capacity(h.dim(), pts.len());
+    for k in &pts {
+        flat.push(k);
+    }
+    let bands = points::solve(h, &flat, 1, pts.len(), r, Some((tol.gap(), &index)))?;
     let n = bands.n;
     let pm = p.matrix();
     let mut out = Vec::with_capacity(pts.len());

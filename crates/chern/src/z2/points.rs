@@ -6,11 +6,43 @@ use crate::hamiltonian::BlochHamiltonian;
 use num_complex::Complex64 as C64;
 use std::f64::consts::PI;
 
+/// A list of k-points of one dimension, stored flat.
+pub(crate) struct Points {
+    dim: usize,
+    data: Vec<f64>,
+}
+
+impl Points {
+    /// An empty list of `dim`-component points with room for `capacity` of them.
+    pub fn with_capacity(dim: usize, capacity: usize) -> Self {
+        Self {
+            dim,
+            data: Vec::with_capacity(dim * capacity),
+        }
+    }
+    /// Appends a point.
+    pub fn push(&mut self, k: &[f64]) {
+        self.data.extend_from_slice(&k[..self.dim]);
+    }
+    /// Point `s`.
+    pub fn get(&self, s: usize) -> &[f64] {
+        &self.data[s * self.dim..(s + 1) * self.dim]
+    }
+    /// Point `s` as an owned vector (for errors).
+    pub fn k(&self, s: usize) -> Vec<f64> {
+        self.get(s).to_vec()
+    }
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dim.max(1)
+    }
+}
+
 /// A `rows x cols` table of k-points presented to [`BandStructure`] as a 2D model: the solver's
 /// grid point $(2\pi a/\text{rows}, 2\pi b/\text{cols})$ stands for `points[a * cols + b]`.
 struct Table<'a, H: ?Sized> {
     inner: &'a H,
-    points: &'a [Vec<f64>],
+    points: &'a Points,
     rows: usize,
     cols: usize,
 }
@@ -30,7 +62,8 @@ impl<H: BlochHamiltonian + ?Sized> BlochHamiltonian for Table<'_, H> {
         self.inner.n_bands()
     }
     fn write_hamiltonian(&self, k: &[f64], h: &mut [C64]) {
-        self.inner.write_hamiltonian(&self.points[self.index(k)], h)
+        self.inner
+            .write_hamiltonian(self.points.get(self.index(k)), h)
     }
 }
 
@@ -84,7 +117,7 @@ pub(crate) type GridIndex<'a> = &'a dyn Fn(usize) -> Vec<usize>;
 /// [`Error::GapClosed`] (the k-point and `index(s)`) where $E_r - E_{r-1}$ falls below it.
 pub(crate) fn solve<H: BlochHamiltonian + Sync + ?Sized>(
     h: &H,
-    points: &[Vec<f64>],
+    points: &Points,
     rows: usize,
     cols: usize,
     r: usize,
@@ -103,7 +136,7 @@ pub(crate) fn solve<H: BlochHamiltonian + Sync + ?Sized>(
             | Error::NonFinite { k, .. }
             | Error::Eigensolver { k, .. } = &mut e
             {
-                *k = points[table.index(k)].clone();
+                *k = points.k(table.index(k));
             }
             e
         },
@@ -124,7 +157,7 @@ pub(crate) fn solve<H: BlochHamiltonian + Sync + ?Sized>(
         let (g, s) = out.min_gap();
         if g.is_nan() || g < tolerance {
             return Err(Error::GapClosed {
-                k: points[s].clone(),
+                k: points.k(s),
                 index: index(s),
                 lower_band: r - 1,
                 upper_band: r,

@@ -71,10 +71,10 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
     r: usize,
     tol: &Tolerances,
 ) -> Result<(Vec<Line>, f64)> {
-    let mut pts = Vec::with_capacity(k2s.len() * l1);
+    let mut pts = points::Points::with_capacity(2, k2s.len() * l1);
     for &k2 in k2s {
         for i in 0..l1 {
-            pts.push(vec![2.0 * PI * i as f64 / l1 as f64, k2]);
+            pts.push(&[2.0 * PI * i as f64 / l1 as f64, k2]);
         }
     }
     let index = |s: usize| vec![s % l1, s / l1];
@@ -95,7 +95,7 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
                 overlap_into(bands.frame(s), bands.frame(t), &mut m, n, r);
                 let modulus = matrix::det(&m, r).norm();
                 let singular = |modulus: f64| Error::SingularOverlap {
-                    k: pts[s].clone(),
+                    k: pts.k(s),
                     index: index(s),
                     dir: 0,
                     modulus,
@@ -114,7 +114,7 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
                 .collect();
             if centres.iter().any(|x| !x.is_finite()) {
                 return Err(Error::PlaquetteFlux {
-                    k: pts[j * l1].clone(),
+                    k: pts.k(j * l1),
                     index: index(j * l1),
                     method: crate::Method::EigenphaseSum,
                     flux: f64::NAN,
