@@ -937,7 +937,7 @@ fn scan_z2(command: &Z2ScanCommand) -> Result<()> {
             println!("{y_name} = {y:>9.4}  {row}");
         }
         println!(
-            "{x_name} from {} to {} in {} steps",
+            "{x_name} from {:.6} to {:.6} in {} steps",
             diagram.x[0],
             diagram.x[nx - 1],
             nx

@@ -146,6 +146,12 @@ fn fu_kane_mele_strong_and_weak() {
             };
             let z = z2_indices(&fkm, &fkm.time_reversal(), [12, 12, 12], &c).unwrap();
             assert_eq!(z.indices, expected, "dt = {dt}, {method}: {z:?}");
+            // The gap is checked on the whole 3D grid by every method, not only on the planes.
+            let whole = BandStructure::compute_for(&fkm, &[12, 12, 12], &BandSet::lowest(1))
+                .unwrap()
+                .min_gap_above(1)
+                .0;
+            assert_eq!(z.min_gap, whole, "{method}");
         }
     }
 }

@@ -378,7 +378,8 @@ fn in_3d(mut e: Error, axes: (usize, usize), fixed: f64, extent: usize) -> Error
 /// 3D model on an even grid $L_1\times L_2\times L_3$ (Fu, Kane and Mele, Phys. Rev. Lett. 98,
 /// 106803 (2007); Moore and Balents).
 ///
-/// With [`Z2Method::FukuiHatsugai`] or [`Z2Method::WilsonLoop`]: the 2D invariants $z_i(0)$,
+/// Every method first checks the gap on the whole 3D grid ([`Error::GapClosed`] names the
+/// k-point). With [`Z2Method::FukuiHatsugai`] or [`Z2Method::WilsonLoop`]: the 2D invariants $z_i(0)$,
 /// $z_i(\pi)$ of the six time-reversal-invariant planes $k_i = 0, \pi$ (each on the grid of its
 /// two free axes), $\nu_i = z_i(\pi)$ and $\nu_0 = z_i(0) + z_i(\pi) \bmod 2$, which must agree
 /// for $i = 1, 2, 3$ ([`Error::InconsistentPlanes`] otherwise: the grid is too coarse). With
@@ -423,6 +424,8 @@ pub fn z2_indices<H: BlochHamiltonian + Sync + ?Sized>(
         }
         out.parities = Some(parities);
     } else {
+        // A 3D insulator needs the gap open everywhere, not only on the six planes.
+        out.min_gap = grid_gap(h, &grid, occupied, tol)?;
         // The plane config: time reversal was checked on the whole 3D grid already.
         let plane_config = Z2Config {
             occupied: Some(occupied),
