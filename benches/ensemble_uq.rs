@@ -76,7 +76,12 @@ fn bench(c: &mut Criterion) {
     let prediction = EnsemblePrediction::new(&logits, &labels, config).expect("valid");
     g.bench_function("report_from_prediction_1e5", |b| {
         b.iter(|| {
-            Report::new(black_box(&prediction), None, SummaryOptions::new(15)).expect("valid")
+            Report::new(
+                black_box(&prediction),
+                None,
+                SummaryOptions::new(15).expect("valid"),
+            )
+            .expect("valid")
         })
     });
     g.bench_function("validate_logits_f32_5x1e5x10", |b| {

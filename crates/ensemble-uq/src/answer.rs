@@ -31,11 +31,7 @@ impl AnswerScoring {
 
 fn check_answers(answer_tokens: &[usize], vocabulary: usize) -> Result<()> {
     if answer_tokens.is_empty() {
-        return Err(Error::Empty {
-            members: 1,
-            samples: 1,
-            classes: 0,
-        });
+        return Err(Error::empty("answer tokens (no classes to score)"));
     }
     for (position, &token) in answer_tokens.iter().enumerate() {
         if token >= vocabulary {
@@ -100,7 +96,7 @@ fn score_row<T: Real>(row: &[T], answer_tokens: &[usize], scoring: AnswerScoring
 ///
 /// # Errors
 /// [`Error::AnswerToken`] for an out-of-range or repeated id, [`Error::NonFinite`] (member 0,
-/// sample 0) for a non-finite logit, [`Error::Empty`] without answer tokens.
+/// sample 0) for a non-finite logit, [`Error::EmptyInput`] without answer tokens.
 pub fn answer_probabilities(
     vocabulary_logits: &[f64],
     answer_tokens: &[usize],
@@ -161,10 +157,10 @@ pub fn answer_member_probabilities<T: Real>(
                 });
             }
             let mut dst = out.slice_mut(ndarray::s![mi, i, ..]);
-            let dst = dst.as_slice_mut().ok_or(Error::Empty {
-                members: m,
-                samples: n,
-                classes: k,
+            let dst = dst.as_slice_mut().ok_or_else(|| {
+                Error::empty(format!(
+                    "answer probabilities of shape ({m}, {n}, {k}) (every extent must be at least 1)"
+                ))
             })?;
             score_row(&row_buf, answer_tokens, scoring, dst);
         }

@@ -42,13 +42,31 @@ pub struct CalibrationConfig {
 }
 
 impl CalibrationConfig {
+    /// The largest number of bins accepted, $10^6$: far more than any calibration estimate can
+    /// use (with more bins than samples most bins are empty), and a bound on the memory a bin
+    /// count typed by a user can claim.
+    pub const MAX_BINS: usize = 1_000_000;
+
     /// `bins` equal-width bins, confidence 1.0 in the last bin.
-    pub fn new(bins: usize) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless $1 \le$ `bins` $\le$ [`CalibrationConfig::MAX_BINS`].
+    pub fn new(bins: usize) -> Result<Self> {
+        check_bins("bins", bins)?;
+        Ok(Self {
             bins,
             binning: Binning::EqualWidth,
             confidence_one: ConfidenceOneRule::LastBin,
-        }
+        })
+    }
+
+    /// Checks the bin count (as [`CalibrationConfig::new`] does; the fields are public).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless $1 \le$ `bins` $\le$ [`CalibrationConfig::MAX_BINS`].
+    pub fn validate(self) -> Result<Self> {
+        check_bins("bins", self.bins)?;
+        Ok(self)
     }
 
     /// With another edge placement.
@@ -103,8 +121,35 @@ pub struct Calibration {
     pub average_calibration_error: f64,
 }
 
+/// Checks a bin count: at least 1, at most [`CalibrationConfig::MAX_BINS`].
+pub(crate) fn check_bins(name: &'static str, bins: usize) -> Result<()> {
+    if bins == 0 {
+        return Err(Error::invalid(name, bins, "must be at least 1"));
+    }
+    if bins > CalibrationConfig::MAX_BINS {
+        return Err(Error::invalid(
+            name,
+            bins,
+            format!(
+                "must be at most {} (more bins than that leave almost every bin empty)",
+                CalibrationConfig::MAX_BINS
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `np.linspace(0, 1, bins + 1)`, bit for bit.
-pub fn equal_width_edges(bins: usize) -> Vec<f64> {
+///
+/// # Errors
+/// [`Error::InvalidParameter`] unless $1 \le$ `bins` $\le$ [`CalibrationConfig::MAX_BINS`].
+pub fn equal_width_edges(bins: usize) -> Result<Vec<f64>> {
+    check_bins("bins", bins)?;
+    Ok(linspace_edges(bins))
+}
+
+/// `np.linspace(0, 1, bins + 1)` for a checked `bins >= 1`.
+fn linspace_edges(bins: usize) -> Vec<f64> {
     let step = 1.0 / bins as f64;
     let mut e: Vec<f64> = (0..=bins).map(|j| j as f64 * step).collect();
     e[bins] = 1.0;
@@ -133,10 +178,26 @@ fn quantile_sorted(x: &[f64], q: f64) -> f64 {
 }
 
 /// Edges of equal-mass bins for `confidence` (netcal's `equal_intervals=False`).
-pub fn equal_mass_edges(confidence: &[f64], bins: usize) -> Vec<f64> {
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bin count out of range, [`Error::EmptyInput`] without
+/// confidences, [`Error::NanScore`] for a NaN confidence.
+pub fn equal_mass_edges(confidence: &[f64], bins: usize) -> Result<Vec<f64>> {
+    check_bins("bins", bins)?;
+    if confidence.is_empty() {
+        return Err(Error::empty("confidences for equal-mass bins (no samples)"));
+    }
+    if let Some(sample) = confidence.iter().position(|c| c.is_nan()) {
+        return Err(Error::NanScore { sample });
+    }
+    Ok(mass_edges(confidence, bins))
+}
+
+/// Equal-mass edges for checked inputs.
+fn mass_edges(confidence: &[f64], bins: usize) -> Vec<f64> {
     let mut sorted = confidence.to_vec();
     sorted.par_sort_unstable_by(f64::total_cmp);
-    let q = equal_width_edges(bins);
+    let q = linspace_edges(bins);
     let mut e: Vec<f64> = q.iter().map(|&q| quantile_sorted(&sorted, q)).collect();
     e[0] = 0.0;
     e[bins] = 1.0;
@@ -160,40 +221,24 @@ fn bin_index(edges: &[f64], c: f64, rule: ConfidenceOneRule) -> usize {
 /// binary mode: $\bar p_1$ and $[y = 1]$).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for zero bins, [`Error::ShapeMismatch`] for unequal lengths,
-/// [`Error::Empty`] for no samples, [`Error::NanScore`] for a NaN confidence.
+/// [`Error::InvalidParameter`] for a bin count out of range, [`Error::ShapeMismatch`] for
+/// unequal lengths, [`Error::EmptyInput`] for no samples, [`Error::NanScore`] for a NaN
+/// confidence.
 pub fn binned_calibration(
     confidence: &[f64],
     outcome: &[bool],
     config: CalibrationConfig,
 ) -> Result<Calibration> {
-    if config.bins == 0 {
-        return Err(Error::InvalidParameter {
-            name: "bins",
-            value: 0.0,
-            requirement: ">= 1",
-        });
-    }
-    if confidence.len() != outcome.len() {
-        return Err(Error::ShapeMismatch {
-            what: "outcomes vs confidences",
-            expected: confidence.len(),
-            found: outcome.len(),
-        });
-    }
-    if confidence.is_empty() {
-        return Err(Error::Empty {
-            members: 1,
-            samples: 0,
-            classes: 1,
-        });
-    }
-    if let Some(sample) = confidence.iter().position(|c| c.is_nan()) {
-        return Err(Error::NanScore { sample });
-    }
+    check_bins("bins", config.bins)?;
+    crate::scores::check_paired(
+        confidence,
+        outcome,
+        "outcomes vs confidences",
+        "binned calibration",
+    )?;
     let edges = match config.binning {
-        Binning::EqualWidth => equal_width_edges(config.bins),
-        Binning::EqualMass => equal_mass_edges(confidence, config.bins),
+        Binning::EqualWidth => linspace_edges(config.bins),
+        Binning::EqualMass => mass_edges(confidence, config.bins),
     };
     let nb = match config.confidence_one {
         ConfidenceOneRule::LastBin => config.bins,
@@ -274,17 +319,47 @@ pub struct ClasswiseBins {
 
 impl ClasswiseBins {
     /// Empty bins for `classes` classes and `bins` equal-width bins (confidence 1 in the last).
-    pub fn new(classes: usize, bins: usize) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for zero classes, a bin count out of range, or
+    /// `classes * bins` beyond the address space.
+    pub fn new(classes: usize, bins: usize) -> Result<Self> {
+        check_bins("classwise_bins", bins)?;
+        if classes == 0 {
+            return Err(Error::invalid("classes", 0, "must be at least 1"));
+        }
+        let cells = classes.checked_mul(bins).ok_or_else(|| {
+            Error::invalid(
+                "classwise_bins",
+                bins,
+                format!("{classes} classes x {bins} bins overflow the address space"),
+            )
+        })?;
+        let bytes = cells
+            .checked_mul(32)
+            .filter(|&b| isize::try_from(b).is_ok());
+        let mut probe: Vec<u128> = Vec::new();
+        if bytes.is_none() || probe.try_reserve_exact(cells).is_err() {
+            return Err(Error::MemoryLimit {
+                reason: format!(
+                    "class-wise calibration with {classes} classes x {bins} bins needs {} bytes, which cannot be allocated; use fewer bins",
+                    cells as f64 * 32.0
+                ),
+            });
+        }
+        drop(probe);
+        Ok(Self::with_cells(classes, bins, cells))
+    }
+
+    /// Empty bins for checked `classes`, `bins` and `cells = classes * bins`.
+    pub(crate) fn with_cells(classes: usize, bins: usize, cells: usize) -> Self {
         Self {
             classes,
             bins,
-            edges: equal_width_edges(bins)
-                .into_iter()
-                .map(f64::to_bits)
-                .collect(),
-            count: vec![0; classes * bins],
-            hits: vec![0; classes * bins],
-            probability: vec![0; classes * bins],
+            edges: linspace_edges(bins).into_iter().map(f64::to_bits).collect(),
+            count: vec![0; cells],
+            hits: vec![0; cells],
+            probability: vec![0; cells],
             samples: 0,
         }
     }
@@ -432,7 +507,7 @@ mod tests {
 
     #[test]
     fn edges_match_numpy_linspace_and_quantile() {
-        let e = equal_width_edges(15);
+        let e = equal_width_edges(15).unwrap();
         assert_eq!(e[1], 0.06666666666666667);
         assert_eq!(e[3], 0.2);
         assert_eq!(e[15], 1.0);
@@ -446,7 +521,7 @@ mod tests {
     #[test]
     fn classwise_block_equals_sample_by_sample() {
         for (k, b) in [(1, 1), (3, 7), (10, 15), (4, 200)] {
-            let e = equal_width_edges(b);
+            let e = linspace_edges(b);
             // Edges, their neighbours, 0, 1 and scrambled values.
             let mut values: Vec<f64> = e
                 .iter()
@@ -459,11 +534,11 @@ mod tests {
             let rows = values.len() / k;
             let mean = &values[..rows * k];
             let labels: Vec<usize> = (0..rows).map(|r| (r * 5 + 3) % k).collect();
-            let mut one = ClasswiseBins::new(k, b);
+            let mut one = ClasswiseBins::new(k, b).unwrap();
             for (row, &y) in mean.chunks_exact(k).zip(&labels) {
                 one.add(row, y);
             }
-            let mut block = ClasswiseBins::new(k, b);
+            let mut block = ClasswiseBins::new(k, b).unwrap();
             let mut work = Vec::new();
             let half = rows / 2 * k;
             block.add_block(&mean[..half], &labels[..rows / 2], &mut work);
@@ -474,8 +549,8 @@ mod tests {
 
     #[test]
     fn classwise_bin_matches_searchsorted() {
-        let cw = ClasswiseBins::new(1, 15);
-        let e = equal_width_edges(15);
+        let cw = ClasswiseBins::new(1, 15).unwrap();
+        let e = linspace_edges(15);
         for i in 0..=3000 {
             let p = i as f64 / 3000.0;
             assert_eq!(
@@ -489,8 +564,8 @@ mod tests {
         }
         // Every bin count up to 200, at and a few ulps around every edge.
         for b in 1..=200 {
-            let cw = ClasswiseBins::new(1, b);
-            let e = equal_width_edges(b);
+            let cw = ClasswiseBins::new(1, b).unwrap();
+            let e = linspace_edges(b);
             for &edge in &e {
                 for d in -3i64..=3 {
                     let p = f64::from_bits((edge.to_bits() as i64 + d).max(0) as u64).min(1.0);

@@ -10,16 +10,7 @@ fn sorted_classes(
     positive: &[bool],
     metric: &'static str,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
-    if score.len() != positive.len() {
-        return Err(Error::ShapeMismatch {
-            what: "positives vs scores",
-            expected: score.len(),
-            found: positive.len(),
-        });
-    }
-    if let Some(sample) = score.iter().position(|s| s.is_nan()) {
-        return Err(Error::NanScore { sample });
-    }
+    crate::scores::check_paired(score, positive, "positives vs scores", metric)?;
     let positives = positive.iter().filter(|&&p| p).count();
     let negatives = positive.len() - positives;
     if positives == 0 || negatives == 0 {

@@ -8,8 +8,8 @@ use crate::calibration::{Calibration, CalibrationConfig, ClasswiseBins, binned_c
 use crate::detection::Detection;
 use crate::entropy::{EntropyConvention, Uncertainty};
 use crate::error::{Error, Result};
-use crate::input::{Labels, MemberPredictions};
-use crate::pass::{BlockScratch, reduce_block};
+use crate::input::Labels;
+use crate::pass::{BlockScratch, MemberPredictions, for_each_block};
 use crate::scores::NllConvention;
 use crate::selective::SelectiveRanking;
 
@@ -40,12 +40,8 @@ impl Default for EnsembleConfig {
 impl EnsembleConfig {
     fn validate(self) -> Result<Self> {
         self.entropy.validate()?;
-        if self.classwise_bins == Some(0) {
-            return Err(Error::InvalidParameter {
-                name: "classwise_bins",
-                value: 0.0,
-                requirement: ">= 1",
-            });
+        if let Some(bins) = self.classwise_bins {
+            crate::calibration::check_bins("classwise_bins", bins)?;
         }
         Ok(self)
     }
@@ -129,15 +125,11 @@ impl UncertaintyScores {
             .enumerate()
             .for_each(|(c, ((h, eh), conf))| {
                 let mut s = BlockScratch::new(m, k);
-                let mut b0 = 0;
-                while b0 < h.len() {
-                    let len = s.capacity.min(h.len() - b0);
-                    reduce_block(src, c * BLOCK + b0, len, convention, &mut s);
+                for_each_block(src, c * BLOCK, h.len(), convention, &mut s, |s, b0, len| {
                     h[b0..b0 + len].copy_from_slice(&s.predictive[..len]);
                     eh[b0..b0 + len].copy_from_slice(&s.expected[..len]);
                     conf[b0..b0 + len].copy_from_slice(&s.confidence[..len]);
-                    b0 += len;
-                }
+                });
             });
         Ok(())
     }
@@ -300,18 +292,14 @@ impl EnsembleAccumulator {
     pub fn push<P: MemberPredictions>(&mut self, src: &P, labels: &Labels) -> Result<()> {
         let (m, n, k) = src.shape();
         if labels.len() != n {
-            return Err(Error::ShapeMismatch {
-                what: "labels vs samples",
-                expected: n,
-                found: labels.len(),
-            });
+            return Err(Error::mismatch("labels vs samples", n, labels.len()));
         }
         if labels.classes() != k {
-            return Err(Error::ShapeMismatch {
-                what: "classes of labels vs predictions",
-                expected: k,
-                found: labels.classes(),
-            });
+            return Err(Error::mismatch(
+                "classes of labels vs predictions",
+                k,
+                labels.classes(),
+            ));
         }
         match self.shape {
             Some((m0, _)) if m0 != m => {
@@ -335,7 +323,7 @@ impl EnsembleAccumulator {
         self.shape = Some((m, k));
         self.class_counts.resize(k, [0; 3]);
         if let (None, Some(b)) = (&self.classwise, self.config.classwise_bins) {
-            self.classwise = Some(ClasswiseBins::new(k, b));
+            self.classwise = Some(ClasswiseBins::new(k, b)?);
         }
         let convention = self.config.entropy;
         let y = labels.as_slice();
@@ -409,12 +397,11 @@ impl EnsembleAccumulator {
                 let mut s = BlockScratch::new(m, k);
                 // Only the first segment continues a block begun in an earlier batch.
                 let mut brier = if s_idx == 0 { carried } else { 0.0 };
-                let mut cw = classwise_shape.map(|(kk, bb)| ClasswiseBins::new(kk, bb));
+                let mut cw =
+                    classwise_shape.map(|(kk, bb)| ClasswiseBins::with_cells(kk, bb, kk * bb));
                 let mut counts = vec![[0u64; 3]; k];
-                let mut b0 = 0;
-                while b0 < seg.h.len() {
-                    let len = s.capacity.min(seg.h.len() - b0);
-                    reduce_block(src, seg.first + b0, len, convention, &mut s);
+                let count = seg.h.len();
+                for_each_block(src, seg.first, count, convention, &mut s, |s, b0, len| {
                     for r in 0..len {
                         let (j, i) = (b0 + r, seg.first + b0 + r);
                         let mean = &s.mean[r * k..(r + 1) * k];
@@ -440,8 +427,7 @@ impl EnsembleAccumulator {
                         let first = seg.first + b0;
                         cw.add_block(&s.mean[..len * k], &y[first..first + len], &mut s.bins);
                     }
-                    b0 += len;
-                }
+                });
                 (brier, cw, counts)
             })
             .collect();
@@ -468,14 +454,10 @@ impl EnsembleAccumulator {
     /// The accumulated prediction.
     ///
     /// # Errors
-    /// [`Error::Empty`] if no batch was pushed.
+    /// [`Error::EmptyInput`] if no batch was pushed.
     pub fn finish(self) -> Result<EnsemblePrediction> {
         let Some((members, classes)) = self.shape else {
-            return Err(Error::Empty {
-                members: 0,
-                samples: 0,
-                classes: 0,
-            });
+            return Err(Error::empty("ensemble accumulator (no batch was pushed)"));
         };
         Ok(EnsemblePrediction {
             members,
@@ -666,13 +648,11 @@ pub fn ensemble_mean<P: MemberPredictions>(src: &P) -> ndarray::Array2<f64> {
             .enumerate()
             .for_each(|(c, rows)| {
                 let mut s = BlockScratch::new(m, k);
-                let mut b0 = 0;
-                while b0 * k < rows.len() {
-                    let len = s.capacity.min(rows.len() / k - b0);
-                    reduce_block(src, c * BLOCK + b0, len, EntropyConvention::Exact, &mut s);
+                let count = rows.len() / k;
+                let exact = EntropyConvention::Exact;
+                for_each_block(src, c * BLOCK, count, exact, &mut s, |s, b0, len| {
                     rows[b0 * k..(b0 + len) * k].copy_from_slice(&s.mean[..len * k]);
-                    b0 += len;
-                }
+                });
             });
     }
     out

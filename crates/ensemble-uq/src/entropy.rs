@@ -28,13 +28,11 @@ impl EntropyConvention {
     /// [`Error::InvalidParameter`] otherwise.
     pub fn validate(self) -> Result<Self> {
         match self {
-            Self::PaperEpsilon(eps) if !(eps.is_finite() && eps > 0.0) => {
-                Err(Error::InvalidParameter {
-                    name: "entropy epsilon",
-                    value: eps,
-                    requirement: "finite and > 0",
-                })
-            }
+            Self::PaperEpsilon(eps) if !(eps.is_finite() && eps > 0.0) => Err(Error::invalid(
+                "entropy epsilon",
+                eps,
+                "must be finite and > 0",
+            )),
             _ => Ok(self),
         }
     }
@@ -108,11 +106,11 @@ impl Uncertainty {
         convention: EntropyConvention,
     ) -> Result<Self> {
         if classes == 0 || member_probs.is_empty() || !member_probs.len().is_multiple_of(classes) {
-            return Err(Error::ShapeMismatch {
-                what: "member probabilities (length must be a positive multiple of K)",
-                expected: classes,
-                found: member_probs.len(),
-            });
+            return Err(Error::mismatch(
+                "member probabilities (length must be a positive multiple of K)",
+                format!("a positive multiple of {classes}"),
+                member_probs.len(),
+            ));
         }
         let m = member_probs.len() / classes;
         let mut mean = vec![0.0; classes];

@@ -7,17 +7,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An array had a zero extent.
-    #[error(
-        "empty input: {members} members x {samples} samples x {classes} classes (every extent must be >= 1)"
-    )]
-    Empty {
-        /// Number of members M.
-        members: usize,
-        /// Number of samples N.
-        samples: usize,
-        /// Number of classes K.
-        classes: usize,
+    /// An input with nothing in it (a zero extent, no samples, no answer tokens).
+    #[error("empty input: {what}")]
+    EmptyInput {
+        /// What is empty, with its shape where it has one.
+        what: String,
     },
     /// A logit or probability is NaN or infinite.
     #[error("non-finite value {value} at member {member}, sample {sample}, class {class}")]
@@ -57,15 +51,15 @@ pub enum Error {
         /// The tolerance on |sum - 1|.
         tolerance: f64,
     },
-    /// A tolerance, epsilon or bin count is out of its domain.
-    #[error("invalid parameter {name} = {value}: {requirement}")]
+    /// A tolerance, epsilon, bin count or other option is out of its domain.
+    #[error("invalid {name} = {value}: {reason}")]
     InvalidParameter {
         /// The parameter's name.
         name: &'static str,
-        /// Its value.
-        value: f64,
+        /// Its value, as text (a count is written as the integer it is).
+        value: String,
         /// What it must satisfy.
-        requirement: &'static str,
+        reason: String,
     },
     /// A label is negative or not smaller than the number of classes.
     #[error("label {label} of sample {sample} is out of range 0..{classes}")]
@@ -83,9 +77,9 @@ pub enum Error {
         /// Which extent disagrees.
         what: &'static str,
         /// The extent required.
-        expected: usize,
+        expected: String,
         /// The extent found.
-        found: usize,
+        found: String,
     },
     /// A detection metric needs both positives and negatives.
     #[error("{metric} is undefined with {positives} positives and {negatives} negatives")]
@@ -130,7 +124,7 @@ pub enum Error {
         found: usize,
     },
     /// An input file could not be opened or read.
-    #[error("{path}: cannot read")]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -139,7 +133,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// An input file is malformed or its field is missing, ambiguous or of the wrong type or shape.
-    #[error("{path}{}: {reason}", field_label(field))]
+    #[error("{}{}: {reason}", path.display(), field_label(field))]
     Format {
         /// The file.
         path: PathBuf,
@@ -149,13 +143,79 @@ pub enum Error {
         reason: String,
     },
     /// Writing a report or a plot failed.
-    #[error("{path}: cannot write: {reason}")]
+    #[error("{}: cannot write: {reason}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// What went wrong.
         reason: String,
     },
+    /// An error in the values of a file (a NaN logit, a probability row that does not sum to
+    /// one, a label out of range), with the file named.
+    #[error("{}{}: {error}", path.display(), field_label(field))]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// The field (array name, tensor name or JSON pointer); "" when the file has one array.
+        field: String,
+        /// What is wrong with its values.
+        error: Box<Error>,
+    },
+    /// Work that would need more memory than allowed, refused before anything is allocated.
+    #[error("{reason}")]
+    MemoryLimit {
+        /// The estimate, the limit and how to raise it.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// [`Error::InvalidParameter`] with the value written by its `Display`.
+    pub(crate) fn invalid(
+        name: &'static str,
+        value: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::InvalidParameter {
+            name,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// [`Error::ShapeMismatch`] with the extents written by their `Display`.
+    pub(crate) fn mismatch(
+        what: &'static str,
+        expected: impl std::fmt::Display,
+        found: impl std::fmt::Display,
+    ) -> Self {
+        Self::ShapeMismatch {
+            what,
+            expected: expected.to_string(),
+            found: found.to_string(),
+        }
+    }
+
+    /// [`Error::EmptyInput`].
+    pub(crate) fn empty(what: impl Into<String>) -> Self {
+        Self::EmptyInput { what: what.into() }
+    }
+
+    /// This error with the file it was found in, unless it already names a file.
+    pub(crate) fn in_file(self, path: &std::path::Path, field: &str) -> Self {
+        match self {
+            Self::Io { .. }
+            | Self::Format { .. }
+            | Self::Write { .. }
+            | Self::InFile { .. }
+            | Self::MemoryLimit { .. } => self,
+            other => Self::InFile {
+                path: path.to_path_buf(),
+                field: field.to_owned(),
+                error: Box::new(other),
+            },
+        }
+    }
 }
 
 /// Result with the crate's [`Error`].

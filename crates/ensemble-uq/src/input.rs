@@ -51,11 +51,9 @@ const VALIDATION_CHUNK: usize = 4096;
 fn check_extents(shape: &[usize]) -> Result<(usize, usize, usize)> {
     let (m, n, k) = (shape[0], shape[1], shape[2]);
     if m == 0 || n == 0 || k == 0 {
-        return Err(Error::Empty {
-            members: m,
-            samples: n,
-            classes: k,
-        });
+        return Err(Error::empty(format!(
+            "member predictions of shape ({m}, {n}, {k}) (every extent must be at least 1)"
+        )));
     }
     Ok((m, n, k))
 }
@@ -98,7 +96,7 @@ impl<T: Real> Logits<T> {
     /// Validates an $(M, N, K)$ array of logits. A non-standard layout is copied once.
     ///
     /// # Errors
-    /// [`Error::Empty`] for a zero extent, [`Error::NonFinite`] naming the first NaN or infinity.
+    /// [`Error::EmptyInput`] for a zero extent, [`Error::NonFinite`] naming the first NaN or infinity.
     pub fn new(values: Array3<T>) -> Result<Self> {
         let shape = check_extents(values.shape())?;
         let values = standard(values);
@@ -170,7 +168,7 @@ impl<T: Real> Probabilities<T> {
     /// Validates with the default tolerance.
     ///
     /// # Errors
-    /// [`Error::Empty`], [`Error::NonFinite`], [`Error::NegativeProbability`], [`Error::RowSum`],
+    /// [`Error::EmptyInput`], [`Error::NonFinite`], [`Error::NegativeProbability`], [`Error::RowSum`],
     /// each naming the first offending member, sample (and class) and value.
     pub fn new(values: Array3<T>) -> Result<Self> {
         let k = values.shape()[2];
@@ -183,11 +181,11 @@ impl<T: Real> Probabilities<T> {
     /// As [`Probabilities::new`]; [`Error::InvalidParameter`] for a negative or non-finite tolerance.
     pub fn with_tolerance(values: Array3<T>, tolerance: f64) -> Result<Self> {
         if !(tolerance.is_finite() && tolerance >= 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "tolerance",
-                value: tolerance,
-                requirement: "finite and >= 0",
-            });
+            return Err(Error::invalid(
+                "tolerance",
+                tolerance,
+                "must be finite and >= 0",
+            ));
         }
         let shape = check_extents(values.shape())?;
         let values = standard(values);
@@ -263,15 +261,18 @@ impl Labels {
     /// Validates labels for `classes` classes.
     ///
     /// # Errors
-    /// [`Error::LabelOutOfRange`] naming the first bad sample; [`Error::Empty`] for no labels or
-    /// no classes.
+    /// [`Error::LabelOutOfRange`] naming the first bad sample; [`Error::EmptyInput`] for no
+    /// labels, [`Error::InvalidParameter`] for no classes.
     pub fn new(values: Vec<usize>, classes: usize) -> Result<Self> {
-        if values.is_empty() || classes == 0 {
-            return Err(Error::Empty {
-                members: 1,
-                samples: values.len(),
-                classes,
-            });
+        if values.is_empty() {
+            return Err(Error::empty("labels (no samples)"));
+        }
+        if classes == 0 {
+            return Err(Error::invalid(
+                "classes",
+                0,
+                "labels need at least one class",
+            ));
         }
         if let Some((sample, &label)) = values.iter().enumerate().find(|(_, l)| **l >= classes) {
             return Err(Error::LabelOutOfRange {
@@ -325,169 +326,6 @@ impl Labels {
     }
 }
 
-/// Either kind of validated member predictions; what the ensemble functions accept.
-///
-/// Implemented by [`Logits`] and [`Probabilities`] only (sealed).
-pub trait MemberPredictions: Sync + sealed_input::SealedInput {
-    /// $(M, N, K)$.
-    fn shape(&self) -> (usize, usize, usize);
-}
-
-pub(crate) mod sealed_input {
-    /// How one sample's member probabilities and member entropies are obtained.
-    pub trait SealedInput {
-        /// Writes the $M \times K$ member probabilities of sample `i` into `probs` (row-major) and
-        /// the $M$ member entropies into `entropies`, under `convention`.
-        fn member_sample(
-            &self,
-            i: usize,
-            convention: crate::entropy::EntropyConvention,
-            probs: &mut [f64],
-            entropies: &mut [f64],
-        );
-
-        /// Adds $\sum_m p_m$ of samples `first .. first + len` to `s.mean` and
-        /// $\sum_m H(p_m)$ to `s.expected` (members in order). The default goes sample by
-        /// sample through [`SealedInput::member_sample`].
-        #[inline(always)]
-        fn accumulate_members(
-            &self,
-            first: usize,
-            len: usize,
-            convention: crate::entropy::EntropyConvention,
-            s: &mut crate::pass::BlockScratch,
-        ) {
-            crate::pass::accumulate_by_sample(self, first, len, convention, s);
-        }
-    }
-}
-
-impl<T: Real> MemberPredictions for Logits<T> {
-    fn shape(&self) -> (usize, usize, usize) {
-        Logits::shape(self)
-    }
-}
-
-impl<T: Real> MemberPredictions for Probabilities<T> {
-    fn shape(&self) -> (usize, usize, usize) {
-        Probabilities::shape(self)
-    }
-}
-
-impl<T: Real> sealed_input::SealedInput for Logits<T> {
-    #[inline(always)]
-    fn accumulate_members(
-        &self,
-        first: usize,
-        len: usize,
-        convention: crate::entropy::EntropyConvention,
-        s: &mut crate::pass::BlockScratch,
-    ) {
-        let (m_count, n, k) = self.shape();
-        if convention != crate::entropy::EntropyConvention::Exact {
-            for j in 0..len {
-                self.member_sample(first + j, convention, &mut s.probs, &mut s.entropies);
-                let mean = &mut s.mean[j * k..(j + 1) * k];
-                for row in s.probs.chunks_exact(k) {
-                    for (a, &p) in mean.iter_mut().zip(row) {
-                        *a += p;
-                    }
-                }
-                s.expected[j] += s.entropies.iter().sum::<f64>();
-            }
-            return;
-        }
-        let data = self.data();
-        for m in 0..m_count {
-            let start = (m * n + first) * k;
-            crate::pass::add_softmax_rows(&data[start..start + len * k], len, s);
-        }
-    }
-
-    #[inline]
-    fn member_sample(
-        &self,
-        i: usize,
-        convention: crate::entropy::EntropyConvention,
-        probs: &mut [f64],
-        entropies: &mut [f64],
-    ) {
-        let (m_count, n, k) = self.shape();
-        let data = self.data();
-        for m in 0..m_count {
-            let row = &data[(m * n + i) * k..(m * n + i + 1) * k];
-            let out = &mut probs[m * k..(m + 1) * k];
-            let zmax = row
-                .iter()
-                .map(|z| z.to_f64())
-                .fold(f64::NEG_INFINITY, f64::max);
-            let mut s = 0.0;
-            for (o, z) in out.iter_mut().zip(row) {
-                let e = (z.to_f64() - zmax).exp();
-                *o = e;
-                s += e;
-            }
-            let inv = 1.0 / s;
-            let ln_s = s.ln();
-            let mut weighted_shift = 0.0;
-            for (o, z) in out.iter_mut().zip(row) {
-                *o *= inv;
-                weighted_shift += *o * (z.to_f64() - zmax);
-            }
-            entropies[m] = match convention {
-                // ln p_k = (z_k - zmax) - ln s, so H = ln s - sum_k p_k (z_k - zmax): one log per row,
-                // and an underflowed p_k = 0 contributes 0 * finite = 0 (0 ln 0 = 0).
-                crate::entropy::EntropyConvention::Exact => ln_s - weighted_shift,
-                crate::entropy::EntropyConvention::PaperEpsilon(eps) => {
-                    crate::entropy::entropy_paper(out, eps)
-                }
-            };
-        }
-    }
-}
-
-impl<T: Real> sealed_input::SealedInput for Probabilities<T> {
-    #[inline(always)]
-    fn accumulate_members(
-        &self,
-        first: usize,
-        len: usize,
-        convention: crate::entropy::EntropyConvention,
-        s: &mut crate::pass::BlockScratch,
-    ) {
-        if convention != crate::entropy::EntropyConvention::Exact {
-            crate::pass::accumulate_by_sample(self, first, len, convention, s);
-            return;
-        }
-        let (m_count, n, k) = self.shape();
-        let data = self.data();
-        for m in 0..m_count {
-            let start = (m * n + first) * k;
-            crate::pass::add_probability_rows(&data[start..start + len * k], len, s);
-        }
-    }
-
-    #[inline]
-    fn member_sample(
-        &self,
-        i: usize,
-        convention: crate::entropy::EntropyConvention,
-        probs: &mut [f64],
-        entropies: &mut [f64],
-    ) {
-        let (m_count, n, k) = self.shape();
-        let data = self.data();
-        for m in 0..m_count {
-            let row = &data[(m * n + i) * k..(m * n + i + 1) * k];
-            let out = &mut probs[m * k..(m + 1) * k];
-            for (o, p) in out.iter_mut().zip(row) {
-                *o = p.to_f64();
-            }
-            entropies[m] = convention.entropy(out);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,7 +368,7 @@ mod tests {
         ));
         assert!(matches!(
             Logits::new(Array3::<f64>::zeros((2, 0, 3))),
-            Err(Error::Empty { samples: 0, .. })
+            Err(Error::EmptyInput { .. })
         ));
         assert!(matches!(
             Labels::from_signed(&[0, 1, -1], 2),

@@ -43,7 +43,7 @@
 //! let mean = pred.scores().mean_uncertainty();
 //! assert!(mean.mutual_information >= 0.0);
 //! assert!(mean.predictive_entropy <= 2f64.ln());
-//! let ece = pred.calibration(CalibrationConfig::new(10))?.ece;
+//! let ece = pred.calibration(CalibrationConfig::new(10)?)?.ece;
 //! assert!((0.0..=1.0).contains(&ece));
 //! assert!(pred.nll(NllConvention::Exact).is_finite());
 //! let auroc = pred.error_detection(UncertaintyScore::PredictiveEntropy)?.auroc;
@@ -57,11 +57,14 @@ mod detection;
 mod ensemble;
 mod entropy;
 mod error;
+mod evaluation;
 mod fast_math;
 mod input;
 mod io;
 mod member_file;
+mod members;
 mod pass;
+#[cfg(feature = "plots")]
 pub mod plots;
 #[cfg(test)]
 mod properties;
@@ -83,9 +86,14 @@ pub use ensemble::{
 };
 pub use entropy::{EntropyConvention, Uncertainty, entr, entropy};
 pub use error::{Error, Result};
-pub use input::{Labels, Logits, MemberPredictions, Probabilities, Real};
+pub use evaluation::{
+    Evaluation, EvaluationConfig, MemoryCheck, Timings, evaluate, memory_estimate,
+};
+pub use input::{Labels, Logits, Probabilities, Real};
 pub use io::{FileFormat, FloatArray3, read_array3, read_labels, split_field};
-pub use member_file::{MemberFile, PredictionKind};
+pub use member_file::MemberFile;
+pub use members::{LabelFile, MemberArray, MemberSource, PredictionKind};
+pub use pass::MemberPredictions;
 pub use report::{DetectionSummary, EpochSeries, Report, Summary, SummaryOptions};
 pub use scores::{NllConvention, nll};
 pub use selective::{Aurc, RejectionPoint, SelectiveRanking};

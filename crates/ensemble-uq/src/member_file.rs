@@ -18,19 +18,11 @@ use crate::ensemble::{BLOCK, EnsembleAccumulator, EnsembleConfig, EnsemblePredic
 use crate::entropy::EntropyConvention;
 use crate::error::{Error, Result};
 use crate::input::{Labels, Logits, Probabilities, Real};
+use crate::members::{MemberArray as Batch, PredictionKind};
 
 /// Values per positioned read (so that both threads share a member's range).
 #[cfg(unix)]
 const READ_VALUES: usize = 1 << 16;
-
-/// What the values of a member array are: stated by the caller, never guessed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PredictionKind {
-    /// Logits, validated as by [`Logits::new`].
-    Logits,
-    /// Probabilities, validated as by [`Probabilities::new`] (default tolerance).
-    Probabilities,
-}
 
 /// An $(M, N, K)$ float32/float64 array in a file whose member rows are contiguous (C-order
 /// little-endian `.npy`, or a safetensors tensor), read block by block of samples.
@@ -105,17 +97,13 @@ impl MemberFile {
     ) -> Result<EnsemblePrediction> {
         let (_, n, k) = self.shape;
         let mismatch = if labels.len() != n {
-            Some(Error::ShapeMismatch {
-                what: "labels vs samples",
-                expected: n,
-                found: labels.len(),
-            })
+            Some(Error::mismatch("labels vs samples", n, labels.len()))
         } else if labels.classes() != k {
-            Some(Error::ShapeMismatch {
-                what: "classes of labels vs predictions",
-                expected: k,
-                found: labels.classes(),
-            })
+            Some(Error::mismatch(
+                "classes of labels vs predictions",
+                k,
+                labels.classes(),
+            ))
         } else {
             None
         };
@@ -125,13 +113,13 @@ impl MemberFile {
                 let y = labels.as_slice();
                 self.for_each_block(kind, |batch, first, len| {
                     let labels = Labels::new(y[first..first + len].to_vec(), k)?;
-                    batch.push_to(&mut acc, &labels)
+                    push_to(batch, &mut acc, &labels)
                 })?;
                 acc.finish()
             }
             // As the one-shot path: the values are validated before anything else is checked.
             (Err(e), _) | (_, Some(e)) => {
-                self.for_each_block(kind, |_, _, _| Ok(()))?;
+                self.validate(kind)?;
                 Err(e)
             }
         }
@@ -152,6 +140,14 @@ impl MemberFile {
         out.reserve(self.shape.1);
         self.for_each_block(kind, |batch, _, _| batch.push_scores(&mut out, convention))?;
         Ok(out)
+    }
+
+    /// Reads and validates every block (the errors of [`MemberFile::predict`] about the values).
+    ///
+    /// # Errors
+    /// As [`MemberFile::predict`], the values' errors only.
+    pub(crate) fn validate(&self, kind: PredictionKind) -> Result<()> {
+        self.for_each_block(kind, |_, _, _| Ok(()))
     }
 
     /// Reads, validates and hands over every block of samples in order. On a validation
@@ -303,31 +299,13 @@ impl Stored for f64 {
     }
 }
 
-/// One validated block of samples.
-enum Batch {
-    Logits32(Logits<f32>),
-    Logits64(Logits<f64>),
-    Probs32(Probabilities<f32>),
-    Probs64(Probabilities<f64>),
-}
-
-impl Batch {
-    fn push_to(&self, acc: &mut EnsembleAccumulator, labels: &Labels) -> Result<()> {
-        match self {
-            Self::Logits32(x) => acc.push(x, labels),
-            Self::Logits64(x) => acc.push(x, labels),
-            Self::Probs32(x) => acc.push(x, labels),
-            Self::Probs64(x) => acc.push(x, labels),
-        }
-    }
-
-    fn push_scores(&self, out: &mut UncertaintyScores, c: EntropyConvention) -> Result<()> {
-        match self {
-            Self::Logits32(x) => out.push(x, c),
-            Self::Logits64(x) => out.push(x, c),
-            Self::Probs32(x) => out.push(x, c),
-            Self::Probs64(x) => out.push(x, c),
-        }
+/// Adds a validated block to the accumulator.
+fn push_to(batch: &Batch, acc: &mut EnsembleAccumulator, labels: &Labels) -> Result<()> {
+    match batch {
+        Batch::Logits32(x) => acc.push(x, labels),
+        Batch::Logits64(x) => acc.push(x, labels),
+        Batch::Probs32(x) => acc.push(x, labels),
+        Batch::Probs64(x) => acc.push(x, labels),
     }
 }
 

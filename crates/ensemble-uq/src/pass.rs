@@ -9,7 +9,162 @@
 
 use crate::entropy::EntropyConvention;
 use crate::fast_math;
-use crate::input::MemberPredictions;
+use crate::input::{Logits, Probabilities, Real};
+
+/// Either kind of validated member predictions, [`Logits`] or [`Probabilities`]: what the
+/// ensemble functions accept.
+///
+/// Implemented by those two types only (sealed): the pass reads their values without checking
+/// them again.
+pub trait MemberPredictions: Sync + source::BlockSource {
+    /// $(M, N, K)$.
+    fn shape(&self) -> (usize, usize, usize);
+}
+
+impl<T: Real> MemberPredictions for Logits<T> {
+    fn shape(&self) -> (usize, usize, usize) {
+        Logits::shape(self)
+    }
+}
+
+impl<T: Real> MemberPredictions for Probabilities<T> {
+    fn shape(&self) -> (usize, usize, usize) {
+        Probabilities::shape(self)
+    }
+}
+
+pub(crate) mod source {
+    //! How a block of samples of each kind of member predictions enters the pass (sealed).
+
+    use super::{
+        BlockScratch, EntropyConvention, accumulate_by_sample, add_members, add_probability_rows,
+        add_softmax_rows,
+    };
+    use crate::input::{Logits, Probabilities, Real};
+
+    /// One sample's member probabilities and entropies, and the block-wise accumulation.
+    pub trait BlockSource {
+        /// Writes the $M \times K$ member probabilities of sample `i` into `probs` (row-major)
+        /// and the $M$ member entropies into `entropies`, under `convention`.
+        fn member_sample(
+            &self,
+            i: usize,
+            convention: EntropyConvention,
+            probs: &mut [f64],
+            entropies: &mut [f64],
+        );
+
+        /// Adds $\sum_m p_m$ of samples `first .. first + len` to `s.mean` and
+        /// $\sum_m H(p_m)$ to `s.expected` (members in order).
+        fn accumulate_members(
+            &self,
+            first: usize,
+            len: usize,
+            convention: EntropyConvention,
+            s: &mut BlockScratch,
+        );
+    }
+
+    impl<T: Real> BlockSource for Logits<T> {
+        #[inline(always)]
+        fn accumulate_members(
+            &self,
+            first: usize,
+            len: usize,
+            convention: EntropyConvention,
+            s: &mut BlockScratch,
+        ) {
+            if convention == EntropyConvention::Exact {
+                add_members(self.data(), self.shape(), first, len, s, add_softmax_rows);
+            } else {
+                accumulate_by_sample(self, first, len, convention, s);
+            }
+        }
+
+        #[inline]
+        fn member_sample(
+            &self,
+            i: usize,
+            convention: EntropyConvention,
+            probs: &mut [f64],
+            entropies: &mut [f64],
+        ) {
+            let (m_count, n, k) = self.shape();
+            let data = self.data();
+            for m in 0..m_count {
+                let row = &data[(m * n + i) * k..(m * n + i + 1) * k];
+                let out = &mut probs[m * k..(m + 1) * k];
+                let zmax = row
+                    .iter()
+                    .map(|z| z.to_f64())
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let mut s = 0.0;
+                for (o, z) in out.iter_mut().zip(row) {
+                    let e = (z.to_f64() - zmax).exp();
+                    *o = e;
+                    s += e;
+                }
+                let inv = 1.0 / s;
+                let ln_s = s.ln();
+                let mut weighted_shift = 0.0;
+                for (o, z) in out.iter_mut().zip(row) {
+                    *o *= inv;
+                    weighted_shift += *o * (z.to_f64() - zmax);
+                }
+                entropies[m] = match convention {
+                    // ln p_k = (z_k - zmax) - ln s, so H = ln s - sum_k p_k (z_k - zmax): one log
+                    // per row, and an underflowed p_k = 0 contributes 0 * finite = 0 (0 ln 0 = 0).
+                    EntropyConvention::Exact => ln_s - weighted_shift,
+                    EntropyConvention::PaperEpsilon(eps) => crate::entropy::entropy_paper(out, eps),
+                };
+            }
+        }
+    }
+
+    impl<T: Real> BlockSource for Probabilities<T> {
+        #[inline(always)]
+        fn accumulate_members(
+            &self,
+            first: usize,
+            len: usize,
+            convention: EntropyConvention,
+            s: &mut BlockScratch,
+        ) {
+            if convention == EntropyConvention::Exact {
+                add_members(
+                    self.data(),
+                    self.shape(),
+                    first,
+                    len,
+                    s,
+                    add_probability_rows,
+                );
+            } else {
+                accumulate_by_sample(self, first, len, convention, s);
+            }
+        }
+
+        #[inline]
+        fn member_sample(
+            &self,
+            i: usize,
+            convention: EntropyConvention,
+            probs: &mut [f64],
+            entropies: &mut [f64],
+        ) {
+            let (m_count, n, k) = self.shape();
+            let data = self.data();
+            for m in 0..m_count {
+                let row = &data[(m * n + i) * k..(m * n + i + 1) * k];
+                let out = &mut probs[m * k..(m + 1) * k];
+                for (o, p) in out.iter_mut().zip(row) {
+                    *o = p.to_f64();
+                }
+                entropies[m] = convention.entropy(out);
+            }
+        }
+    }
+}
 
 /// Samples times classes per block: the work buffers stay in the L1/L2 caches.
 const BLOCK_ELEMENTS: usize = 2048;
@@ -68,6 +223,27 @@ impl BlockScratch {
             entropies: vec![0.0; members],
             bins: Vec::new(),
         }
+    }
+}
+
+/// Reduces samples `first .. first + count` of `src` block by block (at most `s.capacity`
+/// samples each) into `s`, and hands each block to `f(s, offset, len)`: its samples are
+/// `first + offset .. first + offset + len`.
+#[inline(always)]
+pub(crate) fn for_each_block<P: MemberPredictions + ?Sized>(
+    src: &P,
+    first: usize,
+    count: usize,
+    convention: EntropyConvention,
+    s: &mut BlockScratch,
+    mut f: impl FnMut(&mut BlockScratch, usize, usize),
+) {
+    let mut offset = 0;
+    while offset < count {
+        let len = s.capacity.min(count - offset);
+        reduce_block(src, first + offset, len, convention, s);
+        f(s, offset, len);
+        offset += len;
     }
 }
 
@@ -154,16 +330,29 @@ fn reduce_block_impl<P: MemberPredictions + ?Sized>(
     }
 }
 
+/// Adds every member's rows of samples `first .. first + len` of `data` (an $(M, N, K)$ array
+/// in C order) to `s` with `add_rows`, members in order.
+#[inline(always)]
+fn add_members<T: Real>(
+    data: &[T],
+    (members, n, k): (usize, usize, usize),
+    first: usize,
+    len: usize,
+    s: &mut BlockScratch,
+    add_rows: impl Fn(&[T], usize, &mut BlockScratch),
+) {
+    for m in 0..members {
+        let start = (m * n + first) * k;
+        add_rows(&data[start..start + len * k], len, s);
+    }
+}
+
 /// Adds member `member`'s softmax of logit rows `rows` (`len` samples) to `s.mean` and its
 /// entropies $H(p_m) = \ln S - \sum_k p_k (z_k - z_{\max})$, $S = \sum_k e^{z_k - z_{\max}}$,
 /// to `s.expected` (one logarithm per row; an underflowed $p_k = 0$ contributes
 /// $0 \cdot \text{finite} = 0$, so $0 \ln 0 = 0$).
 #[inline(always)]
-pub(crate) fn add_softmax_rows<T: crate::input::Real>(
-    rows: &[T],
-    len: usize,
-    s: &mut BlockScratch,
-) {
+fn add_softmax_rows<T: Real>(rows: &[T], len: usize, s: &mut BlockScratch) {
     let k = s.classes;
     let x = &mut s.shifted[..len * k];
     for (xr, zr) in x.chunks_exact_mut(k).zip(rows.chunks_exact(k)) {
@@ -217,11 +406,7 @@ pub(crate) fn add_softmax_rows<T: crate::input::Real>(
 /// Adds one member's probability rows `rows` (`len` samples) to `s.mean` and their entropies
 /// $-\sum_k p_k \ln p_k$ ($0 \ln 0 = 0$) to `s.expected`.
 #[inline(always)]
-pub(crate) fn add_probability_rows<T: crate::input::Real>(
-    rows: &[T],
-    len: usize,
-    s: &mut BlockScratch,
-) {
+fn add_probability_rows<T: Real>(rows: &[T], len: usize, s: &mut BlockScratch) {
     let k = s.classes;
     let x = &mut s.shifted[..len * k];
     for (o, v) in x.iter_mut().zip(rows) {
@@ -240,9 +425,10 @@ pub(crate) fn add_probability_rows<T: crate::input::Real>(
     }
 }
 
-/// The per-sample path of [`crate::input::sealed_input::SealedInput::accumulate_members`].
+/// The per-sample path of [`source::BlockSource::accumulate_members`]: sample by sample through
+/// [`source::BlockSource::member_sample`].
 #[inline(always)]
-pub(crate) fn accumulate_by_sample<P: crate::input::sealed_input::SealedInput + ?Sized>(
+fn accumulate_by_sample<P: source::BlockSource + ?Sized>(
     src: &P,
     first: usize,
     len: usize,
@@ -266,7 +452,6 @@ pub(crate) fn accumulate_by_sample<P: crate::input::sealed_input::SealedInput + 
 mod tests {
     use super::*;
     use crate::entropy::entropy;
-    use crate::input::{Logits, Probabilities};
     use ndarray::Array3;
 
     fn outputs(s: &BlockScratch, len: usize) -> Vec<u64> {

@@ -7,6 +7,7 @@ use plotters::prelude::*;
 
 use crate::calibration::Calibration;
 use crate::error::{Error, Result};
+use crate::evaluation::Evaluation;
 use crate::report::EpochSeries;
 use crate::selective::RejectionPoint;
 
@@ -17,6 +18,40 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
         path: path.to_path_buf(),
         reason: e.to_string(),
     }
+}
+
+/// The plots of an evaluation, into `dir` (which must exist): `reliability.svg`,
+/// `predictive_entropy.svg`, `mutual_information.svg` (histograms of the last epoch's
+/// per-sample values), `accuracy_rejection.svg`, and with several epochs
+/// `metrics_vs_epoch.svg`.
+///
+/// # Errors
+/// [`Error::Write`] naming the file that cannot be written.
+pub fn evaluation(dir: &Path, evaluation: &Evaluation) -> Result<()> {
+    let scores = evaluation.prediction.scores();
+    reliability_diagram(&dir.join("reliability.svg"), &evaluation.report.calibration)?;
+    histogram(
+        &dir.join("predictive_entropy.svg"),
+        scores.predictive_entropy(),
+        "Predictive entropy H[p̄]",
+        "nats",
+        50,
+    )?;
+    histogram(
+        &dir.join("mutual_information.svg"),
+        &scores.mutual_information(),
+        "Mutual information (epistemic)",
+        "nats",
+        50,
+    )?;
+    accuracy_rejection(
+        &dir.join("accuracy_rejection.svg"),
+        &evaluation.report.accuracy_rejection,
+    )?;
+    if evaluation.series.len() > 1 {
+        metrics_versus_epoch(&dir.join("metrics_vs_epoch.svg"), &evaluation.series)?;
+    }
+    Ok(())
 }
 
 /// Reliability diagram: accuracy per bin (bars), mean confidence per bin (points) and the
@@ -91,6 +126,7 @@ pub fn reliability_diagram(path: &Path, calibration: &Calibration) -> Result<()>
 /// `bins` equal bins between 0 and the maximum.
 ///
 /// # Errors
+/// [`Error::InvalidParameter`] unless $1 \le$ `bins` $\le$ [`crate::CalibrationConfig::MAX_BINS`];
 /// [`Error::Write`] if the file cannot be written.
 pub fn histogram(
     path: &Path,
@@ -100,7 +136,7 @@ pub fn histogram(
     bins: usize,
 ) -> Result<()> {
     let e = |x| write_err(path, x);
-    let bins = bins.max(1);
+    crate::calibration::check_bins("histogram bins", bins)?;
     let hi = values
         .iter()
         .copied()

@@ -22,6 +22,7 @@ fn calibrations(p: &EnsemblePrediction) -> Vec<Calibration> {
                 ConfidenceOneRule::TorchmetricsExtraBin,
             ] {
                 let c = CalibrationConfig::new(bins)
+                    .unwrap()
                     .with_binning(binning)
                     .with_confidence_one(rule);
                 out.push(p.calibration(c).unwrap());
@@ -140,7 +141,7 @@ proptest! {
         for (i, &src) in ps.iter().enumerate() {
             prop_assert!(close(p1.scores().predictive_entropy()[src], p2.scores().predictive_entropy()[i]));
         }
-        let (c1, c2) = (p1.calibration(CalibrationConfig::new(10)).unwrap(), p2.calibration(CalibrationConfig::new(10)).unwrap());
+        let (c1, c2) = (p1.calibration(CalibrationConfig::new(10).unwrap()).unwrap(), p2.calibration(CalibrationConfig::new(10).unwrap()).unwrap());
         prop_assert!(close(c1.ece, c2.ece) && close(c1.mce, c2.mce));
         if let (Ok(d1), Ok(d2)) = (p1.error_detection(UncertaintyScore::PredictiveEntropy), p2.error_detection(UncertaintyScore::PredictiveEntropy)) {
             prop_assert!(close(d1.auroc, d2.auroc) && close(d1.auprc, d2.auprc));

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::calibration::{Binning, Calibration, CalibrationConfig, ConfidenceOneRule};
+use crate::calibration::{Calibration, CalibrationConfig};
 use crate::detection::Detection;
 use crate::ensemble::{EnsemblePrediction, UncertaintyScore, UncertaintyScores};
 use crate::error::Result;
@@ -87,15 +87,14 @@ pub struct SummaryOptions {
 
 impl SummaryOptions {
     /// `bins` equal-width bins, confidence 1 in the last bin, exact NLL.
-    pub fn new(bins: usize) -> Self {
-        Self {
-            calibration: CalibrationConfig {
-                bins,
-                binning: Binning::EqualWidth,
-                confidence_one: ConfidenceOneRule::LastBin,
-            },
+    ///
+    /// # Errors
+    /// As [`CalibrationConfig::new`].
+    pub fn new(bins: usize) -> Result<Self> {
+        Ok(Self {
+            calibration: CalibrationConfig::new(bins)?,
             nll: NllConvention::Exact,
-        }
+        })
     }
 }
 
@@ -222,12 +221,13 @@ impl Report {
     /// Computes every metric of `prediction` (and OOD detection against `ood`, if given).
     ///
     /// # Errors
-    /// Invalid calibration options.
+    /// [`crate::Error::InvalidParameter`] for invalid calibration options or NLL epsilon.
     pub fn new(
         prediction: &EnsemblePrediction,
         ood: Option<&UncertaintyScores>,
         options: SummaryOptions,
     ) -> Result<Self> {
+        options.nll.validate()?;
         let scores = prediction.scores();
         let calibration = prediction.calibration(options.calibration)?;
         let errors = prediction.errors();

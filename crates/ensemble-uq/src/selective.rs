@@ -43,36 +43,25 @@ impl SelectiveRanking {
     /// Ranks samples by `certainty` (larger = kept first).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`], [`Error::Empty`], [`Error::NanScore`].
+    /// [`Error::ShapeMismatch`], [`Error::EmptyInput`], [`Error::NanScore`].
     pub fn new(certainty: &[f64], correct: &[bool]) -> Result<Self> {
         Self::check(certainty, correct)?;
         Ok(Self::ranked(certainty, correct).0)
     }
 
     fn check(certainty: &[f64], correct: &[bool]) -> Result<()> {
-        if certainty.len() != correct.len() {
-            return Err(Error::ShapeMismatch {
-                what: "correct vs certainty",
-                expected: certainty.len(),
-                found: correct.len(),
-            });
-        }
-        if certainty.is_empty() {
-            return Err(Error::Empty {
-                members: 1,
-                samples: 0,
-                classes: 1,
-            });
-        }
-        if let Some(sample) = certainty.iter().position(|s| s.is_nan()) {
-            return Err(Error::NanScore { sample });
-        }
+        crate::scores::check_paired(
+            certainty,
+            correct,
+            "correct vs certainty",
+            "selective ranking",
+        )?;
         if u32::try_from(certainty.len()).is_err() {
-            return Err(Error::InvalidParameter {
-                name: "samples",
-                value: certainty.len() as f64,
-                requirement: "at most 2^32 - 1 samples per ranking",
-            });
+            return Err(Error::invalid(
+                "samples",
+                certainty.len(),
+                "at most 2^32 - 1 samples per ranking",
+            ));
         }
         Ok(())
     }
@@ -176,11 +165,11 @@ impl SelectiveRanking {
             .map(|&q| {
                 let kept = ((1.0 - q) * n as f64).ceil();
                 if !(0.0..1.0).contains(&q) || kept < 1.0 {
-                    return Err(Error::InvalidParameter {
-                        name: "rejected fraction",
-                        value: q,
-                        requirement: "in [0, 1) and keeping at least one sample",
-                    });
+                    return Err(Error::invalid(
+                        "rejected fraction",
+                        q,
+                        "must lie in [0, 1) and keep at least one sample",
+                    ));
                 }
                 let kept = (kept as usize).min(n);
                 let e = self.cumulative_errors[kept - 1];

@@ -230,9 +230,10 @@ fn accuracy_nll_brier() {
 fn calibration_15_and_10_bins() {
     let s = setup();
     let v = &s.fx["values"];
-    let tm =
-        CalibrationConfig::new(15).with_confidence_one(ConfidenceOneRule::TorchmetricsExtraBin);
-    let last = CalibrationConfig::new(15);
+    let tm = CalibrationConfig::new(15)
+        .unwrap()
+        .with_confidence_one(ConfidenceOneRule::TorchmetricsExtraBin);
+    let last = CalibrationConfig::new(15).unwrap();
     let c_tm = s.pred.calibration(tm).unwrap();
     let c_last = s.pred.calibration(last).unwrap();
     for (key, got_tm, got_last) in [
@@ -277,7 +278,7 @@ fn calibration_15_and_10_bins() {
 
     let rel = &v["reliability_bins_15_numpy"];
     close_vec(
-        &ensemble_uq::equal_width_edges(15),
+        &ensemble_uq::equal_width_edges(15).unwrap(),
         &rel["edges (np.linspace float64)"],
         0.0,
         "edges",
@@ -331,7 +332,9 @@ fn calibration_15_and_10_bins() {
     let c10_tm = s
         .pred
         .calibration(
-            CalibrationConfig::new(10).with_confidence_one(ConfidenceOneRule::TorchmetricsExtraBin),
+            CalibrationConfig::new(10)
+                .unwrap()
+                .with_confidence_one(ConfidenceOneRule::TorchmetricsExtraBin),
         )
         .unwrap();
     close(
@@ -340,7 +343,10 @@ fn calibration_15_and_10_bins() {
         F32,
         "ECE10 tm",
     );
-    let c10 = s.pred.calibration(CalibrationConfig::new(10)).unwrap();
+    let c10 = s
+        .pred
+        .calibration(CalibrationConfig::new(10).unwrap())
+        .unwrap();
     close(
         c10.ece,
         &p10["netcal.metrics.ECE(bins=10)"],
@@ -351,7 +357,7 @@ fn calibration_15_and_10_bins() {
     // Class-wise ECE against a slow direct computation from p_bar.
     let p_bar = ensemble_mean(&s.logits);
     let y = s.labels.as_slice();
-    let edges = ensemble_uq::equal_width_edges(15);
+    let edges = ensemble_uq::equal_width_edges(15).unwrap();
     let mut slow = 0.0;
     for k in 0..4 {
         for j in 0..15 {
@@ -772,10 +778,14 @@ fn edge_case_binning_ties() {
     let pred = EnsemblePrediction::new(&probs, &labels, EnsembleConfig::default()).unwrap();
     let tm = pred
         .calibration(
-            CalibrationConfig::new(2).with_confidence_one(ConfidenceOneRule::TorchmetricsExtraBin),
+            CalibrationConfig::new(2)
+                .unwrap()
+                .with_confidence_one(ConfidenceOneRule::TorchmetricsExtraBin),
         )
         .unwrap();
-    let last = pred.calibration(CalibrationConfig::new(2)).unwrap();
+    let last = pred
+        .calibration(CalibrationConfig::new(2).unwrap())
+        .unwrap();
     close(tm.ece, &e["torchmetrics multiclass ECE l1"], F32, "tm ECE");
     close(tm.mce, &e["torchmetrics multiclass MCE max"], F32, "tm MCE");
     close(
@@ -805,7 +815,7 @@ fn edge_case_binning_ties() {
     // Positive-class (binary) reliability, asked for explicitly rather than switched silently.
     let p1: Vec<f64> = rows.iter().map(|r| r[1]).collect();
     let y1: Vec<bool> = labels.as_slice().iter().map(|&y| y == 1).collect();
-    let bin = binned_calibration(&p1, &y1, CalibrationConfig::new(2)).unwrap();
+    let bin = binned_calibration(&p1, &y1, CalibrationConfig::new(2).unwrap()).unwrap();
     close(
         bin.ece,
         &e["netcal ECE(bins=2) (binary path: y has <=2 unique values -> conf = p[:,1], acc = y)"],

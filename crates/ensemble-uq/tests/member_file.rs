@@ -54,7 +54,7 @@ fn assert_same_prediction(a: &EnsemblePrediction, b: &EnsemblePrediction) {
     assert_eq!(a.brier().to_bits(), b.brier().to_bits());
     assert_eq!(a.class_counts(), b.class_counts());
     assert_eq!(a.classwise_bins(), b.classwise_bins());
-    let options = SummaryOptions::new(15);
+    let options = SummaryOptions::new(15).unwrap();
     let json = |p| serde_json::to_string(&Report::new(p, None, options).unwrap()).unwrap();
     assert_eq!(json(a), json(b));
 }
@@ -265,11 +265,11 @@ fn label_mismatch_and_invalid_config_errors() {
         .predict(PredictionKind::Logits, &short, config)
         .unwrap_err();
     assert_eq!(got.to_string(), want.to_string());
-    assert!(matches!(got, Error::ShapeMismatch { found, .. } if found == n - 1));
+    assert!(matches!(got, Error::ShapeMismatch { found, .. } if found == (n - 1).to_string()));
     let wide = labels(n, k + 1);
     assert!(matches!(
         f.predict(PredictionKind::Logits, &wide, config),
-        Err(Error::ShapeMismatch { found, .. }) if found == k + 1
+        Err(Error::ShapeMismatch { found, .. }) if found == (k + 1).to_string()
     ));
     let bad = EnsembleConfig {
         classwise_bins: Some(0),

@@ -34,7 +34,7 @@ fn summary_json_markdown_and_plots() {
     let pred = EnsemblePrediction::new(&logits, &labels, config).unwrap();
     let ood_logits = Logits::new(logits.view().slice(s![.., 100.., ..]).to_owned()).unwrap();
     let ood = UncertaintyScores::from_members(&ood_logits, EntropyConvention::Exact).unwrap();
-    let report = Report::new(&pred, Some(&ood), SummaryOptions::new(15)).unwrap();
+    let report = Report::new(&pred, Some(&ood), SummaryOptions::new(15).unwrap()).unwrap();
     let json = serde_json::to_value(&report.summary).unwrap();
     for key in [
         "accuracy",
@@ -105,7 +105,7 @@ fn summary_json_markdown_and_plots() {
         let p = EnsemblePrediction::new(&l, &y, EnsembleConfig::default()).unwrap();
         series.push(
             format!("epoch {e}"),
-            Report::new(&p, None, SummaryOptions::new(10))
+            Report::new(&p, None, SummaryOptions::new(10).unwrap())
                 .unwrap()
                 .summary,
         );
@@ -154,7 +154,7 @@ fn non_finite_values_are_explicit_in_json() {
     let labels = Labels::new(vec![0, 1, 0], 2).unwrap();
     let pred = EnsemblePrediction::new(&logits, &labels, EnsembleConfig::default()).unwrap();
     assert_eq!(pred.true_class_probability()[1], 0.0);
-    let report = Report::new(&pred, None, SummaryOptions::new(10)).unwrap();
+    let report = Report::new(&pred, None, SummaryOptions::new(10).unwrap()).unwrap();
     assert_eq!(report.summary.nll, f64::INFINITY);
     let json = serde_json::to_value(&report.summary).unwrap();
     assert_eq!(json["nll"], serde_json::json!("inf"));
@@ -174,7 +174,7 @@ fn non_finite_values_are_explicit_in_json() {
     other["nll"] = serde_json::json!("infinity");
     assert!(serde_json::from_value::<ensemble_uq::Summary>(other).is_err());
     // The sklearn convention clips instead: a finite number.
-    let mut options = SummaryOptions::new(10);
+    let mut options = SummaryOptions::new(10).unwrap();
     options.nll = ensemble_uq::NllConvention::SKLEARN;
     let clipped = Report::new(&pred, None, options).unwrap();
     let json = serde_json::to_value(&clipped.summary).unwrap();
