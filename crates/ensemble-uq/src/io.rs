@@ -174,6 +174,7 @@ pub fn read_labels(path: impl AsRef<Path>, field: Option<&str>) -> Result<Vec<i6
                     "a .npy file holds one array and has no fields",
                 ));
             }
+            check_npy_size(path)?;
             macro_rules! attempt {
                 ($t:ty) => {
                     match Array1::<$t>::read_npy(BufReader::new(open(path)?)) {
@@ -264,6 +265,60 @@ fn ints_to_i64<I: Into<i128>>(
         .collect()
 }
 
+/// Checks the data size a `.npy` header declares (shape times item size, checked arithmetic)
+/// against the bytes the file holds after its header, before anything is allocated: a header
+/// that declares a shape far larger than the file, or a truncated file, is a [`Error::Format`]
+/// naming the file with the expected and the actual size. Headers that ndarray-npy cannot parse
+/// and item sizes it does not know are left to its reader, which refuses them without
+/// allocating for the data.
+fn check_npy_size(path: &Path) -> Result<()> {
+    let Some((_, header, offset, file_len)) = npy_header(path)? else {
+        return Ok(());
+    };
+    let descriptor = header.type_descriptor.to_string();
+    let digits: String = descriptor
+        .trim_matches(|c| c == '\'' || c == '"')
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let Ok(item) = digits.parse::<u64>() else {
+        return Ok(());
+    };
+    let expected = header
+        .shape
+        .iter()
+        .try_fold(item, |acc, &d| acc.checked_mul(d as u64));
+    let actual = file_len.saturating_sub(offset);
+    match expected {
+        Some(e) if e == actual => Ok(()),
+        Some(e) => Err(format_error(
+            path,
+            "",
+            format!(
+                "its header declares shape {:?} of {descriptor} ({e} bytes of data), the file holds {actual} bytes after the header ({})",
+                header.shape,
+                if e > actual {
+                    "truncated or corrupt"
+                } else {
+                    "trailing bytes or corrupt"
+                }
+            ),
+        )),
+        None => Err(format_error(
+            path,
+            "",
+            format!(
+                "its header declares shape {:?} of {descriptor}, more bytes than can be addressed; the file holds {actual} bytes after the header",
+                header.shape
+            ),
+        )),
+    }
+}
+
 fn read_npy3(path: &Path, field: Option<&str>) -> Result<FloatArray3> {
     if let Some(f) = field {
         return Err(format_error(
@@ -272,6 +327,7 @@ fn read_npy3(path: &Path, field: Option<&str>) -> Result<FloatArray3> {
             "a .npy file holds one array and has no fields",
         ));
     }
+    check_npy_size(path)?;
     if let Some(a) = read_npy3_parallel(path)? {
         return Ok(a);
     }

@@ -248,3 +248,48 @@ fn json_nested_lists_and_pointers() {
     assert!(e.to_string().contains("class 1"), "{e}");
     assert!(read_array3(&p, Some("/nope")).is_err());
 }
+
+/// A header that declares a shape far larger than the file is refused before anything is
+/// allocated, with the declared and the actual size (for member arrays and for labels).
+#[test]
+fn npy_header_larger_than_the_file_is_refused_up_front() {
+    let d = dir("absurd");
+    let npy = |shape: &str, descr: &str| {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&[0u8; 64]);
+        bytes
+    };
+    let members = d.join("huge.npy");
+    std::fs::write(&members, npy("(1000000, 1000000, 1000)", "<f4")).unwrap();
+    let e = read_array3(&members, None).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(&e, Error::Format { path, .. } if path.ends_with("huge.npy")));
+    assert!(
+        text.contains("4000000000000000 bytes") && text.contains("64 bytes"),
+        "{text}"
+    );
+    let labels = d.join("labels.npy");
+    std::fs::write(&labels, npy("(100000000000,)", "<i8")).unwrap();
+    let text = read_labels(&labels, None).unwrap_err().to_string();
+    assert!(
+        text.contains("800000000000 bytes") && text.contains("64 bytes"),
+        "{text}"
+    );
+    // A product past u64 is refused as well.
+    let overflow = d.join("overflow.npy");
+    std::fs::write(
+        &overflow,
+        npy("(4294967296, 4294967296, 4294967296)", "<f8"),
+    )
+    .unwrap();
+    let text = read_array3(&overflow, None).unwrap_err().to_string();
+    assert!(text.contains("more bytes than can be addressed"), "{text}");
+}
