@@ -275,6 +275,23 @@ fn check_npy_size(path: &Path) -> Result<()> {
     let Some((_, header, offset, file_len)) = npy_header(path)? else {
         return Ok(());
     };
+    check_declared_size(
+        path,
+        "",
+        &header,
+        file_len.saturating_sub(offset),
+        "the file holds",
+    )
+}
+
+/// Checks the data size `header` declares against `actual` bytes (`holds` says where they are).
+fn check_declared_size(
+    path: &Path,
+    field: &str,
+    header: &Header,
+    actual: u64,
+    holds: &str,
+) -> Result<()> {
     let descriptor = header.type_descriptor.to_string();
     let digits: String = descriptor
         .trim_matches(|c| c == '\'' || c == '"')
@@ -292,14 +309,13 @@ fn check_npy_size(path: &Path) -> Result<()> {
         .shape
         .iter()
         .try_fold(item, |acc, &d| acc.checked_mul(d as u64));
-    let actual = file_len.saturating_sub(offset);
     match expected {
         Some(e) if e == actual => Ok(()),
         Some(e) => Err(format_error(
             path,
-            "",
+            field,
             format!(
-                "its header declares shape {:?} of {descriptor} ({e} bytes of data), the file holds {actual} bytes after the header ({})",
+                "its header declares shape {:?} of {descriptor} ({e} bytes of data), {holds} {actual} bytes after the header ({})",
                 header.shape,
                 if e > actual {
                     "truncated or corrupt"
@@ -310,9 +326,9 @@ fn check_npy_size(path: &Path) -> Result<()> {
         )),
         None => Err(format_error(
             path,
-            "",
+            field,
             format!(
-                "its header declares shape {:?} of {descriptor}, more bytes than can be addressed; the file holds {actual} bytes after the header",
+                "its header declares shape {:?} of {descriptor}, more bytes than can be addressed; {holds} {actual} bytes after the header",
                 header.shape
             ),
         )),
@@ -503,6 +519,7 @@ fn read_npz<T>(
 where
     T: NpzResult,
 {
+    check_npz_sizes(path)?;
     let mut npz = NpzReader::new(BufReader::new(open(path)?))
         .map_err(|e| format_error(path, field.unwrap_or(""), npz_reason(&e)))?;
     if let Some(f) = field {
@@ -550,6 +567,63 @@ where
             ),
         )
     })
+}
+
+/// Most bytes deflate can expand one compressed byte into (its limit is about 1032), with room.
+const MAX_DEFLATE_RATIO: u64 = 1100;
+
+/// Checks every entry of an `.npz` before anything is read from it: its declared uncompressed
+/// size against its compressed size (no more than deflate can produce), and the data size its
+/// `.npy` header declares (shape times item size, checked arithmetic) against that declared
+/// size. A lying entry is a [`Error::Format`] naming the file, the array and both sizes. Archives
+/// and headers that cannot be parsed are left to ndarray-npy's reader, which refuses them.
+fn check_npz_sizes(path: &Path) -> Result<()> {
+    let Ok(mut zip) = zip::ZipArchive::new(BufReader::new(open(path)?)) else {
+        return Ok(());
+    };
+    for i in 0..zip.len() {
+        let Ok(mut entry) = zip.by_index(i) else {
+            continue;
+        };
+        let name = entry.name().trim_end_matches(".npy").to_owned();
+        let (size, compressed) = (entry.size(), entry.compressed_size());
+        let limit = compressed
+            .saturating_mul(MAX_DEFLATE_RATIO)
+            .saturating_add(1 << 16);
+        if size > compressed && size > limit {
+            return Err(format_error(
+                path,
+                &name,
+                format!(
+                    "entry declares {size} bytes uncompressed from {compressed} compressed bytes, more than deflate can produce (corrupt)"
+                ),
+            ));
+        }
+        let mut counted = CountingReader {
+            inner: (&mut entry).take(1 << 20),
+            count: 0,
+        };
+        let Ok(header) = Header::from_reader(&mut counted) else {
+            continue;
+        };
+        let after = size.saturating_sub(counted.count);
+        check_declared_size(path, &name, &header, after, "the entry declares")?;
+    }
+    Ok(())
+}
+
+/// A reader that counts the bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
 }
 
 /// Marker for what [`read_npz`] returns.
@@ -623,13 +697,31 @@ pub(crate) fn safetensors_header(path: &Path) -> Result<(File, Metadata, u64, u6
         .len();
     let mut len = [0u8; 8];
     file.read_exact(&mut len)
-        .map_err(|_| format_error(path, "", "file too short for a safetensors header"))?;
+        .map_err(|_| {
+            format_error(
+                path,
+                "",
+                format!("file of {file_len} bytes is too short for a safetensors header (8-byte length first)"),
+            )
+        })?;
     let n = u64::from_le_bytes(len);
-    if n > 100_000_000 || 8 + n > file_len {
+    let after = file_len.saturating_sub(8);
+    if n > after {
         return Err(format_error(
             path,
             "",
-            format!("invalid safetensors header length {n}"),
+            format!(
+                "safetensors header declares {n} bytes, the file holds {after} bytes after its 8-byte length (truncated inside the header, or corrupt)"
+            ),
+        ));
+    }
+    if n > 100_000_000 {
+        return Err(format_error(
+            path,
+            "",
+            format!(
+                "safetensors header declares {n} bytes, more than the 100 MB a header may have (corrupt)"
+            ),
         ));
     }
     let mut header = vec![0u8; n as usize];
@@ -733,13 +825,29 @@ pub(crate) fn tensor_location(
     data_start: u64,
     file_len: u64,
 ) -> Result<(u64, usize)> {
-    let count: usize = t.shape.iter().product();
+    let count = t
+        .shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            format_error(
+                path,
+                name,
+                format!(
+                    "shape {:?} has more elements than can be addressed",
+                    t.shape
+                ),
+            )
+        })?;
     let (start, end) = t.data_offsets;
-    if data_start + end as u64 > file_len {
+    let past = (data_start.checked_add(end as u64)).is_none_or(|e| e > file_len);
+    if past || start > end {
         return Err(format_error(
             path,
             name,
-            "tensor data extends past the end of the file",
+            format!(
+                "tensor data at bytes {start}..{end} of the data section extends past the end of the file ({file_len} bytes) or is reversed"
+            ),
         ));
     }
     Ok((data_start + start as u64, count))
