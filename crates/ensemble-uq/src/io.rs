@@ -410,6 +410,10 @@ pub(crate) fn npy_header(path: &Path) -> Result<Option<(File, Header, u64, u64)>
     };
     let file_len = file.metadata().map_err(io_error)?.len();
     let mut reader = BufReader::new(&file);
+    let mut prefix = [0u8; 12];
+    let got = read_up_to(&mut reader, &mut prefix).map_err(io_error)?;
+    check_header_length(path, "", &prefix[..got], file_len, "the file holds")?;
+    reader.rewind().map_err(io_error)?;
     let Ok(header) = Header::from_reader(&mut reader) else {
         return Ok(None);
     };
@@ -599,8 +603,13 @@ fn check_npz_sizes(path: &Path) -> Result<()> {
                 ),
             ));
         }
+        let mut prefix = [0u8; 12];
+        let Ok(got) = read_up_to(&mut entry, &mut prefix) else {
+            continue;
+        };
+        check_header_length(path, &name, &prefix[..got], size, "the entry declares")?;
         let mut counted = CountingReader {
-            inner: (&mut entry).take(1 << 20),
+            inner: (&prefix[..got]).chain((&mut entry).take(1 << 20)),
             count: 0,
         };
         let Ok(header) = Header::from_reader(&mut counted) else {
@@ -608,6 +617,53 @@ fn check_npz_sizes(path: &Path) -> Result<()> {
         };
         let after = size.saturating_sub(counted.count);
         check_declared_size(path, &name, &header, after, "the entry declares")?;
+    }
+    Ok(())
+}
+
+/// Reads as many bytes as `buf` holds, or up to the end of `reader`; returns how many.
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+/// Checks the header length a `.npy` preamble (`prefix`: its first 12 bytes or fewer) declares
+/// against the `size` bytes of the file or entry, before a reader allocates for the header: a
+/// version 2 or 3 header may declare up to 4 GiB. Anything that is not a `.npy` preamble is left
+/// to the reader.
+fn check_header_length(
+    path: &Path,
+    field: &str,
+    prefix: &[u8],
+    size: u64,
+    holds: &str,
+) -> Result<()> {
+    if prefix.len() < 10 || &prefix[..6] != b"\x93NUMPY" {
+        return Ok(());
+    }
+    let declared = match prefix[6] {
+        1 => 10 + u64::from(u16::from_le_bytes([prefix[8], prefix[9]])),
+        2 | 3 if prefix.len() >= 12 => {
+            12 + u64::from(u32::from_le_bytes([
+                prefix[8], prefix[9], prefix[10], prefix[11],
+            ]))
+        }
+        _ => return Ok(()),
+    };
+    if declared > size {
+        return Err(format_error(
+            path,
+            field,
+            format!(
+                "its .npy header declares {declared} bytes of preamble and header, {holds} {size} bytes (truncated inside the header, or corrupt)"
+            ),
+        ));
     }
     Ok(())
 }

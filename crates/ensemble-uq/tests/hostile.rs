@@ -141,17 +141,16 @@ fn npy_bytes<A: WriteNpyExt>(a: &A) -> Vec<u8> {
 }
 
 fn npz_bytes(compressed: bool) -> Vec<u8> {
-    let path = dir().join(format!("valid-{compressed}.npz"));
-    let file = std::fs::File::create(&path).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
     let mut npz = if compressed {
-        NpzWriter::new_compressed(file)
+        NpzWriter::new_compressed(&mut out)
     } else {
-        NpzWriter::new(file)
+        NpzWriter::new(&mut out)
     };
     npz.add_array("logits", &logits()).unwrap();
     npz.add_array("labels", &labels()).unwrap();
     npz.finish().unwrap();
-    std::fs::read(path).unwrap()
+    out.into_inner()
 }
 
 fn safetensors_bytes() -> Vec<u8> {
@@ -250,6 +249,13 @@ fn absurd_headers_are_clean_errors() {
             replace_padded(&npy_labels, "(20,)", shape),
         ));
         cases.push(("absurd-labels.npz", replace_padded(&stored, "(20,)", shape)));
+    }
+    // .npy version 2 and 3 headers declaring a 4 GiB header length.
+    for version in [2u8, 3] {
+        let mut v = b"\x93NUMPY".to_vec();
+        v.extend_from_slice(&[version, 0, 0xff, 0xff, 0xff, 0xff]);
+        v.extend_from_slice(b"{'descr': '<f4', ");
+        cases.push(("huge-header.npy", v));
     }
     // Safetensors: header lengths past the file, absurd shapes and offsets.
     let mut huge = u64::MAX.to_le_bytes().to_vec();
