@@ -50,6 +50,7 @@
 //! assert!((0.0..=1.0).contains(&auroc));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![deny(missing_docs)]
 
 mod answer;
 mod calibration;
