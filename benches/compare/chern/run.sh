@@ -6,11 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 venv="$here/.venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet numpy pythtb
-fi
+bash "$here/../venv.sh" "$here" "import numpy, pythtb" numpy pythtb
 cd "$root"
 cargo build --release --example chern
 bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/chern"

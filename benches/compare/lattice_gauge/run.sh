@@ -7,11 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 venv="$here/.venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet numpy
-fi
+bash "$here/../venv.sh" "$here" "import numpy" numpy
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 cargo bench --bench lattice_gauge -- 'plaquettes/lattice_gauge|wilson_loops/field_plane01'

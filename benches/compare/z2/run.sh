@@ -6,11 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 venv="$here/.venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet numpy==1.26.4 pythtb==1.8.0 z2pack==2.2.1 tbmodels==1.4.3
-fi
+bash "$here/../venv.sh" "$here" "import numpy, pythtb, z2pack, tbmodels" numpy==1.26.4 pythtb==1.8.0 z2pack==2.2.1 tbmodels==1.4.3
 cd "$root"
 cargo build --release --example chern
 bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/chern"
