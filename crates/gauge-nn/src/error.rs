@@ -13,6 +13,10 @@ pub enum Error {
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 
+    /// An error raised by `lora-ensemble` (adapter configuration, ensemble folders).
+    #[error("lora-ensemble: {0}")]
+    Lora(#[from] lora_ensemble::Error),
+
     /// An error raised by `lattice-gauge` (bad lattice, non-unitary matrices, ...).
     #[error("lattice-gauge: {0}")]
     Lattice(#[from] lattice_gauge::Error),

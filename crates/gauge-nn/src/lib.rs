@@ -75,6 +75,7 @@ pub mod demo;
 mod error;
 pub mod eval;
 pub mod layers;
+pub mod lora_net;
 pub mod loss;
 pub mod model;
 #[cfg(feature = "plots")]

@@ -180,14 +180,14 @@ impl NetConfig {
 
 /// Activation and normalisation after a layer.
 #[derive(Debug, Clone, Copy)]
-struct Post {
+pub(crate) struct Post {
     relu: GeRelu,
     norm: TrNorm,
     placement: NormPlacement,
 }
 
 impl Post {
-    fn apply(&self, x: &Tensor) -> Tensor {
+    pub(crate) fn apply(&self, x: &Tensor) -> Tensor {
         match self.placement {
             NormPlacement::AfterActivation => self.norm.forward(&self.relu.forward(x)),
             NormPlacement::BeforeActivation => self.relu.forward(&self.norm.forward(x)),
@@ -198,7 +198,7 @@ impl Post {
 
 /// The first stage of a GEConvNet.
 #[derive(Debug)]
-enum FirstStage {
+pub(crate) enum FirstStage {
     Branches {
         local: GeBilinear,
         conv: GeConv,
@@ -211,14 +211,14 @@ enum FirstStage {
 /// links `(B, d, sites.., n, n)` for the convolutional architectures) to local outputs `(B, sites..)`.
 #[derive(Debug)]
 pub struct GaugeNet {
-    config: NetConfig,
+    pub(crate) config: NetConfig,
     dim: usize,
     in_channels: i64,
-    first: Option<FirstStage>,
-    blocks: Vec<GeBilinear>,
-    post: Post,
-    readout: TraceReadout,
-    kind: Kind,
+    pub(crate) first: Option<FirstStage>,
+    pub(crate) blocks: Vec<GeBilinear>,
+    pub(crate) post: Post,
+    pub(crate) readout: TraceReadout,
+    pub(crate) kind: Kind,
     device: tch::Device,
 }
 
@@ -314,6 +314,26 @@ impl GaugeNet {
     /// The lattice dimension the network was built for.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// The names of the weighted layers relative to the network's var-store path, in the order of
+    /// the forward pass: `local`, `conv`, `merge` (GEConvNet) or `lcb` (L-CNN), then `gebl1`, ..,
+    /// and `readout.dense`. These are the modules a LoRA ensemble can adapt
+    /// ([`crate::lora_net::LoraGaugeNet`]).
+    pub fn adapter_modules(&self) -> Vec<String> {
+        // The blocks are named after their index in `channels` (see `gauge_net`).
+        let (mut names, rest_from): (Vec<String>, usize) = match self.first {
+            None => (Vec::new(), 0),
+            Some(FirstStage::Branches { .. }) => {
+                (vec!["local".into(), "conv".into(), "merge".into()], 2)
+            }
+            Some(FirstStage::Fused(_)) => (vec!["lcb".into()], 1),
+        };
+        for i in 0..self.blocks.len() {
+            names.push(format!("gebl{}", i + rest_from + 1));
+        }
+        names.push("readout.dense".into());
+        names
     }
 
     /// Whether the network reads the links (GEConvNet, L-CNN) or only the plaquettes.

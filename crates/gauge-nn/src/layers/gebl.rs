@@ -107,6 +107,28 @@ impl GeBilinear {
         self.out
     }
 
+    /// The real view of $\alpha$, `(C_out, c_left, c_right, 2)` (the variable in the var store).
+    pub fn weight_real(&self) -> &Tensor {
+        &self.alpha
+    }
+
+    /// The single-input forward pass with a weight per member: `alpha` complex
+    /// `(M, C_out, c_left, c_right)`, `w` `(M B, C, sites.., n, n)` with the members first.
+    pub fn forward_members(&self, alpha: &Tensor, w: &Tensor) -> Tensor {
+        assert_eq!(w.size()[1], self.in_left, "GEBL input channels");
+        let x = enlarge(w, self.config.conjugates, self.config.identity);
+        bilinear_contract_members(alpha, &x, &x)
+    }
+
+    /// [`GeBilinear::forward_pair`] with a weight per member (as [`GeBilinear::forward_members`]).
+    pub fn forward_pair_members(&self, alpha: &Tensor, left: &Tensor, right: &Tensor) -> Tensor {
+        assert_eq!(left.size()[1], self.in_left, "GEBL left input channels");
+        assert_eq!(right.size()[1], self.in_right, "GEBL right input channels");
+        let x = enlarge(left, self.config.conjugates, self.config.identity);
+        let z = enlarge(right, self.config.conjugates, self.config.identity);
+        bilinear_contract_members(alpha, &x, &z)
+    }
+
     /// Two-input forward pass: `left` has `in_left` channels, `right` `in_right`, same other dims.
     pub fn forward_pair(&self, left: &Tensor, right: &Tensor) -> Tensor {
         assert_eq!(left.size()[1], self.in_left, "GEBL left input channels");
@@ -163,6 +185,38 @@ pub fn bilinear_contract(alpha: &Tensor, x: &Tensor, z: &Tensor) -> Tensor {
     let at = alpha.permute([2, 1, 0]).reshape([cr, cl * cout]);
     // y[(b,s,j), (k,v), u] = sum_w alpha[u,v,w] Z_w[k,j].
     let y = zt.matmul(&at).reshape([b * s * n, n * cl, cout]);
+    left_multiply(&x, &y, (b, cl, s, n, cout), &out_size)
+}
+
+/// [`bilinear_contract`] with a weight per member: `alpha` `(M, C_out, c_l, c_r)` and fields whose
+/// batch axis holds the members first, `(M B, c, sites.., n, n)` (member $m$'s samples at
+/// $mB..(m+1)B$); member $m$'s weights act on member $m$'s samples, all in one batched product.
+pub fn bilinear_contract_members(alpha: &Tensor, x: &Tensor, z: &Tensor) -> Tensor {
+    let (mb, cl, s, n) = field_dims(x);
+    let (_, cr, _, _) = field_dims(z);
+    let asize = alpha.size();
+    let (m, cout) = (asize[0], asize[1]);
+    let b = mb / m;
+    let mut out_size = x.size();
+    out_size[1] = cout;
+    let x = x.reshape([mb, cl, s, n, n]);
+    let zt = z
+        .reshape([m, b, cr, s, n, n])
+        .permute([0, 1, 3, 5, 4, 2])
+        .reshape([m, b * s * n * n, cr]);
+    let at = alpha.permute([0, 3, 2, 1]).reshape([m, cr, cl * cout]);
+    let y = zt.matmul(&at).reshape([mb * s * n, n * cl, cout]);
+    left_multiply(&x, &y, (mb, cl, s, n, cout), &out_size)
+}
+
+/// The second half of the contraction: $\sum_{k,v}X_v[i,k]\,Y_{uv}[k,j]$ for `x` `(B, c_l, S, n, n)`
+/// and `y` `(B S n, n c_l, C_out)`.
+fn left_multiply(
+    x: &Tensor,
+    y: &Tensor,
+    (b, cl, s, n, cout): (i64, i64, i64, i64, i64),
+    out_size: &[i64],
+) -> Tensor {
     // a[(b,s,j), i, (k,v)] = X_v[i,k], repeated over j.
     let a = x.permute([0, 2, 3, 4, 1]);
     let a = if n == 1 {
@@ -174,8 +228,8 @@ pub fn bilinear_contract(alpha: &Tensor, x: &Tensor, z: &Tensor) -> Tensor {
     };
     // out[(b,s,j), i, u] = sum_{k,v} X_v[i,k] Y_uv[k,j].
     let out = a
-        .bmm(&y)
+        .bmm(y)
         .reshape([b, s, n, n, cout])
         .permute([0, 4, 1, 3, 2]);
-    out.contiguous().reshape(out_size.as_slice())
+    out.contiguous().reshape(out_size)
 }

@@ -89,6 +89,30 @@ impl GeConv {
         self.omega.view_as_complex()
     }
 
+    /// The real view of $\omega$, `(C_out, c_in * terms [+ 1], 2)` (the variable in the var store).
+    pub fn weight_real(&self) -> &Tensor {
+        &self.omega
+    }
+
+    /// [`GeConv::forward_links`] with a weight per member: `omega` complex `(M, C_out, width)`,
+    /// `w` `(M B, C, sites.., n, n)` and `links` `(M B, d, sites.., n, n)` with the members first.
+    pub fn forward_links_members(&self, omega: &Tensor, w: &Tensor, links: &Tensor) -> Tensor {
+        assert_eq!(w.size()[1], self.in_channels, "GEConv input channels");
+        let x = enlarge(w, self.config.conjugates, false);
+        let mut stack = transported_stack(&x, links, self.config.kernel_size, self.config.dilation);
+        if self.config.identity {
+            stack = enlarge(&stack, false, true);
+        }
+        let (mb, c, s, n) = field_dims(&stack);
+        let m = omega.size()[0];
+        let mut out_size = w.size();
+        out_size[1] = omega.size()[1];
+        omega
+            .unsqueeze(1)
+            .matmul(&stack.reshape([m, mb / m, c, s * n * n]))
+            .reshape(out_size.as_slice())
+    }
+
     /// Applies the layer to `w` `(B, C, L_1..L_d, n, n)` with links `(B, d, L_1..L_d, n, n)`.
     pub fn forward_links(&self, w: &Tensor, links: &Tensor) -> Tensor {
         assert_eq!(w.size()[1], self.in_channels, "GEConv input channels");

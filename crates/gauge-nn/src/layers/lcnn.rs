@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 use tch::{Tensor, nn};
 
-use super::{GeConvConfig, bilinear_contract, enlarge, transported_stack};
+use super::{
+    GeConvConfig, bilinear_contract, bilinear_contract_members, enlarge, transported_stack,
+};
 
 /// Options of [`LConvBilinear`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -54,14 +56,32 @@ pub fn l_conv_bilinear<'a, P: std::borrow::Borrow<nn::Path<'a>>>(
 }
 
 impl LConvBilinear {
-    /// Applies the layer to `w` `(B, C, L_1..L_d, n, n)` with links `(B, d, L_1..L_d, n, n)`.
-    pub fn forward_links(&self, w: &Tensor, links: &Tensor) -> Tensor {
+    /// The real view of $\alpha$, `(C_out, c_left, c_right, 2)` (the variable in the var store).
+    pub fn weight_real(&self) -> &Tensor {
+        &self.alpha
+    }
+
+    /// [`LConvBilinear::forward_links`] with a weight per member: `alpha` complex
+    /// `(M, C_out, c_left, c_right)`, `w` and `links` with the members first on the batch axis.
+    pub fn forward_links_members(&self, alpha: &Tensor, w: &Tensor, links: &Tensor) -> Tensor {
         assert_eq!(w.size()[1], self.in_channels, "L-CB input channels");
+        let (left, right) = self.factors(w, links);
+        bilinear_contract_members(alpha, &left, &right)
+    }
+
+    fn factors(&self, w: &Tensor, links: &Tensor) -> (Tensor, Tensor) {
         let conv = self.config.conv;
         let x = enlarge(w, conv.conjugates, false);
         let right = transported_stack(&x, links, conv.kernel_size, conv.dilation);
         let right = enlarge(&right, false, conv.identity);
         let left = enlarge(&x, false, conv.identity);
+        (left, right)
+    }
+
+    /// Applies the layer to `w` `(B, C, L_1..L_d, n, n)` with links `(B, d, L_1..L_d, n, n)`.
+    pub fn forward_links(&self, w: &Tensor, links: &Tensor) -> Tensor {
+        assert_eq!(w.size()[1], self.in_channels, "L-CB input channels");
+        let (left, right) = self.factors(w, links);
         bilinear_contract(&self.alpha.view_as_complex(), &left, &right)
     }
 }

@@ -13,7 +13,8 @@ mod trnorm;
 
 pub use activation::{GeRelu, ge_relu};
 pub use gebl::{
-    GeBilinear, GeBilinearConfig, bilinear_contract, enlarge, ge_bilinear, ge_bilinear2,
+    GeBilinear, GeBilinearConfig, bilinear_contract, bilinear_contract_members, enlarge,
+    ge_bilinear, ge_bilinear2,
 };
 pub use geconv::{GeConv, GeConvConfig, ge_conv, transported_stack};
 pub use lcnn::{LConvBilinear, LConvBilinearConfig, l_conv_bilinear};

@@ -25,6 +25,31 @@ pub fn trace_readout<'a, P: std::borrow::Borrow<nn::Path<'a>>>(
 }
 
 impl TraceReadout {
+    /// The dense layer `Linear(2C, 1)` (weight `(1, 2C)`, bias `(1,)`).
+    pub fn dense(&self) -> &nn::Linear {
+        &self.dense
+    }
+
+    /// Local outputs with a weight per member: `weight` `(M, 1, 2C)`, `w` `(M B, C, sites.., n, n)`
+    /// with the members first; returns `(M, B, sites..)`.
+    pub fn forward_members(&self, weight: &Tensor, w: &Tensor) -> Tensor {
+        let f = Self::features(w); // (M B, sites.., 2C)
+        let size = f.size();
+        let m = weight.size()[0];
+        let per_member = size[0] / m;
+        let rows: i64 = size[..size.len() - 1].iter().product::<i64>() / m;
+        let y = f
+            .reshape([m, rows, size[size.len() - 1]])
+            .matmul(&weight.transpose(1, 2));
+        let y = match &self.dense.bs {
+            Some(b) => y + b,
+            None => y,
+        };
+        let mut out = vec![m, per_member];
+        out.extend_from_slice(&size[1..size.len() - 1]);
+        y.reshape(out.as_slice())
+    }
+
     /// The invariant features `(B, sites.., 2C)`, ordered $[\operatorname{Re}T_1,\operatorname{Im}T_1,\operatorname{Re}T_2,\dots]$.
     pub fn features(w: &Tensor) -> Tensor {
         let size = w.size();
