@@ -17,6 +17,10 @@ pub enum Error {
     #[error("lora-ensemble: {0}")]
     Lora(#[from] lora_ensemble::Error),
 
+    /// An error raised by `ensemble-uq` (a metric it cannot compute on the given arrays).
+    #[error("ensemble-uq: {0}")]
+    Uq(#[from] ensemble_uq::Error),
+
     /// An error raised by `lattice-gauge` (bad lattice, non-unitary matrices, ...).
     #[error("lattice-gauge: {0}")]
     Lattice(#[from] lattice_gauge::Error),

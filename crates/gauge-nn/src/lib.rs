@@ -69,6 +69,7 @@
 
 #![deny(missing_docs)]
 
+pub mod chern_distribution;
 pub mod convert;
 pub mod data;
 pub mod demo;
