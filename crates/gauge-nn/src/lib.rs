@@ -7,7 +7,10 @@
 //! training samples, [`train`] runs training with checkpoints, [`eval`] measures accuracy and fits
 //! the output scale of models trained on trivial samples only, [`sweep`] trains and evaluates one
 //! network per number of filled bands on several grids, and `plot` (feature `plots`) draws the
-//! figures.
+//! figures. [`lora_net`] puts a LoRA ensemble (crate `lora-ensemble`) on a frozen network so that
+//! $M$ members evaluate in one batched pass, and [`chern_distribution`] turns real outputs into
+//! distributions over integer Chern numbers and the ensemble's uncertainty metrics
+//! (crate `ensemble-uq`).
 //!
 //! # The method, as this crate implements it
 //!
