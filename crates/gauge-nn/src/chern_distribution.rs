@@ -254,7 +254,7 @@ impl ChernUncertainty {
             member_accuracy,
             nll: pred.nll(NllConvention::Exact),
             brier: pred.brier(),
-            ece: pred.calibration(CalibrationConfig::new(ECE_BINS))?.ece,
+            ece: pred.calibration(CalibrationConfig::new(ECE_BINS)?)?.ece,
             predictive_entropy: mean.predictive_entropy,
             expected_entropy: mean.expected_entropy,
             mutual_information: mean.mutual_information,
@@ -338,7 +338,9 @@ mod tests {
         assert_eq!(report.brier, pred.brier());
         assert_eq!(
             report.ece,
-            pred.calibration(CalibrationConfig::new(15)).unwrap().ece
+            pred.calibration(CalibrationConfig::new(15).unwrap())
+                .unwrap()
+                .ece
         );
         let u = pred.scores().mean_uncertainty();
         assert_eq!(report.mutual_information, u.mutual_information);
