@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! genet demo                                   # trivial-only n = 1 on 5x5, calibrate, evaluate on all C
-//! genet train --bands 2 --grid 5 --trivial-only --loss scale-invariant --epochs 20 --out runs/n2
+//! genet train --bands 2 --grid 5 --trivial-only --out runs/n2   # the measured recipe for n = 2
 //! genet eval --checkpoint runs/n2 --grid 10 --samples 2000 --json
 //! genet sweep --bands 1,2,3,4 --grid 5 --eval-grids 5,10,16 --epochs 8 --out runs/sweep
 //! genet train --grid 3x3x3x3 --bands 2 --epochs 4 --out runs/4d   # second Chern number, 4D
@@ -18,7 +18,9 @@ use gauge_nn::eval::{EvalReport, evaluation_memory};
 use gauge_nn::loss::LossConfig;
 use gauge_nn::plot;
 use gauge_nn::sweep::{BandRun, BandSweepConfig, SweepStep, run_band_sweep};
-use gauge_nn::train::{Checkpoint, DataConfig, EvalRequest, TrainConfig, Trainer, read_metrics};
+use gauge_nn::train::{
+    Checkpoint, DataConfig, DeviceChoice, EvalRequest, TrainConfig, Trainer, read_metrics,
+};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -47,40 +49,75 @@ enum LossArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum DeviceArg {
+    /// CUDA when available, else the CPU.
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// The first CUDA device.
+    Cuda,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum DataArg {
+    /// Haar-random links.
     General,
+    /// Diagonal plaquettes with CUE eigenphases, |C| <= 3.
     Diagonal,
 }
 
-/// The training run: a JSON config (optional) and flags overriding its fields.
+/// The training run: a JSON config, or else the measured recipe for the band count
+/// (`TrainConfig::recipe`), and flags overriding its fields.
 #[derive(Args)]
 struct RunArgs {
-    /// Training grid: `L` for L x L, or `L1xL2[x..]` (four extents train on the second Chern density).
+    /// Training grid: `L` for L x L, or `L1xL2[x..]` (four extents train on the second Chern
+    /// density). Default: the config's, else 5 (5x5).
     #[arg(long, value_parser = parse_grid)]
     grid: Option<Grid>,
+    /// Train on topologically trivial samples only (C = 0), as the paper's Table 3; the recipe
+    /// then uses the scale-invariant loss and calibrates the output scale. Default: off (all C),
+    /// or the config's.
     #[arg(long)]
     trivial_only: bool,
-    /// Make the network odd under complex conjugation of the links (C -> -C); see NetConfig.
-    #[arg(long)]
+    /// Make the network odd under complex conjugation of the links (C -> -C). Default: on in the
+    /// recipe for two extents; off in a config that does not set it.
+    #[arg(long, conflicts_with = "published_layers")]
     conjugation_odd: bool,
+    /// Use the paper's published network (not conjugation-odd) instead of the recipe's.
+    #[arg(long)]
+    published_layers: bool,
+    /// Loss. Default: scale-invariant with --trivial-only, else local (or the config's).
     #[arg(long, value_enum)]
     loss: Option<LossArg>,
+    /// Training samples: `general` (Haar-random links) or `diagonal` (diagonal plaquettes,
+    /// CUE eigenphases, |C| <= 3). Default: general (or the config's).
     #[arg(long, value_enum)]
     data: Option<DataArg>,
+    /// Epochs. Default: the config's, else 8 + 4n (12 for n = 1, 16 for n = 2, 24 for n = 4;
+    /// `sweep` without a config uses 12 for every n).
     #[arg(long, value_parser = positive_usize)]
     epochs: Option<usize>,
+    /// Fresh samples per epoch. Default: 1024 (or the config's).
     #[arg(long, value_parser = positive_usize)]
     samples_per_epoch: Option<usize>,
+    /// Samples per optimiser step. Default: 32 (or the config's).
     #[arg(long, value_parser = positive_usize)]
     batch: Option<usize>,
+    /// Adam learning rate before the cosine decay to 5% of it. Default: 1e-3 (or the config's).
     #[arg(long, value_parser = positive_f64)]
     lr: Option<f64>,
+    /// Seed of the weights and of the sample stream. Default: 1 (or the config's).
     #[arg(long)]
     seed: Option<u64>,
-    /// libtorch threads (default: libtorch's choice, or the config's `threads`).
+    /// libtorch threads. Default: 1 (or the config's; 0 there is libtorch's choice).
     #[arg(long, value_parser = positive_usize)]
     threads: Option<usize>,
-    /// A JSON TrainConfig; the flags above override its fields.
+    /// Device: `auto` (CUDA when available, else the CPU), `cpu`, or `cuda` (an error without a
+    /// CUDA device and a CUDA build of libtorch). Default: the config's, else auto.
+    #[arg(long, value_enum)]
+    device: Option<DeviceArg>,
+    /// A JSON TrainConfig (see examples/genet-configs/); the flags override its fields.
+    /// Default: none, the recipe for --bands.
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -114,7 +151,7 @@ fn parse_grid(s: &str) -> std::result::Result<Grid, String> {
 }
 
 impl RunArgs {
-    /// The TrainConfig: the --config file (or defaults), then the flags.
+    /// The TrainConfig: the --config file (or the recipe for the band count), then the flags.
     fn train_config(&self, bands: Option<usize>) -> Result<TrainConfig> {
         let mut cfg: TrainConfig = match &self.config {
             Some(path) => TrainConfig::from_json(
@@ -122,7 +159,13 @@ impl RunArgs {
                     .with_context(|| format!("reading {}", path.display()))?,
                 path,
             )?,
-            None => TrainConfig::default(),
+            None => TrainConfig::recipe(
+                bands.unwrap_or(1),
+                self.grid
+                    .as_ref()
+                    .map_or_else(|| vec![5, 5], |g| g.0.clone()),
+                self.trivial_only,
+            ),
         };
         if let Some(b) = bands {
             cfg.bands = b;
@@ -132,9 +175,9 @@ impl RunArgs {
         }
         if self.trivial_only {
             cfg.trivial_only = true;
-            if self.loss.is_none() && self.config.is_none() {
-                cfg.loss = LossConfig::ScaleInvariant;
-            }
+        }
+        if self.published_layers {
+            cfg.model.conjugation_odd = false;
         }
         if let Some(l) = self.loss {
             cfg.loss = loss_of(l);
@@ -159,6 +202,13 @@ impl RunArgs {
         if let Some(lr) = self.lr {
             cfg.optimizer.lr = lr;
         }
+        if let Some(d) = self.device {
+            cfg.device = match d {
+                DeviceArg::Auto => DeviceChoice::Auto,
+                DeviceArg::Cpu => DeviceChoice::Cpu,
+                DeviceArg::Cuda => DeviceChoice::Cuda,
+            };
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -169,14 +219,16 @@ enum Command {
     /// Train a network (fresh samples every epoch), checkpoint and metrics in --out.
     #[command(allow_negative_numbers = true)]
     Train {
-        /// Filled bands n (links in U(n)).
+        /// Filled bands n (links in U(n)). Default: the config's, else 1.
         #[arg(long, value_parser = positive_usize)]
         bands: Option<usize>,
         #[command(flatten)]
         run: RunArgs,
-        /// Continue the run in --out (the flags may raise --epochs).
+        /// Continue the run in --out from its last checkpoint (the flags may raise --epochs and
+        /// change --threads). Default: off (a fresh run).
         #[arg(long)]
         resume: bool,
+        /// Run directory: config, checkpoint, metrics and loss curves (required).
         #[arg(long)]
         out: PathBuf,
     },
@@ -184,7 +236,7 @@ enum Command {
     /// writes sweep.json and sweep.svg in --out (rerun the same command to resume).
     #[command(allow_negative_numbers = true)]
     Sweep {
-        /// Numbers of filled bands, comma-separated.
+        /// Numbers of filled bands, comma-separated (required).
         #[arg(long, value_delimiter = ',', required = true, value_parser = positive_usize)]
         bands: Vec<usize>,
         #[command(flatten)]
@@ -195,15 +247,17 @@ enum Command {
         /// Fresh all-C samples per network and grid.
         #[arg(long, default_value_t = 2000, value_parser = positive_usize)]
         eval_samples: usize,
+        /// Seed of the evaluation samples.
         #[arg(long, default_value_t = 20_251_127)]
         eval_seed: u64,
+        /// Sweep directory: one run directory per band count, sweep.json, sweep.svg (required).
         #[arg(long)]
         out: PathBuf,
     },
     /// Evaluate a checkpoint on fresh all-C samples of the general dataset.
     #[command(allow_negative_numbers = true)]
     Eval {
-        /// A run directory or its checkpoint.safetensors.
+        /// A run directory or its checkpoint.safetensors (required).
         #[arg(long)]
         checkpoint: PathBuf,
         /// Evaluation grid, `L` or `L1xL2[x..]` (default: the training grid).
@@ -212,24 +266,29 @@ enum Command {
         /// Fresh samples to evaluate on.
         #[arg(long, default_value_t = 2000, value_parser = positive_usize)]
         samples: usize,
-        /// Evaluate on Hamiltonian samples instead of Haar-random links: qwz, random-smooth or
-        /// hofstadter:P/Q.
+        /// Evaluate on Hamiltonian samples instead of Haar-random links. Accepted models: `qwz`
+        /// (Qi-Wu-Zhang, n = 1), `random-smooth` (random smooth Bloch Hamiltonian, any n),
+        /// `hofstadter:P/Q` (Hofstadter at flux P/Q, e.g. hofstadter:1/3). Default: none
+        /// (Haar-random links of all C).
         #[arg(long, value_parser = parse_model)]
         hamiltonian: Option<ModelSpec>,
+        /// Seed of the evaluation samples.
         #[arg(long, default_value_t = 12345)]
         seed: u64,
         /// Samples per forward pass.
         #[arg(long, default_value_t = 64, value_parser = positive_usize)]
         batch: usize,
-        /// libtorch threads (default: libtorch's choice).
+        /// libtorch threads. Default: libtorch's choice.
         #[arg(long, value_parser = positive_usize)]
         threads: Option<usize>,
+        /// Print the report as JSON (no progress bar). Default: a text report.
         #[arg(long)]
         json: bool,
     },
     /// Train trivial-only n = 1 on 5x5, calibrate, evaluate on all Chern numbers, explain.
     #[command(allow_negative_numbers = true)]
     Demo {
+        /// Run directory of the demo's training.
         #[arg(long, default_value = "runs/demo")]
         out: PathBuf,
         /// libtorch threads; the demo's tensors are small, one thread is fastest.
@@ -239,19 +298,25 @@ enum Command {
     /// Training throughput (samples/s) and peak memory on one fixed batch.
     #[command(allow_negative_numbers = true)]
     Bench {
+        /// Filled bands n.
         #[arg(long, default_value_t = 4, value_parser = positive_usize)]
         bands: usize,
+        /// Grid extent L (L x L).
         #[arg(long, default_value_t = 5, value_parser = positive_usize)]
         grid: usize,
+        /// Samples per optimiser step.
         #[arg(long, default_value_t = 32, value_parser = positive_usize)]
         batch: usize,
+        /// Timed optimiser steps.
         #[arg(long, default_value_t = 10, value_parser = positive_usize)]
         steps: usize,
+        /// libtorch threads.
         #[arg(long, default_value_t = 2, value_parser = positive_usize)]
         threads: usize,
         /// Accumulate gradients over chunks of this many samples (0: whole batch).
         #[arg(long, default_value_t = 0, value_parser = non_negative_usize)]
         micro_batch: usize,
+        /// Print the result as JSON. Default: text.
         #[arg(long)]
         json: bool,
     },

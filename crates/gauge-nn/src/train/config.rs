@@ -174,6 +174,47 @@ impl Default for TrainConfig {
 const LARGE: usize = 1 << 20;
 
 impl TrainConfig {
+    /// The recipe the measurements support for `bands` filled bands on `grid`: conjugation-odd
+    /// outputs ([`NetConfig::conjugation_odd`]), Adam at `lr` $10^{-3}$ with a cosine decay to
+    /// 5% of it, $8 + 4n$ epochs of 1024 fresh samples in batches of 32, one libtorch thread and
+    /// seed 1. Trivial-only runs use the scale-invariant loss and calibrate the output scale on
+    /// 512 samples; general runs use the local loss. For $n = 2$ and $n = 4$ trivial-only this is
+    /// exactly `examples/genet-configs/n2_trivial_odd.json` and `n4_trivial_odd.json`; the
+    /// published architecture is this with `model.conjugation_odd = false`. On four extents the
+    /// network stays the published one: complex conjugation of the links flips the sign of the
+    /// field strength twice in $\operatorname{tr} F \wedge F$, so the second Chern number is even
+    /// under it and an odd network could not learn it.
+    pub fn recipe(bands: usize, grid: Vec<usize>, trivial_only: bool) -> TrainConfig {
+        let odd = grid.len() == 2;
+        TrainConfig {
+            bands,
+            grid,
+            trivial_only,
+            model: NetConfig {
+                conjugation_odd: odd,
+                ..NetConfig::default()
+            },
+            loss: if trivial_only {
+                LossConfig::ScaleInvariant
+            } else {
+                LossConfig::Local
+            },
+            optimizer: AdamConfig {
+                lr: 1e-3,
+                ..AdamConfig::default()
+            },
+            schedule: Schedule::Cosine { min_factor: 0.05 },
+            epochs: 8 + 4 * bands.min(LARGE),
+            samples_per_epoch: 1024,
+            batch: 32,
+            seed: 1,
+            threads: 1,
+            calibration_samples: if trivial_only { 512 } else { 0 },
+            validation_samples: 256,
+            ..TrainConfig::default()
+        }
+    }
+
     /// Reads a configuration from JSON text (`source` names it in errors): unknown fields, a
     /// missing `bands`, `grid` or `epochs`, and anything but an object are errors, and the values
     /// are then checked by [`TrainConfig::validate`].
@@ -413,5 +454,37 @@ impl TrainConfig {
                 ..Default::default()
             })?),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The recipe for n = 2 and n = 4 trivial-only is the shipped measured config, field by field.
+    #[test]
+    fn recipe_is_the_measured_trivial_odd_configs() {
+        for (n, file) in [(2, "n2_trivial_odd.json"), (4, "n4_trivial_odd.json")] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/genet-configs")
+                .join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let shipped = TrainConfig::from_json(&text, &path).unwrap();
+            let recipe = TrainConfig::recipe(n, vec![5, 5], true);
+            recipe.validate().unwrap();
+            assert_eq!(
+                serde_json::to_value(&recipe).unwrap(),
+                serde_json::to_value(&shipped).unwrap(),
+                "{file}"
+            );
+        }
+        let general = TrainConfig::recipe(1, vec![5, 5], false);
+        general.validate().unwrap();
+        assert_eq!(general.epochs, 12);
+        assert_eq!(general.loss, LossConfig::Local);
+        assert!(general.model.conjugation_odd);
+        let four = TrainConfig::recipe(2, vec![3, 3, 3, 3], false);
+        four.validate().unwrap();
+        assert!(!four.model.conjugation_odd);
     }
 }
