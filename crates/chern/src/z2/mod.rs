@@ -185,22 +185,7 @@ fn prepare<H: BlochHamiltonian + Sync + ?Sized>(
     };
     let n = h.n_bands();
     let occupied = config.occupied.unwrap_or(n / 2);
-    if occupied == 0 || occupied >= n {
-        return Err(Error::invalid(
-            "occupied bands",
-            occupied,
-            format!(
-                "an insulator of {n} bands needs between 2 and {} occupied bands (empty bands above the gap)",
-                n.saturating_sub(2).max(2)
-            ),
-        ));
-    }
-    if occupied % 2 == 1 {
-        return Err(Error::OddOccupation {
-            occupied,
-            n_bands: n,
-        });
-    }
+    check_kramers_occupation(occupied, n)?;
     if config.method == Z2Method::Parity {
         let p = config.inversion.as_ref().ok_or(Error::BadSymmetry {
             operator: "inversion P",
@@ -459,4 +444,26 @@ pub fn z2_indices<H: BlochHamiltonian + Sync + ?Sized>(
         out.planes[2][1],
     ];
     Ok(out)
+}
+
+/// An occupation a time-reversal-invariant insulator can have: at least one Kramers pair below the gap,
+/// empty bands above it, and whole Kramers pairs (an even number of occupied bands).
+pub(crate) fn check_kramers_occupation(occupied: usize, n: usize) -> Result<()> {
+    if occupied == 0 || occupied >= n {
+        return Err(Error::invalid(
+            "occupied bands",
+            occupied,
+            format!(
+                "an insulator of {n} bands needs between 2 and {} occupied bands (empty bands above the gap)",
+                n.saturating_sub(2).max(2)
+            ),
+        ));
+    }
+    if occupied % 2 == 1 {
+        return Err(Error::OddOccupation {
+            occupied,
+            n_bands: n,
+        });
+    }
+    Ok(())
 }

@@ -46,22 +46,7 @@ pub fn spin_chern_number<H: BlochHamiltonian + Sync + ?Sized>(
             ),
         });
     }
-    if occupied == 0 || occupied >= n {
-        return Err(Error::invalid(
-            "occupied bands",
-            occupied,
-            format!(
-                "an insulator of {n} bands needs between 2 and {} occupied bands (empty bands above the gap)",
-                n.saturating_sub(2).max(2)
-            ),
-        ));
-    }
-    if occupied % 2 == 1 {
-        return Err(Error::OddOccupation {
-            occupied,
-            n_bands: n,
-        });
-    }
+    super::check_kramers_occupation(occupied, n)?;
     let up: Vec<usize> = (0..n).filter(|&i| spin_z[i] > 0.0).collect();
     let down: Vec<usize> = (0..n).filter(|&i| spin_z[i] < 0.0).collect();
     // Conservation of S_z on the grid.
