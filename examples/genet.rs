@@ -7,11 +7,15 @@
 //! genet sweep --bands 1,2,3,4 --grid 5 --eval-grids 5,10,16 --epochs 8 --out runs/sweep
 //! genet train --grid 3x3x3x3 --bands 2 --epochs 4 --out runs/4d   # second Chern number, 4D
 //! genet bench --bands 4 --grid 5 --batch 32 --steps 10 --json   # training throughput and peak memory
+//! genet ensemble train --base runs/n2 --members 5 --rank 4 --out runs/n2-lora   # LoRA ensemble
+//! genet ensemble eval --ensemble runs/n2-lora --grid 10 --samples 1000 --ood-grid 16 --json
 //! ```
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chernet::cli::{check_memory, non_negative_usize, positive_f64, positive_usize};
+use chernet::cli::{
+    check_memory, non_negative_f64, non_negative_usize, positive_f64, positive_usize,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gauge_nn::data::{EigenphaseDistribution, ModelSpec, grid_name};
 use gauge_nn::eval::{EvalReport, evaluation_memory};
@@ -295,6 +299,12 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = positive_usize)]
         threads: usize,
     },
+    /// Ensembles of a trained network (LoRA adapters, or M networks trained from scratch) and
+    /// the calibrated uncertainty of their predictions.
+    Ensemble {
+        #[command(subcommand)]
+        command: EnsembleCommand,
+    },
     /// Training throughput (samples/s) and peak memory on one fixed batch.
     #[command(allow_negative_numbers = true)]
     Bench {
@@ -320,6 +330,142 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum EnsembleCommand {
+    /// Fine-tune an M-member LoRA ensemble around a trained, frozen network (or, with
+    /// --explicit, train M networks from scratch); members, checkpoint, metrics and
+    /// mi_per_epoch.svg in --out, whose ensemble.json is written last.
+    #[command(allow_negative_numbers = true)]
+    Train(Box<EnsembleTrainArgs>),
+    /// Evaluate an ensemble: predictive distribution over integer Chern numbers per sample,
+    /// calibration, error and out-of-distribution detection, single-model baselines.
+    #[command(allow_negative_numbers = true)]
+    Eval(Box<EnsembleEvalArgs>),
+}
+
+#[derive(Args)]
+struct EnsembleTrainArgs {
+    /// The trained base network: a run directory of `genet train` or its checkpoint file
+    /// (required).
+    #[arg(long)]
+    base: PathBuf,
+    /// Members M (at least 1). Default: 5.
+    #[arg(long, default_value_t = 5)]
+    members: usize,
+    /// Rank r of every adapter (at least 1; unused with --explicit). Default: 4.
+    #[arg(long, default_value_t = 4)]
+    rank: usize,
+    /// LoRA alpha: the update is (alpha / r) B A. Default: 8.
+    #[arg(long, default_value_t = 8.0, value_parser = positive_f64)]
+    alpha: f64,
+    /// lambda of the regulariser lambda * sum ||B_m A_m||_F^2. Default: 0.001.
+    #[arg(long, default_value_t = 1e-3, value_parser = non_negative_f64)]
+    lambda: f64,
+    /// Train M full networks with the base run's configuration and seeds seed+1..seed+M
+    /// instead of adapters (the explicit ensemble). Default: off (LoRA).
+    #[arg(long)]
+    explicit: bool,
+    /// Epochs. Default: 4 for LoRA; the base run's for --explicit.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Fresh samples per epoch, read by every member in its own order (LoRA). Default: 1024.
+    #[arg(long, default_value_t = 1024)]
+    samples_per_epoch: usize,
+    /// Samples per member and optimiser step (LoRA). Default: 32.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Adam learning rate before the cosine decay to 5% of it (LoRA). Default: 0.002.
+    #[arg(long, default_value_t = 2e-3, value_parser = positive_f64)]
+    lr: f64,
+    /// Per-member gradient clipping norm (LoRA; 0: none). Default: 1.
+    #[arg(long, default_value_t = 1.0, value_parser = non_negative_f64)]
+    max_grad_norm: f64,
+    /// Seed: member m gets seed + 1 + m (adapter initialisation and data order, or the run's
+    /// seed with --explicit). Default: the base run's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The number of filled bands the base must have been trained on (a base of another band
+    /// count is refused). Default: not checked.
+    #[arg(long)]
+    bands: Option<usize>,
+    /// libtorch threads. Default: 1.
+    #[arg(long, default_value_t = 1, value_parser = positive_usize)]
+    threads: usize,
+    /// Continue the interrupted training in --out (--epochs may raise the epoch count).
+    /// Default: off (a fresh ensemble; an existing one in --out is an error).
+    #[arg(long)]
+    resume: bool,
+    /// Device: `auto`, `cpu` or `cuda`. Default: cpu.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    /// Ensemble directory (required).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+#[group(id = "ood", multiple = false)]
+struct OodArgs {
+    /// Out-of-distribution set: Haar-random links on this grid (`L` or `L1xL2`). Default: none.
+    #[arg(long, value_parser = parse_grid, group = "ood")]
+    ood_grid: Option<Grid>,
+    /// Out-of-distribution set: Haar-random U(n2) links (n2 filled bands) on --grid.
+    /// Default: none.
+    #[arg(long, group = "ood", value_parser = positive_usize)]
+    ood_bands: Option<usize>,
+    /// Out-of-distribution set: Hamiltonian samples (`qwz`, `random-smooth`,
+    /// `hofstadter:P/Q`) on --grid. Default: none.
+    #[arg(long, group = "ood", value_parser = parse_model)]
+    ood_hamiltonian: Option<ModelSpec>,
+}
+
+#[derive(Args)]
+struct EnsembleEvalArgs {
+    /// Ensemble directory written by `genet ensemble train` (required).
+    #[arg(long)]
+    ensemble: PathBuf,
+    /// Evaluation grid, `L` or `L1xL2` (required).
+    #[arg(long, value_parser = parse_grid)]
+    grid: Grid,
+    /// Fresh test samples (and as many out-of-distribution samples). Default: 1000.
+    #[arg(long, default_value_t = 1000, value_parser = positive_usize)]
+    samples: usize,
+    /// Filled bands of the test samples; must be the base's (other counts: --ood-bands).
+    /// Default: the base's.
+    #[arg(long, value_parser = positive_usize)]
+    bands: Option<usize>,
+    /// Test on Hamiltonian samples (`qwz`, `random-smooth`, `hofstadter:P/Q`). Default: none
+    /// (Haar-random links of all C).
+    #[arg(long, value_parser = parse_model)]
+    hamiltonian: Option<ModelSpec>,
+    #[command(flatten)]
+    ood: OodArgs,
+    /// Samples of the calibration set sigma is fitted on (same domain, another seed).
+    /// Default: 500.
+    #[arg(long, default_value_t = 500, value_parser = positive_usize)]
+    calibration_samples: usize,
+    /// Seed of the test samples. Default: 12345.
+    #[arg(long, default_value_t = 12345)]
+    seed: u64,
+    /// Samples per forward pass. Default: 64.
+    #[arg(long, default_value_t = 64, value_parser = positive_usize)]
+    batch: usize,
+    /// libtorch threads. Default: 1.
+    #[arg(long, default_value_t = 1, value_parser = positive_usize)]
+    threads: usize,
+    /// Also evaluate the members one after another (LoRA: merged into the base one at a
+    /// time) and report the speed-up of the batched pass. Default: off.
+    #[arg(long)]
+    time_one_by_one: bool,
+    /// Write SVG figures into this directory (entropy and MI histograms per domain,
+    /// risk-coverage, reliability, MI per epoch). Default: none.
+    #[arg(long)]
+    plots: Option<PathBuf>,
+    /// Print the result as one JSON object. Default: a text summary.
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_model(s: &str) -> std::result::Result<ModelSpec, String> {
@@ -493,6 +639,15 @@ fn main() -> Result<()> {
                 print_report(&result.report, &result.grid, result.bands);
             }
         }
+        Command::Ensemble { command } => match command {
+            // One line on failure: the message already names the file, key or value at fault.
+            EnsembleCommand::Train(args) => {
+                ensemble_train(&args).map_err(|e| anyhow::anyhow!("{e}"))?
+            }
+            EnsembleCommand::Eval(args) => {
+                ensemble_eval(&args).map_err(|e| anyhow::anyhow!("{e}"))?
+            }
+        },
         Command::Demo { out, threads } => {
             set_threads(threads);
             demo(&out, threads)?
@@ -729,6 +884,222 @@ fn bench(
              {:.3} s/step, {rate:.1} samples/s, peak RSS {:.2} GiB",
             secs / steps as f64,
             peak as f64 / (1u64 << 30) as f64
+        );
+    }
+    Ok(())
+}
+
+/// `genet ensemble train`.
+fn ensemble_train(a: &EnsembleTrainArgs) -> Result<()> {
+    use gauge_nn::ensemble::{
+        ExplicitConfig, FinetuneConfig, LoraTrainer, member_seeds, plots, train_explicit,
+    };
+    set_threads(a.threads);
+    let base = Checkpoint::read(&a.base)?;
+    if let Some(n) = a.bands
+        && n != base.config.bands
+    {
+        anyhow::bail!(
+            "invalid base = {}: trained on {} filled bands, --bands asks for {n}",
+            a.base.display(),
+            base.config.bands
+        );
+    }
+    let seed = a.seed.unwrap_or(base.config.seed);
+    if a.explicit {
+        let config = ExplicitConfig {
+            member_seeds: member_seeds(seed, a.members),
+            epochs: a.epochs,
+            threads: Some(a.threads),
+        };
+        if a.members == 0 {
+            anyhow::bail!("invalid members = 0: an ensemble needs at least one member");
+        }
+        check_run_memory(&base.config)?;
+        let m = train_explicit(&a.base, &config, &a.out, true)?;
+        println!(
+            "trained {} networks of {} epochs each in {:.1} s; explicit ensemble in {}",
+            m.members,
+            m.epochs,
+            m.train_seconds,
+            a.out.display()
+        );
+        return Ok(());
+    }
+    let mut trainer = if a.resume {
+        LoraTrainer::resume(&a.out, a.epochs)?
+    } else {
+        let mut config = FinetuneConfig::new(a.members, seed);
+        config.rank = a.rank;
+        config.alpha = a.alpha;
+        config.lambda = a.lambda;
+        if let Some(e) = a.epochs {
+            config.epochs = e;
+        }
+        config.samples_per_epoch = a.samples_per_epoch;
+        config.batch = a.batch;
+        config.lr = a.lr;
+        config.max_grad_norm = (a.max_grad_norm > 0.0).then_some(a.max_grad_norm);
+        config.threads = a.threads;
+        config.device = match a.device {
+            DeviceArg::Auto => DeviceChoice::Auto,
+            DeviceArg::Cpu => DeviceChoice::Cpu,
+            DeviceArg::Cuda => DeviceChoice::Cuda,
+        };
+        config.validate()?;
+        let mut run = base.config.clone();
+        run.batch = config.batch.saturating_mul(config.members());
+        check_run_memory(&run)?;
+        LoraTrainer::new(&a.base, config, &a.out)?
+    };
+    let metrics = trainer.train(true)?;
+    let all = gauge_nn::ensemble::read_finetune_metrics(&a.out)?;
+    plots::mi_per_epoch(&all, &a.out.join("mi_per_epoch.svg"))?;
+    let s = trainer.state();
+    let last = all.last();
+    println!(
+        "fine-tuned {} LoRA members (rank {}) for {} epochs ({} now) in {:.1} s; validation on {}: \
+         accuracy {}, mean MI {}; ensemble in {}",
+        trainer.config().members(),
+        trainer.config().rank,
+        s.epoch,
+        metrics.len(),
+        s.train_seconds,
+        grid_name(&base.config.grid),
+        last.map(|m| format!("{:.2}%", 100.0 * m.accuracy))
+            .unwrap_or_else(|| "-".into()),
+        last.map(|m| format!("{:.4}", m.mutual_information))
+            .unwrap_or_else(|| "-".into()),
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// `genet ensemble eval`.
+fn ensemble_eval(a: &EnsembleEvalArgs) -> Result<()> {
+    use gauge_nn::ensemble::{
+        EnsembleEvalRequest, EnsembleKind, OodSet, TrainedEnsemble, evaluate_ensemble, plots,
+        read_finetune_metrics,
+    };
+    set_threads(a.threads);
+    let ensemble = TrainedEnsemble::open(&a.ensemble, tch::Device::Cpu)?;
+    let base = ensemble.base_config();
+    let ood = match (&a.ood.ood_grid, a.ood.ood_bands, a.ood.ood_hamiltonian) {
+        (Some(g), _, _) => Some(OodSet::Grid(g.0.clone())),
+        (_, Some(n), _) => Some(OodSet::Bands(n)),
+        (_, _, Some(h)) => Some(OodSet::Hamiltonian(h)),
+        _ => None,
+    };
+    let real_bytes = if base.double_precision { 8 } else { 4 };
+    let largest = match &ood {
+        Some(OodSet::Grid(g)) if g.iter().product::<usize>() > a.grid.0.iter().product() => {
+            g.clone()
+        }
+        _ => a.grid.0.clone(),
+    };
+    let n = match &ood {
+        Some(OodSet::Bands(n)) => (*n).max(base.bands),
+        _ => base.bands,
+    };
+    let per_sample = evaluation_memory(&base.model, &largest, n, 1, 1, real_bytes);
+    let estimate = evaluation_memory(
+        &base.model,
+        &largest,
+        n,
+        a.batch * ensemble.members(),
+        a.samples,
+        real_bytes,
+    ) + per_sample * (a.samples + a.calibration_samples) as f64;
+    check_memory(
+        &format!(
+            "evaluating {} members on {} samples of {}",
+            ensemble.members(),
+            a.samples,
+            grid_name(&largest)
+        ),
+        estimate,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let request = EnsembleEvalRequest {
+        grid: a.grid.0.clone(),
+        samples: a.samples,
+        bands: a.bands,
+        hamiltonian: a.hamiltonian,
+        ood,
+        calibration_samples: a.calibration_samples,
+        seed: a.seed,
+        batch: a.batch,
+        time_one_by_one: a.time_one_by_one,
+    };
+    let eval = evaluate_ensemble(&ensemble, &request)?;
+    if let Some(dir) = &a.plots {
+        let metrics = match ensemble.manifest().kind {
+            EnsembleKind::Lora => Some(read_finetune_metrics(&a.ensemble)?),
+            EnsembleKind::Explicit => None,
+        };
+        plots::write_evaluation_plots(&eval, metrics.as_deref(), dir)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&eval)?);
+        return Ok(());
+    }
+    let u = &eval.uncertainty;
+    let opt = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+    println!(
+        "{} ensemble of {} members on {} samples ({}, n = {}, {}), sigma {:.3}",
+        eval.kind,
+        u.members,
+        u.samples,
+        grid_name(&eval.grid),
+        eval.bands,
+        eval.data,
+        u.sigma
+    );
+    println!(
+        "accuracy {:.2}% (members {:.2}%, single model {:.2}%); NLL {:.4} (single {:.4}); \
+         ECE {:.4} (members {:.4}, single {:.4}); Brier {:.4}",
+        100.0 * u.accuracy,
+        100.0 * u.member_accuracy,
+        100.0 * eval.single_accuracy,
+        u.nll,
+        eval.single_nll,
+        u.ece,
+        u.member_ece,
+        eval.single_ece,
+        u.brier
+    );
+    println!(
+        "errors detected: AUROC entropy {}, MI {} (single model: margin {}, eigenphase distance {}); \
+         accuracy at 90% coverage {:.2}% (margin {:.2}%); AURC {:.4}",
+        opt(u.auroc_entropy),
+        opt(u.auroc_mi),
+        opt(eval.auroc_margin),
+        opt(eval.auroc_eigenphase),
+        100.0 * u.accuracy_at_90,
+        100.0 * eval.accuracy_at_90_margin,
+        u.aurc
+    );
+    println!(
+        "mean predictive entropy {:.4}, mutual information {:.4} nats",
+        u.predictive_entropy, u.mutual_information
+    );
+    if let Some(o) = &eval.ood {
+        println!(
+            "OOD {}: accuracy {:.2}%, entropy {:.4}, MI {:.4}; AUROC vs test: entropy {}, MI {}",
+            o.domain,
+            100.0 * o.uncertainty.accuracy,
+            o.uncertainty.predictive_entropy,
+            o.uncertainty.mutual_information,
+            opt(eval.auroc_ood_entropy),
+            opt(eval.auroc_ood_mi)
+        );
+    }
+    if let Some(s) = eval.seconds_one_by_one {
+        println!(
+            "members: {:.3} s together, {s:.3} s one by one ({:.2}x); single model {:.3} s",
+            eval.seconds_members,
+            s / eval.seconds_members,
+            eval.seconds_single
         );
     }
     Ok(())

@@ -195,19 +195,22 @@ pub struct ChernUncertainty {
     pub nll: f64,
     /// Brier score of the mean distribution.
     pub brier: f64,
-    /// ECE with 15 equal-width bins.
+    /// ECE with [`ECE_BINS`] equal-width bins.
     pub ece: f64,
+    /// Mean ECE of the members' own distributions $p_m$ (same $\sigma$, same bins).
+    pub member_ece: f64,
     /// Mean predictive entropy $H(\bar p)$.
     pub predictive_entropy: f64,
     /// Mean expected entropy $\mathbb E_m H(p_m)$.
     pub expected_entropy: f64,
     /// Mean mutual information.
     pub mutual_information: f64,
-    /// AUROC of the predictive entropy for detecting wrong predictions.
-    pub auroc_entropy: f64,
-    /// AUROC of the mutual information for detecting wrong predictions.
-    pub auroc_mi: f64,
-    /// Area under the risk-coverage curve (ranked by confidence).
+    /// AUROC of the predictive entropy for detecting wrong predictions (`None` when every
+    /// prediction is right, or every one wrong: no AUROC exists).
+    pub auroc_entropy: Option<f64>,
+    /// AUROC of the mutual information for detecting wrong predictions (`None` as above).
+    pub auroc_mi: Option<f64>,
+    /// Area under the risk-coverage curve (ranked by confidence $\max_c \bar p(c)$).
     pub aurc: f64,
     /// Accuracy on the 90% of samples with the lowest predictive entropy.
     pub accuracy_at_90: f64,
@@ -216,57 +219,139 @@ pub struct ChernUncertainty {
 /// The bins of the ECE in [`ChernUncertainty`].
 pub const ECE_BINS: usize = 15;
 
-impl ChernUncertainty {
-    /// Metrics of outputs `(M, N)` against integer `labels` with width `sigma` (fitted on other
-    /// samples, [`fit_sigma`]). An all-correct or all-wrong set has no AUROC: an error.
-    pub fn evaluate(outputs: ArrayView2<'_, f64>, labels: &[i64], sigma: f64) -> Result<Self> {
+/// The ensemble's distributions over integers for a set of samples, with the per-sample scores
+/// the metrics are made of (for histograms, OOD detection and plots).
+#[derive(Debug, Clone)]
+pub struct ChernPrediction {
+    sigma: f64,
+    window: IntegerWindow,
+    probabilities: Array3<f64>,
+    labels: Labels,
+    prediction: EnsemblePrediction,
+}
+
+impl ChernPrediction {
+    /// The distributions of outputs `(M, N)` with width `sigma` (fitted on other samples,
+    /// [`fit_sigma`]) against integer `labels`.
+    pub fn new(outputs: ArrayView2<'_, f64>, labels: &[i64], sigma: f64) -> Result<Self> {
         let window = IntegerWindow::covering(outputs, labels, sigma)?;
-        let p = member_probabilities(outputs, sigma, window)?;
+        let probabilities = member_probabilities(outputs, sigma, window)?;
         let classes: Vec<usize> = labels
             .iter()
             .map(|&c| window.index(c).expect("the window covers the labels"))
             .collect();
-        let labels = Labels::new(classes.clone(), window.classes)?;
-        let pred =
-            EnsemblePrediction::new(&Probabilities::new(p.clone())?, &labels, Default::default())?;
-        let mean = pred.scores().mean_uncertainty();
-        let members = outputs.nrows();
-        let member_accuracy = (0..members)
-            .map(|m| {
-                let pm = p.slice(ndarray::s![m..m + 1, .., ..]).to_owned();
-                EnsemblePrediction::new(
-                    &Probabilities::new(pm)?,
-                    &labels,
-                    EnsembleConfig::default(),
-                )
-                .map(|e| e.accuracy())
-            })
-            .sum::<std::result::Result<f64, _>>()?
-            / members as f64;
-        let entropy_ranking = pred.selective_ranking_by(UncertaintyScore::PredictiveEntropy)?;
-        let at_90 = entropy_ranking.accuracy_rejection(&[0.1])?[0].accuracy;
-        Ok(ChernUncertainty {
-            members,
-            samples: classes.len(),
+        let labels = Labels::new(classes, window.classes)?;
+        let prediction = EnsemblePrediction::new(
+            &Probabilities::new(probabilities.clone())?,
+            &labels,
+            EnsembleConfig::default(),
+        )?;
+        Ok(ChernPrediction {
             sigma,
             window,
+            probabilities,
+            labels,
+            prediction,
+        })
+    }
+
+    /// The integers the distributions live on.
+    pub fn window(&self) -> IntegerWindow {
+        self.window
+    }
+
+    /// $p_m(C=c)$, `(M, N, K)`.
+    pub fn probabilities(&self) -> &Array3<f64> {
+        &self.probabilities
+    }
+
+    /// The `ensemble-uq` prediction of the mean distribution (every metric comes from it).
+    pub fn ensemble(&self) -> &EnsemblePrediction {
+        &self.prediction
+    }
+
+    /// Per-sample predictive entropy $H(\bar p)$.
+    pub fn predictive_entropy(&self) -> &[f64] {
+        self.prediction.scores().predictive_entropy()
+    }
+
+    /// Per-sample mutual information.
+    pub fn mutual_information(&self) -> Vec<f64> {
+        self.prediction.scores().mutual_information()
+    }
+
+    /// Whether the ensemble's most probable integer is the label, per sample.
+    pub fn correct(&self) -> &[bool] {
+        self.prediction.correct()
+    }
+
+    /// The reliability diagram of the mean distribution ([`ECE_BINS`] bins).
+    pub fn calibration(&self) -> Result<ensemble_uq::Calibration> {
+        Ok(self
+            .prediction
+            .calibration(CalibrationConfig::new(ECE_BINS)?)?)
+    }
+
+    /// The member's own prediction (one-member ensemble of $p_m$).
+    fn member(&self, m: usize) -> Result<EnsemblePrediction> {
+        let pm = self
+            .probabilities
+            .slice(ndarray::s![m..m + 1, .., ..])
+            .to_owned();
+        Ok(EnsemblePrediction::new(
+            &Probabilities::new(pm)?,
+            &self.labels,
+            EnsembleConfig::default(),
+        )?)
+    }
+
+    /// The metrics (means over samples).
+    pub fn uncertainty(&self) -> Result<ChernUncertainty> {
+        let pred = &self.prediction;
+        let mean = pred.scores().mean_uncertainty();
+        let members = self.probabilities.shape()[0];
+        let (mut member_accuracy, mut member_ece) = (0.0, 0.0);
+        for m in 0..members {
+            let p = self.member(m)?;
+            member_accuracy += p.accuracy();
+            member_ece += p.calibration(CalibrationConfig::new(ECE_BINS)?)?.ece;
+        }
+        let entropy_ranking = pred.selective_ranking_by(UncertaintyScore::PredictiveEntropy)?;
+        let at_90 = entropy_ranking.accuracy_rejection(&[0.1])?[0].accuracy;
+        let auroc = |score| {
+            let errors = pred.correct().iter().filter(|c| !**c).count();
+            if errors == 0 || errors == pred.len() {
+                return Ok(None);
+            }
+            pred.error_detection(score).map(|d| Some(d.auroc))
+        };
+        Ok(ChernUncertainty {
+            members,
+            samples: pred.len(),
+            sigma: self.sigma,
+            window: self.window,
             accuracy: pred.accuracy(),
-            member_accuracy,
+            member_accuracy: member_accuracy / members as f64,
             nll: pred.nll(NllConvention::Exact),
             brier: pred.brier(),
-            ece: pred.calibration(CalibrationConfig::new(ECE_BINS)?)?.ece,
+            ece: self.calibration()?.ece,
+            member_ece: member_ece / members as f64,
             predictive_entropy: mean.predictive_entropy,
             expected_entropy: mean.expected_entropy,
             mutual_information: mean.mutual_information,
-            auroc_entropy: pred
-                .error_detection(UncertaintyScore::PredictiveEntropy)?
-                .auroc,
-            auroc_mi: pred
-                .error_detection(UncertaintyScore::MutualInformation)?
-                .auroc,
+            auroc_entropy: auroc(UncertaintyScore::PredictiveEntropy)?,
+            auroc_mi: auroc(UncertaintyScore::MutualInformation)?,
             aurc: pred.selective_ranking()?.aurc().aurc,
             accuracy_at_90: at_90,
         })
+    }
+}
+
+impl ChernUncertainty {
+    /// Metrics of outputs `(M, N)` against integer `labels` with width `sigma` (fitted on other
+    /// samples, [`fit_sigma`]); see [`ChernPrediction`] for the per-sample scores.
+    pub fn evaluate(outputs: ArrayView2<'_, f64>, labels: &[i64], sigma: f64) -> Result<Self> {
+        ChernPrediction::new(outputs, labels, sigma)?.uncertainty()
     }
 }
 
@@ -346,13 +431,33 @@ mod tests {
         assert_eq!(report.mutual_information, u.mutual_information);
         assert_eq!(
             report.auroc_mi,
-            pred.error_detection(UncertaintyScore::MutualInformation)
-                .unwrap()
-                .auroc
+            Some(
+                pred.error_detection(UncertaintyScore::MutualInformation)
+                    .unwrap()
+                    .auroc
+            )
         );
+        assert_eq!(
+            report.auroc_entropy,
+            Some(
+                pred.error_detection(UncertaintyScore::PredictiveEntropy)
+                    .unwrap()
+                    .auroc
+            )
+        );
+        assert_eq!(report.aurc, pred.selective_ranking().unwrap().aurc().aurc);
+        assert_eq!(
+            report.accuracy_at_90,
+            pred.selective_ranking_by(UncertaintyScore::PredictiveEntropy)
+                .unwrap()
+                .accuracy_rejection(&[0.1])
+                .unwrap()[0]
+                .accuracy
+        );
+        assert_eq!(report.predictive_entropy, u.predictive_entropy);
         // Real errors exist at sigma = 0.4 and the entropy finds them better than chance.
         assert!(
-            report.accuracy < 0.99 && report.auroc_entropy > 0.6,
+            report.accuracy < 0.99 && report.auroc_entropy.unwrap() > 0.6,
             "{report:?}"
         );
         // NLL of the mean distribution equals mean_nll.

@@ -76,6 +76,7 @@ pub mod chern_distribution;
 pub mod convert;
 pub mod data;
 pub mod demo;
+pub mod ensemble;
 mod error;
 pub mod eval;
 pub mod layers;

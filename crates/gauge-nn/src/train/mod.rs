@@ -40,8 +40,8 @@
 
 mod checkpoint;
 mod config;
-mod metrics;
-mod optimiser;
+pub(crate) mod metrics;
+pub(crate) mod optimiser;
 mod schedule;
 pub(crate) mod trainer;
 
