@@ -10,7 +10,9 @@
 //! figures. [`lora_net`] puts a LoRA ensemble (crate `lora-ensemble`) on a frozen network so that
 //! $M$ members evaluate in one batched pass, and [`chern_distribution`] turns real outputs into
 //! distributions over integer Chern numbers and the ensemble's uncertainty metrics
-//! (crate `ensemble-uq`).
+//! (crate `ensemble-uq`). [`ensemble`] fine-tunes such a LoRA ensemble around a trained
+//! checkpoint (or trains the explicit ensemble of $M$ networks), reads ensembles back, and
+//! evaluates them against the single model's baselines and on out-of-distribution sets.
 //!
 //! # The method, as this crate implements it
 //!
