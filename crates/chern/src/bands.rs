@@ -204,155 +204,14 @@ impl BandStructure {
         // overflow: the estimate that bounds them was representable.
         let mut energies = vec![0.0; nk * n];
         let mut vectors = vec![C64::new(0.0, 0.0); nk * r * n];
-        let kept = keep.bands();
-        let axes: Vec<Vec<f64>> = extents
-            .iter()
-            .map(|&l| (0..l).map(|i| 2.0 * PI * i as f64 / l as f64).collect())
-            .collect();
-        let tables = [
-            axes.clone(),
-            axes.iter()
-                .map(|a| a.iter().map(|k| k.sin()).collect())
-                .collect(),
-            axes.iter()
-                .map(|a| a.iter().map(|k| k.cos()).collect())
-                .collect(),
-        ];
+        let solver = GridSolver::new(h, extents, keep);
         energies
             .par_chunks_mut(row * n)
             .zip(vectors.par_chunks_mut(row * r * n))
             .enumerate()
             .try_for_each_init(
-                || {
-                    (
-                        Eigensolver::new(n),
-                        std::array::from_fn::<_, BATCH, _>(|_| vec![C64::new(0.0, 0.0); n * n]),
-                        [
-                            vec![0.0; extents.len()],
-                            vec![0.0; extents.len()],
-                            vec![0.0; extents.len()],
-                        ],
-                        vec![0usize; extents.len()],
-                    )
-                },
-                |(solver, hbuf, kk, idx), (i0, (e_row, v_row))| -> Result<()> {
-                    let d = extents.len();
-                    let last = d - 1;
-                    // Momenta from per-axis tables: axis 0 is this chunk's, an odometer runs
-                    // over the middle axes, and the last axis is the inner loop.
-                    idx.fill(0);
-                    for a in 0..d {
-                        set_axis(kk, &tables, a, 0);
-                    }
-                    set_axis(kk, &tables, 0, i0);
-                    let inner = if d == 1 { 1 } else { extents[last] };
-                    let [tk, ts, tc] = [&tables[0][last], &tables[1][last], &tables[2][last]];
-                    // The k-point of point j of this chunk, for error messages.
-                    let k_of = |j: usize| k_point(extents, &unravel(extents, i0 * row + j));
-                    let eigen_error = |j: usize, source: lattice_gauge::Error| Error::Eigensolver {
-                        k: k_of(j),
-                        source: Box::new(source),
-                    };
-                    // For N >= 2 the k-points go in batches of four, whose square roots
-                    // (N = 2, two pairs) or QL sweeps (N >= 3) the solvers interleave; the first
-                    // `pending` points of a batch wait with their H in `hbuf`. The checks of H
-                    // run once the batch is written: read right after the model's stores, H
-                    // would stall on store forwarding.
-                    let check = |hb: &[C64], j: usize| check_hermitian(hb, n, || k_of(j));
-                    let mut pending = 0;
-                    for outer in 0..row / inner {
-                        if outer > 0 {
-                            let mut a = last - 1;
-                            loop {
-                                idx[a] += 1;
-                                if idx[a] < extents[a] {
-                                    set_axis(kk, &tables, a, idx[a]);
-                                    break;
-                                }
-                                idx[a] = 0;
-                                set_axis(kk, &tables, a, 0);
-                                a -= 1;
-                            }
-                        }
-                        for jl in 0..inner {
-                            let j = outer * inner + jl;
-                            if d > 1 {
-                                kk[0][last] = tk[jl];
-                                kk[1][last] = ts[jl];
-                                kk[2][last] = tc[jl];
-                            }
-                            let [k, sin, cos] = &*kk;
-                            h.write_hamiltonian_at(&KPoint { k, sin, cos }, &mut hbuf[pending]);
-                            pending += 1;
-                            if n == 1 {
-                                check(&hbuf[0], j)?;
-                                solver
-                                    .solve_selected(
-                                        &hbuf[0],
-                                        &mut e_row[j..j + 1],
-                                        kept,
-                                        &mut v_row[j * r..(j + 1) * r],
-                                    )
-                                    .map_err(|m| eigen_error(j, m))?;
-                                pending = 0;
-                                continue;
-                            }
-                            if pending < BATCH {
-                                continue;
-                            }
-                            pending = 0;
-                            let j0 = j + 1 - BATCH;
-                            for (b, hb) in hbuf.iter().enumerate() {
-                                check(hb, j0 + b)?;
-                            }
-                            if n == 2 {
-                                // The closed form, written straight into place.
-                                for p in 0..BATCH / 2 {
-                                    let pair = [&hbuf[2 * p][..], &hbuf[2 * p + 1][..]];
-                                    eigen_2x2_pair_with(pair, |b, e, v| {
-                                        let jj = j0 + 2 * p + b;
-                                        e_row[jj * 2..jj * 2 + 2].copy_from_slice(&e);
-                                        let out = &mut v_row[jj * r * 2..(jj + 1) * r * 2];
-                                        for (o, &b) in out.chunks_exact_mut(2).zip(kept) {
-                                            // A select, not an index: v stays in registers.
-                                            let [lower, upper] = v;
-                                            let row = if b == 0 { lower } else { upper };
-                                            o[0] = row[0];
-                                            o[1] = row[1];
-                                        }
-                                    });
-                                }
-                            } else {
-                                let mut es = e_row[j0 * n..(j + 1) * n].chunks_exact_mut(n);
-                                let mut vs =
-                                    v_row[j0 * r * n..(j + 1) * r * n].chunks_exact_mut(r * n);
-                                let results = solver.solve_selected_batch::<BATCH>(
-                                    std::array::from_fn(|b| &hbuf[b][..]),
-                                    std::array::from_fn(|_| es.next().expect("BATCH rows")),
-                                    kept,
-                                    std::array::from_fn(|_| vs.next().expect("BATCH rows")),
-                                );
-                                for (b, result) in results.into_iter().enumerate() {
-                                    result.map_err(|m| eigen_error(j0 + b, m))?;
-                                }
-                            }
-                        }
-                    }
-                    // The rest of an incomplete batch, one by one.
-                    for (b, hb) in hbuf[..pending].iter().enumerate() {
-                        let j = row - pending + b;
-                        check(hb, j)?;
-                        solver
-                            .solve_selected(
-                                hb,
-                                &mut e_row[j * n..(j + 1) * n],
-                                kept,
-                                &mut v_row[j * r * n..(j + 1) * r * n],
-                            )
-                            .map_err(|m| eigen_error(j, m))?;
-                    }
-                    Ok(())
-                },
+                || solver.workspace(),
+                |ws, (i0, (e_row, v_row))| solver.solve_chunk(ws, i0, e_row, v_row),
             )?;
         Ok(Self {
             extents: extents.to_vec(),
@@ -496,6 +355,266 @@ impl BandStructure {
             }
         });
         Ok(std::borrow::Cow::Owned(out))
+    }
+}
+
+/// The per-chunk solver behind [`BandStructure::compute_for`]: a chunk is the set of k-points
+/// that share the first grid index (a row of a 2D grid). Solving a chunk on its own gives bit for
+/// bit the energies and eigenvectors that [`BandStructure`] stores for it, so that computations
+/// can stream the grid chunk by chunk instead of holding it whole.
+pub(crate) struct GridSolver<'a, H: ?Sized> {
+    h: &'a H,
+    extents: &'a [usize],
+    kept: &'a [usize],
+    n: usize,
+    /// $k$, $\sin k$, $\cos k$ per axis and grid index.
+    tables: [Vec<Vec<f64>>; 3],
+}
+
+/// One thread's scratch for [`GridSolver::solve_chunk`].
+pub(crate) struct ChunkWorkspace {
+    solver: Eigensolver,
+    hbuf: [Vec<C64>; BATCH],
+    kk: [Vec<f64>; 3],
+    idx: Vec<usize>,
+}
+
+impl<'a, H: BlochHamiltonian + ?Sized> GridSolver<'a, H> {
+    /// A solver for `h` on `extents` (checked by the caller) keeping the bands `keep` (checked).
+    pub(crate) fn new(h: &'a H, extents: &'a [usize], keep: &'a BandSet) -> Self {
+        let axes: Vec<Vec<f64>> = extents
+            .iter()
+            .map(|&l| (0..l).map(|i| 2.0 * PI * i as f64 / l as f64).collect())
+            .collect();
+        let tables = [
+            axes.clone(),
+            axes.iter()
+                .map(|a| a.iter().map(|k| k.sin()).collect())
+                .collect(),
+            axes.iter()
+                .map(|a| a.iter().map(|k| k.cos()).collect())
+                .collect(),
+        ];
+        Self {
+            h,
+            extents,
+            kept: keep.bands(),
+            n: h.n_bands(),
+            tables,
+        }
+    }
+
+    /// Number of k-points of a chunk.
+    pub(crate) fn chunk_len(&self) -> usize {
+        self.extents[1..].iter().product()
+    }
+
+    /// Fresh scratch for one thread.
+    pub(crate) fn workspace(&self) -> ChunkWorkspace {
+        let (n, d) = (self.n, self.extents.len());
+        ChunkWorkspace {
+            solver: Eigensolver::new(n),
+            hbuf: std::array::from_fn(|_| vec![C64::new(0.0, 0.0); n * n]),
+            kk: [vec![0.0; d], vec![0.0; d], vec![0.0; d]],
+            idx: vec![0; d],
+        }
+    }
+
+    /// Diagonalises the k-points of chunk `i0` (first grid index `i0`): all energies into
+    /// `e_row` ($N$ per point) and the kept eigenvectors into `v_row` ($r$ rows of $N$ per
+    /// point).
+    pub(crate) fn solve_chunk(
+        &self,
+        ws: &mut ChunkWorkspace,
+        i0: usize,
+        e_row: &mut [f64],
+        v_row: &mut [C64],
+    ) -> Result<()> {
+        let (h, extents, kept, n, tables) = (self.h, self.extents, self.kept, self.n, &self.tables);
+        let r = kept.len();
+        let row = self.chunk_len();
+        let ChunkWorkspace {
+            solver,
+            hbuf,
+            kk,
+            idx,
+        } = ws;
+        let d = extents.len();
+        let last = d - 1;
+        // Momenta from per-axis tables: axis 0 is this chunk's, an odometer runs
+        // over the middle axes, and the last axis is the inner loop.
+        idx.fill(0);
+        for a in 0..d {
+            set_axis(kk, tables, a, 0);
+        }
+        set_axis(kk, tables, 0, i0);
+        let inner = if d == 1 { 1 } else { extents[last] };
+        let [tk, ts, tc] = [&tables[0][last], &tables[1][last], &tables[2][last]];
+        // The k-point of point j of this chunk, for error messages.
+        let k_of = |j: usize| k_point(extents, &unravel(extents, i0 * row + j));
+        let eigen_error = |j: usize, source: lattice_gauge::Error| Error::Eigensolver {
+            k: k_of(j),
+            source: Box::new(source),
+        };
+        // For N >= 2 the k-points go in batches of four, whose square roots
+        // (N = 2, two pairs) or QL sweeps (N >= 3) the solvers interleave; the first
+        // `pending` points of a batch wait with their H in `hbuf`. The checks of H
+        // run once the batch is written: read right after the model's stores, H
+        // would stall on store forwarding.
+        let check = |hb: &[C64], j: usize| check_hermitian(hb, n, || k_of(j));
+        let mut pending = 0;
+        for outer in 0..row / inner {
+            if outer > 0 {
+                let mut a = last - 1;
+                loop {
+                    idx[a] += 1;
+                    if idx[a] < extents[a] {
+                        set_axis(kk, tables, a, idx[a]);
+                        break;
+                    }
+                    idx[a] = 0;
+                    set_axis(kk, tables, a, 0);
+                    a -= 1;
+                }
+            }
+            for jl in 0..inner {
+                let j = outer * inner + jl;
+                if d > 1 {
+                    kk[0][last] = tk[jl];
+                    kk[1][last] = ts[jl];
+                    kk[2][last] = tc[jl];
+                }
+                let [k, sin, cos] = &*kk;
+                h.write_hamiltonian_at(&KPoint { k, sin, cos }, &mut hbuf[pending]);
+                pending += 1;
+                if n == 1 {
+                    check(&hbuf[0], j)?;
+                    solver
+                        .solve_selected(
+                            &hbuf[0],
+                            &mut e_row[j..j + 1],
+                            kept,
+                            &mut v_row[j * r..(j + 1) * r],
+                        )
+                        .map_err(|m| eigen_error(j, m))?;
+                    pending = 0;
+                    continue;
+                }
+                if pending < BATCH {
+                    continue;
+                }
+                pending = 0;
+                let j0 = j + 1 - BATCH;
+                for (b, hb) in hbuf.iter().enumerate() {
+                    check(hb, j0 + b)?;
+                }
+                if n == 2 {
+                    // The closed form, written straight into place.
+                    for p in 0..BATCH / 2 {
+                        let pair = [&hbuf[2 * p][..], &hbuf[2 * p + 1][..]];
+                        eigen_2x2_pair_with(pair, |b, e, v| {
+                            let jj = j0 + 2 * p + b;
+                            e_row[jj * 2..jj * 2 + 2].copy_from_slice(&e);
+                            let out = &mut v_row[jj * r * 2..(jj + 1) * r * 2];
+                            for (o, &b) in out.chunks_exact_mut(2).zip(kept) {
+                                // A select, not an index: v stays in registers.
+                                let [lower, upper] = v;
+                                let row = if b == 0 { lower } else { upper };
+                                o[0] = row[0];
+                                o[1] = row[1];
+                            }
+                        });
+                    }
+                } else {
+                    let mut es = e_row[j0 * n..(j + 1) * n].chunks_exact_mut(n);
+                    let mut vs = v_row[j0 * r * n..(j + 1) * r * n].chunks_exact_mut(r * n);
+                    let results = solver.solve_selected_batch::<BATCH>(
+                        std::array::from_fn(|b| &hbuf[b][..]),
+                        std::array::from_fn(|_| es.next().expect("BATCH rows")),
+                        kept,
+                        std::array::from_fn(|_| vs.next().expect("BATCH rows")),
+                    );
+                    for (b, result) in results.into_iter().enumerate() {
+                        result.map_err(|m| eigen_error(j0 + b, m))?;
+                    }
+                }
+            }
+        }
+        // The rest of an incomplete batch, one by one.
+        for (b, hb) in hbuf[..pending].iter().enumerate() {
+            let j = row - pending + b;
+            check(hb, j)?;
+            solver
+                .solve_selected(
+                    hb,
+                    &mut e_row[j * n..(j + 1) * n],
+                    kept,
+                    &mut v_row[j * r * n..(j + 1) * r * n],
+                )
+                .map_err(|m| eigen_error(j, m))?;
+        }
+        Ok(())
+    }
+}
+
+/// Smallest gaps $E_{b+1}(k) - E_b(k)$ above the bands `lower` of each boundary of a band set,
+/// gathered chunk by chunk as a grid streams by, with the site of the first smallest one:
+/// what [`BandStructure::check_isolated`] finds on a stored grid.
+#[derive(Clone, Debug)]
+pub(crate) struct GapTracker {
+    lowers: Vec<usize>,
+    best: Vec<(f64, usize)>,
+}
+
+impl GapTracker {
+    /// A tracker for the boundaries of `set` among `n_bands` bands.
+    pub(crate) fn new(set: &BandSet, n_bands: usize) -> Self {
+        let lowers: Vec<usize> = set.boundaries(n_bands).iter().map(|b| b.0).collect();
+        let best = vec![(f64::INFINITY, 0); lowers.len()];
+        Self { lowers, best }
+    }
+
+    /// Takes in the energies ($N$ per point) of the points `first_site, first_site + 1, ...`.
+    pub(crate) fn observe(&mut self, energies: &[f64], n: usize, first_site: usize) {
+        for (best, &b) in self.best.iter_mut().zip(&self.lowers) {
+            for (j, e) in energies.chunks_exact(n).enumerate() {
+                let g = e[b + 1] - e[b];
+                if g < best.0 {
+                    *best = (g, first_site + j);
+                }
+            }
+        }
+    }
+
+    /// Merges the tracker of sites that all come after this one's.
+    pub(crate) fn merge(&mut self, later: &GapTracker) {
+        for (best, other) in self.best.iter_mut().zip(&later.best) {
+            if other.0 < best.0 {
+                *best = *other;
+            }
+        }
+    }
+
+    /// The smallest gap isolating the set ($+\infty$ if it holds every band), or
+    /// [`Error::GapClosed`] for the first boundary whose gap is below `tolerance`, as
+    /// [`BandStructure::check_isolated`].
+    pub(crate) fn check(&self, extents: &[usize], tolerance: f64) -> Result<f64> {
+        let mut min_gap = f64::INFINITY;
+        for (&(gap, s), &lower) in self.best.iter().zip(&self.lowers) {
+            if gap.is_nan() || gap < tolerance {
+                let index = unravel(extents, s);
+                return Err(Error::GapClosed {
+                    k: k_point(extents, &index),
+                    index,
+                    lower_band: lower,
+                    upper_band: lower + 1,
+                    gap,
+                    tolerance,
+                });
+            }
+            min_gap = min_gap.min(gap);
+        }
+        Ok(min_gap)
     }
 }
 

@@ -1,6 +1,9 @@
 //! First Chern numbers in 2D: the Fukui–Hatsugai–Suzuki determinant formula and the
 //! eigenphase sum, with the Berry-flux field and per-band values.
-use crate::bands::{BandSet, BandStructure, check_grid, check_resolves, k_point, unravel};
+use crate::bands::{
+    BandSet, BandStructure, GapTracker, GridSolver, check_grid, check_resolves, k_point,
+    probe_allocation, unravel,
+};
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use crate::links::{Tolerances, occupied_links, overlap_into, singular};
@@ -148,12 +151,7 @@ impl LinkDeterminants<'_> {
             &self.frame[s * w..(s + 1) * w],
             &self.frame[t * w..(t + 1) * w],
         );
-        let d = if self.r == 1 {
-            v.iter().zip(u).map(|(a, b)| a.conj() * b).sum::<C64>()
-        } else {
-            overlap_into(v, u, m, self.n, self.r);
-            matrix::det(m, self.r)
-        };
+        let d = link_determinant(m, v, u, self.n, self.r);
         let m2 = d.norm_sqr();
         if m2.is_nan() || m2 < self.tolerance * self.tolerance {
             return Err(singular(self.extents, s, mu, m2.sqrt(), self.tolerance));
@@ -175,6 +173,18 @@ impl LinkDeterminants<'_> {
             u[1] = self.link(m, s, i * l2 + j1, 1)?;
         }
         Ok(())
+    }
+}
+
+/// $\det V^\dagger U$ for the $r$ eigenvector rows `v`, `u` of length `n` (`m` is $r\times r$
+/// scratch): the link determinant, computed the same way by every route through the grid.
+#[inline(always)]
+fn link_determinant(m: &mut [C64], v: &[C64], u: &[C64], n: usize, r: usize) -> C64 {
+    if r == 1 {
+        v.iter().zip(u).map(|(a, b)| a.conj() * b).sum::<C64>()
+    } else {
+        overlap_into(v, u, m, n, r);
+        matrix::det(m, r)
     }
 }
 
@@ -264,7 +274,6 @@ pub fn chern_number(
 ) -> Result<ChernNumber> {
     let grid = grid_2d(bands)?;
     let min_gap = bands.check_isolated(set, config.tolerances.gap())?;
-    let extents = bands.extents();
     let flux: Vec<f64> = match config.method {
         Method::Determinant => determinant_flux(bands, set, &config.tolerances)?,
         Method::EigenphaseSum => {
@@ -283,7 +292,18 @@ pub fn chern_number(
                 .collect()
         }
     };
-    check_flux(&flux, extents, config.method)?;
+    finish(flux, grid, min_gap, set, config.method)
+}
+
+/// The Chern number from the flux of every plaquette (checked finite).
+fn finish(
+    flux: Vec<f64>,
+    grid: [usize; 2],
+    min_gap: f64,
+    set: &BandSet,
+    method: Method,
+) -> Result<ChernNumber> {
+    check_flux(&flux, &grid, method)?;
     let raw = flux.iter().sum::<f64>() / (2.0 * PI);
     let max_abs_flux = flux.iter().fold(0.0f64, |m, f| m.max(f.abs()));
     Ok(ChernNumber {
@@ -293,7 +313,7 @@ pub fn chern_number(
         max_abs_flux,
         grid,
         bands: set.bands().to_vec(),
-        method: config.method,
+        method,
         flux: Array2::from_shape_vec((grid[0], grid[1]), flux).expect("one flux per site"),
     })
 }
@@ -313,8 +333,185 @@ pub fn chern_number_of<H: BlochHamiltonian + Sync + ?Sized>(
             reason: "a first Chern number needs a 2D grid",
         });
     }
+    if config.method == Method::Determinant {
+        return streamed_chern_number(h, [grid[0], grid[1]], set, config);
+    }
     let bands = BandStructure::compute_for(h, grid, set)?;
     chern_number(&bands, set, config)
+}
+
+/// The memory (bytes) that [`chern_number_of`] needs with [`Method::Determinant`] for
+/// `n_bands` bands on an `L1 x L2` grid, `r` occupied bands, `threads` worker threads: the flux
+/// field ($L_1L_2$ numbers) and, per thread, two rows of eigenvectors, one row of energies and
+/// link determinants, and the eigen-solver's scratch. Grows with the area only by the flux
+/// field; `None` on overflow.
+pub fn chern_memory_estimate(
+    n_bands: usize,
+    grid: [usize; 2],
+    r: usize,
+    threads: usize,
+) -> Option<u128> {
+    let (n, r) = (n_bands as u128, r as u128);
+    let (l1, l2) = (grid[0] as u128, grid[1] as u128);
+    let flux = l1.checked_mul(l2)?.checked_mul(8)?;
+    // Two rows of eigenvectors (plus the wrapped-around first row), energies, three rows of
+    // determinants.
+    let rows = l2.checked_mul(
+        r.checked_mul(n)?
+            .checked_mul(3 * 16)?
+            .checked_add(n.checked_mul(8)?)?
+            .checked_add(3 * 16)?,
+    )?;
+    let per_thread = rows
+        .checked_add(lattice_gauge::hermitian::Eigensolver::workspace_bytes(
+            n_bands,
+        )?)?
+        .checked_add(n.checked_mul(n)?.checked_mul(4 * 16)?)?;
+    flux.checked_add(per_thread.checked_mul(threads.max(1) as u128)?)
+}
+
+/// What one block of rows of the streamed grid found besides its fluxes.
+struct BlockOutcome {
+    gaps: GapTracker,
+    /// The first singular link, reported only if every gap is open (as on a stored grid).
+    link_error: Option<Error>,
+}
+
+/// [`chern_number_of`] with [`Method::Determinant`], streaming the grid by rows: blocks of rows
+/// in parallel, each diagonalising its rows one after the other and keeping the eigenvectors of
+/// two rows (the row and the next) and the link determinants of the row. The numbers are bit for
+/// bit those of [`chern_number`] on a stored [`BandStructure`]: the same solver per row, the same
+/// link and plaquette arithmetic, the same order of the sum, and the errors in the same order of
+/// precedence (eigen-solver, coarse grid, closed gap, singular link, non-finite flux).
+fn streamed_chern_number<H: BlochHamiltonian + Sync + ?Sized>(
+    h: &H,
+    grid: [usize; 2],
+    set: &BandSet,
+    config: &ChernConfig,
+) -> Result<ChernNumber> {
+    let n = h.n_bands();
+    set.check(n)?;
+    let r = set.len();
+    let [l1, l2] = grid;
+    let extents = &grid[..];
+    let threads = rayon::current_num_threads();
+    let estimate = chern_memory_estimate(n, grid, r, threads).unwrap_or(u128::MAX);
+    probe_allocation(
+        estimate,
+        "the Berry-flux field and the rows of eigenvectors",
+    )?;
+    let tolerance = config.tolerances.overlap();
+    let solver = GridSolver::new(h, extents, set);
+    // One block per thread would leave a thread idle at the end; more blocks cost one extra
+    // row of diagonalisations each (the row after the block).
+    let blocks = if threads == 1 { 1 } else { 4 * threads };
+    let block = l1.div_ceil(blocks).max(1);
+    let w = r * n;
+    let mut flux = vec![0.0; l1 * l2];
+    let zero = C64::new(0.0, 0.0);
+    let outcomes: Vec<Result<BlockOutcome>> = flux
+        .par_chunks_mut(block * l2)
+        .enumerate()
+        .map_init(
+            || {
+                (
+                    solver.workspace(),
+                    vec![0.0; l2 * n],
+                    [vec![zero; l2 * w], vec![zero; l2 * w]],
+                    [vec![zero; l2], vec![zero; l2], vec![zero; l2]],
+                    vec![zero; r * r],
+                )
+            },
+            |(ws, energies, [va, vb], [my_here, my_next, mx], m), (b, rows)| {
+                let first = b * block;
+                let count = rows.len() / l2;
+                let mut gaps = GapTracker::new(set, n);
+                let mut link_error = None;
+                // The determinant of a link of site s along mu, or the singular-link error.
+                let link = |m: &mut [C64], v: &[C64], u: &[C64], s: usize, mu: usize| {
+                    let d = link_determinant(m, v, u, n, r);
+                    let m2 = d.norm_sqr();
+                    if m2.is_nan() || m2 < tolerance * tolerance {
+                        return Err(singular(extents, s, mu, m2.sqrt(), tolerance));
+                    }
+                    Ok(d)
+                };
+                // M_y along row i from its eigenvectors v.
+                let row_y = |m: &mut [C64], v: &[C64], i: usize, out: &mut [C64]| -> Result<()> {
+                    for (j, o) in out.iter_mut().enumerate() {
+                        let j1 = if j + 1 == l2 { 0 } else { j + 1 };
+                        *o = link(
+                            m,
+                            &v[j * w..(j + 1) * w],
+                            &v[j1 * w..(j1 + 1) * w],
+                            i * l2 + j,
+                            1,
+                        )?;
+                    }
+                    Ok(())
+                };
+                solver.solve_chunk(ws, first, energies, va)?;
+                gaps.observe(energies, n, first * l2);
+                // A block that spans the whole grid comes back to its first row.
+                let first_row = (count == l1).then(|| va.clone());
+                if let Err(e) = row_y(m, va, first, my_here) {
+                    link_error = Some(e);
+                }
+                for (di, out) in rows.chunks_exact_mut(l2).enumerate() {
+                    let i = first + di;
+                    let i1 = if i + 1 == l1 { 0 } else { i + 1 };
+                    match (&first_row, di + 1 < count) {
+                        (Some(v0), false) => vb.copy_from_slice(v0),
+                        _ => {
+                            solver.solve_chunk(ws, i1, energies, vb)?;
+                            if di + 1 < count {
+                                gaps.observe(energies, n, i1 * l2);
+                            }
+                        }
+                    }
+                    if link_error.is_none() {
+                        let mut links = || -> Result<()> {
+                            for (j, x) in mx.iter_mut().enumerate() {
+                                let s = i * l2 + j;
+                                *x = link(
+                                    m,
+                                    &va[j * w..(j + 1) * w],
+                                    &vb[j * w..(j + 1) * w],
+                                    s,
+                                    0,
+                                )?;
+                            }
+                            row_y(m, vb, i1, my_next)
+                        };
+                        match links() {
+                            Ok(()) => {
+                                for (j, f) in out.iter_mut().enumerate() {
+                                    let j1 = if j + 1 == l2 { 0 } else { j + 1 };
+                                    let p = mx[j] * my_next[j] * (mx[j1] * my_here[j]).conj();
+                                    *f = principal_arg(p);
+                                }
+                            }
+                            Err(e) => link_error = Some(e),
+                        }
+                    }
+                    std::mem::swap(va, vb);
+                    std::mem::swap(my_here, my_next);
+                }
+                Ok(BlockOutcome { gaps, link_error })
+            },
+        )
+        .collect();
+    let outcomes = outcomes.into_iter().collect::<Result<Vec<_>>>()?;
+    check_resolves(extents)?;
+    let mut gaps = GapTracker::new(set, n);
+    for o in &outcomes {
+        gaps.merge(&o.gaps);
+    }
+    let min_gap = gaps.check(extents, config.tolerances.gap())?;
+    if let Some(e) = outcomes.into_iter().find_map(|o| o.link_error) {
+        return Err(e);
+    }
+    finish(flux, grid, min_gap, set, config.method)
 }
 
 /// Chern number of one group of bands isolated from the rest by gaps.

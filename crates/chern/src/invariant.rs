@@ -2,7 +2,7 @@
 //! Chern number on a 2D grid ([`chern_number`]), the second on a 4D grid
 //! ([`second_chern_number`]).
 use crate::bands::{BandSet, BandStructure};
-use crate::chern_number::{ChernConfig, ChernNumber, chern_number};
+use crate::chern_number::{ChernConfig, ChernNumber, Method, chern_number, chern_number_of};
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use crate::second_chern::second_chern_number;
@@ -62,6 +62,14 @@ impl Setup {
         vec![self.grid; dim]
     }
 
+    /// Whether [`invariant`] streams the grid row by row for a model of dimension `dim` (memory
+    /// $O(L N r)$ plus the flux field): the first Chern number by [`Method::Determinant`]
+    /// without the Wilson-loop winding. The eigenphase sum, the winding and the second Chern
+    /// number hold the whole grid's eigenvectors.
+    pub fn streams(&self, dim: usize) -> bool {
+        dim == 2 && self.config.method == Method::Determinant && !self.wilson
+    }
+
     /// The memory (bytes) that [`invariant`] needs for a model with `n_bands` bands in `dim`
     /// dimensions on `threads` threads (the band structure, the links, the plaquettes and the
     /// flux field); `None` if the count overflows. Check it against a limit before computing
@@ -72,6 +80,14 @@ impl Setup {
             Occupation::Bands(set) => set.len(),
         }
         .min(n_bands) as u128;
+        if self.streams(dim) {
+            return crate::chern_number::chern_memory_estimate(
+                n_bands,
+                [self.grid, self.grid],
+                r as usize,
+                threads,
+            );
+        }
         let extents = self.extents(dim);
         let bands = BandStructure::memory_estimate(n_bands, &extents, r as usize, threads)?;
         let nk = crate::bands::n_kpoints(&extents)? as u128;
@@ -141,6 +157,10 @@ pub fn invariant<H: BlochHamiltonian + Sync + ?Sized>(h: &H, setup: &Setup) -> R
             reason: "invariants are computed for 2D (first Chern number) and 4D (second Chern number) models",
         });
     }
+    if setup.streams(h.dim()) {
+        let c = chern_number_of(h, &grid, &set, &setup.config)?;
+        return Ok(Invariant::first(c, grid, None));
+    }
     let bands = BandStructure::compute_for(h, &grid, &set)?;
     if h.dim() == 4 {
         let c2 = second_chern_number(&bands, &set, &setup.config.tolerances)?;
@@ -163,16 +183,23 @@ pub fn invariant<H: BlochHamiltonian + Sync + ?Sized>(h: &H, setup: &Setup) -> R
     } else {
         None
     };
-    Ok(Invariant {
-        chern: c.chern,
-        raw: c.raw,
-        min_gap: c.min_gap,
-        grid,
-        bands: c.bands.clone(),
-        method: c.method.to_string(),
-        invariant: "first Chern number".into(),
-        max_abs_flux: Some(c.max_abs_flux),
-        wilson_chern,
-        first: Some(c),
-    })
+    Ok(Invariant::first(c, grid, wilson_chern))
+}
+
+impl Invariant {
+    /// The report of a first Chern number.
+    fn first(c: ChernNumber, grid: Vec<usize>, wilson_chern: Option<i64>) -> Self {
+        Invariant {
+            chern: c.chern,
+            raw: c.raw,
+            min_gap: c.min_gap,
+            grid,
+            bands: c.bands.clone(),
+            method: c.method.to_string(),
+            invariant: "first Chern number".into(),
+            max_abs_flux: Some(c.max_abs_flux),
+            wilson_chern,
+            first: Some(c),
+        }
+    }
 }

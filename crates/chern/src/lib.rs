@@ -76,8 +76,8 @@ mod z2;
 
 pub use bands::{BandSet, BandStructure, k_point};
 pub use chern_number::{
-    BandGroupChern, ChernConfig, ChernNumber, Method, band_chern_numbers, chern_number,
-    chern_number_of, chern_number_of_links,
+    BandGroupChern, ChernConfig, ChernNumber, Method, band_chern_numbers, chern_memory_estimate,
+    chern_number, chern_number_of, chern_number_of_links,
 };
 pub use error::{Error, Result};
 pub use hamiltonian::{BlochHamiltonian, DynHamiltonian, FnHamiltonian, KPoint};

@@ -115,9 +115,24 @@ fn sweeps_and_scan_parameters_are_validated() {
 
 #[test]
 fn memory_estimates_cover_the_band_structure() {
-    let s = setup(100, 3);
-    let bytes = s.memory_estimate(2, 7, 2).unwrap();
-    // At least the energies (7 per k-point) and the eigenvectors (3 x 7 complex per k-point).
+    // With the Wilson-loop winding the whole grid is stored: at least the energies (7 per
+    // k-point) and the eigenvectors (3 x 7 complex per k-point).
+    let stored = Setup {
+        wilson: true,
+        ..setup(100, 3)
+    };
+    assert!(!stored.streams(2));
+    let bytes = stored.memory_estimate(2, 7, 2).unwrap();
     assert!(bytes >= 100 * 100 * (7 * 8 + 3 * 7 * 16));
+    // The streamed determinant formula: the flux field (one number per k-point) and, per
+    // thread, two rows of eigenvectors and a row of energies; far less than the grid's.
+    let streamed = setup(100, 3);
+    assert!(streamed.streams(2));
+    let bytes = streamed.memory_estimate(2, 7, 2).unwrap();
+    assert!(bytes >= 100 * 100 * 8 + 2 * (2 * 100 * 3 * 7 * 16 + 100 * 7 * 8));
+    assert!(bytes < 100 * 100 * (7 * 8 + 3 * 7 * 16) / 4);
+    // QWZ on a 2000 x 2000 grid: the flux field's 32 MB and little more.
+    let qwz = setup(2000, 1).memory_estimate(2, 2, 2).unwrap();
+    assert!((32_000_000..33_000_000).contains(&qwz), "{qwz}");
     assert!(setup(usize::MAX, 1).memory_estimate(4, 2, 1).is_none());
 }
