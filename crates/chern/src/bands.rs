@@ -362,10 +362,10 @@ impl BandStructure {
 /// that share the first grid index (a row of a 2D grid). Solving a chunk on its own gives bit for
 /// bit the energies and eigenvectors that [`BandStructure`] stores for it, so that computations
 /// can stream the grid chunk by chunk instead of holding it whole.
-pub(crate) struct GridSolver<'a, H: ?Sized> {
-    h: &'a H,
-    extents: &'a [usize],
-    kept: &'a [usize],
+pub(crate) struct GridSolver<H> {
+    h: H,
+    extents: Vec<usize>,
+    kept: Vec<usize>,
     n: usize,
     /// $k$, $\sin k$, $\cos k$ per axis and grid index.
     tables: [Vec<Vec<f64>>; 3],
@@ -379,9 +379,9 @@ pub(crate) struct ChunkWorkspace {
     idx: Vec<usize>,
 }
 
-impl<'a, H: BlochHamiltonian + ?Sized> GridSolver<'a, H> {
+impl<H: BlochHamiltonian> GridSolver<H> {
     /// A solver for `h` on `extents` (checked by the caller) keeping the bands `keep` (checked).
-    pub(crate) fn new(h: &'a H, extents: &'a [usize], keep: &'a BandSet) -> Self {
+    pub(crate) fn new(h: H, extents: &[usize], keep: &BandSet) -> Self {
         let axes: Vec<Vec<f64>> = extents
             .iter()
             .map(|&l| (0..l).map(|i| 2.0 * PI * i as f64 / l as f64).collect())
@@ -395,13 +395,19 @@ impl<'a, H: BlochHamiltonian + ?Sized> GridSolver<'a, H> {
                 .map(|a| a.iter().map(|k| k.cos()).collect())
                 .collect(),
         ];
+        let n = h.n_bands();
         Self {
             h,
-            extents,
-            kept: keep.bands(),
-            n: h.n_bands(),
+            extents: extents.to_vec(),
+            kept: keep.bands().to_vec(),
+            n,
             tables,
         }
+    }
+
+    /// The model.
+    pub(crate) fn model(&self) -> &H {
+        &self.h
     }
 
     /// Number of k-points of a chunk.
@@ -430,7 +436,13 @@ impl<'a, H: BlochHamiltonian + ?Sized> GridSolver<'a, H> {
         e_row: &mut [f64],
         v_row: &mut [C64],
     ) -> Result<()> {
-        let (h, extents, kept, n, tables) = (self.h, self.extents, self.kept, self.n, &self.tables);
+        let (h, extents, kept, n, tables) = (
+            &self.h,
+            &self.extents[..],
+            &self.kept[..],
+            self.n,
+            &self.tables,
+        );
         let r = kept.len();
         let row = self.chunk_len();
         let ChunkWorkspace {

@@ -1,6 +1,6 @@
 //! Fukui and Hatsugai's lattice $\mathbb Z_2$: vortices of the Berry connection in half the
 //! Brillouin zone, in a gauge constrained by time reversal.
-use super::points::{self, PointBands};
+use super::points;
 use crate::chern_number::principal_arg;
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
@@ -43,17 +43,14 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
             ]);
         }
     }
+    let pts = &pts;
     let index = |s: usize| vec![s % l1, s / l1];
-    let mut bands = points::solve(h, &pts, rows, l1, r, Some((tol.gap(), &index)))?;
-    let (min_gap, _) = bands.min_gap();
-    let n = bands.n;
-    for j in [0, half] {
-        time_reversal_gauge(&mut bands, theta, j * l1, l1, n, r)?;
-    }
-    let bands = &bands;
+    let solver = points::RowSolver::new(h, pts, rows, l1, r);
+    let n = h.n_bands();
+    let w = r * n;
     // Link determinant from point s to point t (direction dir), checked against the tolerance.
-    let link = |m: &mut [C64], s: usize, t: usize, dir: usize| -> Result<C64> {
-        overlap_into(bands.frame(s), bands.frame(t), m, n, r);
+    let link = |m: &mut [C64], v: &[C64], u: &[C64], s: usize, dir: usize| -> Result<C64> {
+        overlap_into(v, u, m, n, r);
         let d = matrix::det(m, r);
         let modulus = d.norm();
         if modulus.is_nan() || modulus < tol.overlap() {
@@ -67,76 +64,161 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
         }
         Ok(d)
     };
-    // Every link once: x-links on rows 0..=half, y-links on rows 0..half.
-    let mut ux = vec![C64::new(0.0, 0.0); rows * l1];
-    let mut uy = vec![C64::new(0.0, 0.0); half * l1];
-    ux.par_chunks_mut(l1)
-        .enumerate()
-        .map(|(j, row)| (j, row, 0))
-        .chain(
-            uy.par_chunks_mut(l1)
-                .enumerate()
-                .map(|(j, row)| (j, row, 1)),
-        )
-        .try_for_each_init(
-            || vec![C64::new(0.0, 0.0); r * r],
-            |m, (j, row, dir)| -> Result<()> {
-                for (i, u) in row.iter_mut().enumerate() {
-                    let s = j * l1 + i;
-                    let t = if dir == 0 {
-                        j * l1 + (i + 1) % l1
-                    } else {
-                        s + l1
-                    };
-                    *u = link(m, s, t, dir)?;
-                }
-                Ok(())
+    // The x-links of row j, whose eigenvectors are v.
+    let row_x = |m: &mut [C64], v: &[C64], j: usize, out: &mut [C64]| -> Result<()> {
+        for (i, u) in out.iter_mut().enumerate() {
+            let i1 = (i + 1) % l1;
+            *u = link(
+                m,
+                &v[i * w..(i + 1) * w],
+                &v[i1 * w..(i1 + 1) * w],
+                j * l1 + i,
+                0,
+            )?;
+        }
+        Ok(())
+    };
+    // Blocks of plaquette rows in parallel, each streaming its rows of eigenvectors (the row
+    // and the next) with the time-reversal gauge on the rows k2 = 0 and pi.
+    let threads = rayon::current_num_threads();
+    let blocks = if threads == 1 { 1 } else { 4 * threads };
+    let block = half.div_ceil(blocks).max(1);
+    let starts: Vec<usize> = (0..half).step_by(block).collect();
+    let zero = C64::new(0.0, 0.0);
+    let outcomes: Vec<Result<Block>> = starts
+        .par_iter()
+        .map_init(
+            || {
+                (
+                    solver.workspace(),
+                    vec![0.0; l1 * n],
+                    [vec![zero; l1 * w], vec![zero; l1 * w]],
+                    [vec![zero; l1], vec![zero; l1], vec![zero; l1]],
+                    vec![zero; r * r],
+                )
             },
-        )?;
-    // The connection A = arg U of every link, once.
-    let ax: Vec<f64> = ux.par_iter().map(|&u| principal_arg(u)).collect();
-    let ay: Vec<f64> = uy.par_iter().map(|&u| principal_arg(u)).collect();
-    let count: i64 = (0..half)
-        .into_par_iter()
-        .map(|j| {
-            let mut total = 0i64;
-            for i in 0..l1 {
-                let i1 = (i + 1) % l1;
-                let (a, b, c, d) = (
-                    ux[j * l1 + i],
-                    uy[j * l1 + i1],
-                    ux[(j + 1) * l1 + i],
-                    uy[j * l1 + i],
-                );
-                let f = principal_arg(a * b * (c * d).conj());
-                let circulation =
-                    ax[j * l1 + i] + ay[j * l1 + i1] - ax[(j + 1) * l1 + i] - ay[j * l1 + i];
-                total += ((f - circulation) / (2.0 * PI)).round() as i64;
-            }
-            total
-        })
-        .sum();
+            |(ws, energies, [va, vb], [ux, ux_next, uy], m), &first| -> Result<Block> {
+                let count = block.min(half - first);
+                let mut out = Block::default();
+                solver.solve_row(ws, first, energies, va)?;
+                out.gap.observe(energies, n, r, first * l1);
+                if first == 0 {
+                    if let Err(e) = time_reversal_gauge(va, theta, l1, n, r) {
+                        out.gauge_error = Some(e);
+                    }
+                }
+                let mut links_ok = out.gauge_error.is_none();
+                if links_ok && let Err(e) = row_x(m, va, first, ux) {
+                    out.link_error = Some(e);
+                    links_ok = false;
+                }
+                for j in first..first + count {
+                    solver.solve_row(ws, j + 1, energies, vb)?;
+                    if j + 1 < first + count || j + 1 == half {
+                        out.gap.observe(energies, n, r, (j + 1) * l1);
+                    }
+                    if j + 1 == half
+                        && let Err(e) = time_reversal_gauge(vb, theta, l1, n, r)
+                    {
+                        // Row 0's error first, as on the stored half zone.
+                        out.gauge_error.get_or_insert(e);
+                        links_ok = false;
+                    }
+                    if links_ok {
+                        let mut links = || -> Result<()> {
+                            for (i, u) in uy.iter_mut().enumerate() {
+                                let s = j * l1 + i;
+                                *u = link(
+                                    m,
+                                    &va[i * w..(i + 1) * w],
+                                    &vb[i * w..(i + 1) * w],
+                                    s,
+                                    1,
+                                )?;
+                            }
+                            row_x(m, vb, j + 1, ux_next)
+                        };
+                        match links() {
+                            Ok(()) => out.count += row_vortices(ux, ux_next, uy),
+                            Err(e) => {
+                                out.link_error = Some(e);
+                                links_ok = false;
+                            }
+                        }
+                    }
+                    std::mem::swap(va, vb);
+                    std::mem::swap(ux, ux_next);
+                }
+                Ok(out)
+            },
+        )
+        .collect();
+    let outcomes = outcomes.into_iter().collect::<Result<Vec<_>>>()?;
+    // Errors in the order of a computation on the stored half zone: the gap, the gauge, the
+    // links.
+    let mut gap = points::MinGap::default();
+    for o in &outcomes {
+        gap.merge(o.gap);
+    }
+    let min_gap = gap.check(pts, &index, r, tol.gap())?;
+    let mut count = 0;
+    let mut link_error = None;
+    for o in outcomes {
+        if let Some(e) = o.gauge_error {
+            return Err(e);
+        }
+        link_error = link_error.or(o.link_error);
+        count += o.count;
+    }
+    if let Some(e) = link_error {
+        return Err(e);
+    }
     Ok(Vortices { count, min_gap })
 }
 
-/// Imposes the time-reversal constraint on the line of `l1` points starting at point `start`
-/// (a line $k_2 \in \{0, \pi\}$, mapped to itself by $k\to-k$): Kramers-pair bases at
+/// What a block of rows of the half zone found.
+#[derive(Default)]
+struct Block {
+    count: i64,
+    gap: points::MinGap,
+    gauge_error: Option<Error>,
+    link_error: Option<Error>,
+}
+
+/// $\sum_i n(k_i)$ along a row of plaquettes from the x-links of its lower (`ux`) and upper
+/// (`ux_next`) edge and its y-links `uy`: $2\pi n = F - (A_1(k) + A_2(k+\hat1) - A_1(k+\hat2) -
+/// A_2(k))$ with $A = \arg U$ and $F = \arg U_1U_2U_1^{-1}U_2^{-1}$.
+fn row_vortices(ux: &[C64], ux_next: &[C64], uy: &[C64]) -> i64 {
+    let l1 = ux.len();
+    let mut total = 0i64;
+    for i in 0..l1 {
+        let i1 = (i + 1) % l1;
+        let (a, b, c, d) = (ux[i], uy[i1], ux_next[i], uy[i]);
+        let f = principal_arg(a * b * (c * d).conj());
+        let circulation = principal_arg(a) + principal_arg(b) - principal_arg(c) - principal_arg(d);
+        total += ((f - circulation) / (2.0 * PI)).round() as i64;
+    }
+    total
+}
+
+/// Imposes the time-reversal constraint on the eigenvectors `frames` ($r$ rows of $N$ per point)
+/// of a line of `l1` points (a line $k_2 \in \{0, \pi\}$, mapped to itself by $k\to-k$): Kramers-pair bases at
 /// $k_1 = 0, \pi$, and for $0 < k_1 < \pi$ the frame at $-k$ rebuilt from the one at $k$ as
 /// $u_{2p+1}(-k) = \Theta u_{2p}(k)$, $u_{2p}(-k) = -\Theta u_{2p+1}(k)$.
 fn time_reversal_gauge(
-    bands: &mut PointBands,
+    frames: &mut [C64],
     theta: &TimeReversal,
-    start: usize,
     l1: usize,
     n: usize,
     r: usize,
 ) -> Result<()> {
+    let w = r * n;
     for i in [0, l1 / 2] {
-        points::kramers_basis(bands.frame_mut(start + i), n, r, theta)?;
+        points::kramers_basis(&mut frames[i * w..(i + 1) * w], n, r, theta)?;
     }
     let mut partner = vec![C64::new(0.0, 0.0); r * n];
     for i in 1..l1 / 2 {
-        let v = bands.frame(start + i);
+        let v = &frames[i * w..(i + 1) * w];
         for p in 0..r / 2 {
             let (even, odd) = (
                 &v[2 * p * n..(2 * p + 1) * n],
@@ -148,7 +230,8 @@ fn time_reversal_gauge(
                 .iter_mut()
                 .for_each(|z| *z = -*z);
         }
-        bands.frame_mut(start + l1 - i).copy_from_slice(&partner);
+        let j = l1 - i;
+        frames[j * w..(j + 1) * w].copy_from_slice(&partner);
     }
     Ok(())
 }

@@ -15,13 +15,15 @@ pub use spec::{
 pub use spin_chern::{SpinChern, spin_chern_number};
 pub use wilson_loop::WccFlow;
 
-use crate::bands::{BandSet, BandStructure, check_grid};
+use crate::bands::{BandSet, GapTracker, GridSolver, check_grid};
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use crate::inversion::Inversion;
 use crate::links::Tolerances;
 use crate::models::combine::Plane;
 use crate::time_reversal::TimeReversal;
+use num_complex::Complex64 as C64;
+use rayon::prelude::*;
 use std::f64::consts::PI;
 
 /// How a $\mathbb Z_2$ invariant is computed.
@@ -281,49 +283,73 @@ pub fn z2_invariant<H: BlochHamiltonian + Sync + ?Sized>(
 }
 
 /// An upper bound in bytes on the memory of [`z2_invariant`] / [`z2_indices`] for a model with
-/// `n_bands` bands in `dim` dimensions on `grid` points per axis (every method): energies and
-/// occupied eigenvectors of the half zone (Fukui–Hatsugai), of the lines at most refined
-/// (Wilson loop, with the default refinement), or of the whole grid's energies (parity), per
-/// plane in 3D. `None` on overflow.
+/// `n_bands` bands in `dim` dimensions on `grid` points per axis (every method), with the
+/// current thread pool: every method streams the grid, so per thread a few lines of $L$ points
+/// (eigenvectors and energies: Fukui–Hatsugai's rows, a Wilson loop's line) and one chunk of
+/// the gap check ($L^{d-1}$ points), plus the centres of the refined Wilson-loop lines.
+/// `None` on overflow.
 pub fn z2_memory_estimate(dim: usize, n_bands: usize, grid: usize) -> Option<u64> {
     let n = n_bands as u64;
     let l = grid as u64;
+    let threads = rayon::current_num_threads().max(1) as u64;
     let per_point = n
         .checked_mul(8)?
         .checked_add(n.checked_mul(n)?.checked_mul(16)?)?;
-    // Half a plane for the lattice method, twice that for refined Wilson-loop lines, and the
-    // band-structure solver's copies: a factor 4 covers them.
-    let plane = (l / 2 + 1)
-        .checked_mul(l)?
-        .checked_mul(per_point)?
-        .checked_mul(4)?;
-    // The parity method's gap check holds every point's energies and one eigenvector.
-    let whole = l.checked_pow(dim as u32)?.checked_mul(n.checked_mul(24)?)?;
-    plane.max(whole).checked_add(1 << 20)
+    // Three lines of eigenvectors and energies, a chunk of the gap check, the solver.
+    let lines = l.checked_mul(per_point)?.checked_mul(3)?;
+    let chunk = l
+        .checked_pow(dim.saturating_sub(1) as u32)?
+        .checked_mul(n.checked_mul(24)?)?;
+    let solver = u64::try_from(lattice_gauge::hermitian::Eigensolver::workspace_bytes(
+        n_bands,
+    )?)
+    .ok()?;
+    let per_thread = lines.checked_add(chunk)?.checked_add(solver)?;
+    // At most 2 L + 4 lines of centres (n each) after refinement.
+    let centres =
+        (l.checked_mul(2)?.checked_add(4)?).checked_mul(n.checked_mul(8)?.checked_add(64)?)?;
+    per_thread
+        .checked_mul(threads)?
+        .checked_add(centres)?
+        .checked_add(1 << 20)
 }
 
 /// Smallest gap above the `occupied` bands on the whole grid ([`Error::GapClosed`] below the
-/// tolerance).
+/// tolerance), streamed: one chunk of the grid (a line in 2D, a plane in 3D) per thread at a
+/// time.
 fn grid_gap<H: BlochHamiltonian + Sync + ?Sized>(
     h: &H,
     grid: &[usize],
     occupied: usize,
     tol: &Tolerances,
 ) -> Result<f64> {
-    let bands = BandStructure::compute_for(h, grid, &BandSet::lowest(1))?;
-    let (gap, s) = bands.min_gap_above(occupied - 1);
-    if gap.is_nan() || gap < tol.gap() {
-        let index = crate::bands::unravel(grid, s);
-        return Err(Error::GapClosed {
-            k: crate::bands::k_point(grid, &index),
-            index,
-            lower_band: occupied - 1,
-            upper_band: occupied,
-            gap,
-            tolerance: tol.gap(),
-        });
+    let n = h.n_bands();
+    let set = BandSet::lowest(occupied);
+    let solver = GridSolver::new(h, grid, &BandSet::lowest(1));
+    let chunk = solver.chunk_len();
+    let gaps: Vec<Result<GapTracker>> = (0..grid[0])
+        .into_par_iter()
+        .map_init(
+            || {
+                (
+                    solver.workspace(),
+                    vec![0.0; chunk * n],
+                    vec![C64::new(0.0, 0.0); chunk * n],
+                )
+            },
+            |(ws, energies, vectors), i0| {
+                solver.solve_chunk(ws, i0, energies, vectors)?;
+                let mut gaps = GapTracker::new(&set, n);
+                gaps.observe(energies, n, i0 * chunk);
+                Ok(gaps)
+            },
+        )
+        .collect();
+    let mut all = GapTracker::new(&set, n);
+    for g in gaps {
+        all.merge(&g?);
     }
-    Ok(gap)
+    all.check(grid, tol.gap())
 }
 
 /// An error of the plane $k_i = $ `fixed` with the plane's k-point and grid index written as

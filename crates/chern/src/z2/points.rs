@@ -1,6 +1,6 @@
 //! Occupied eigenvectors at an arbitrary table of k-points (half Brillouin zones, Wilson-loop
 //! lines, time-reversal-invariant momenta), solved in parallel by the band-structure solver.
-use crate::bands::{BandSet, BandStructure};
+use crate::bands::{BandSet, BandStructure, ChunkWorkspace, GridSolver};
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use num_complex::Complex64 as C64;
@@ -84,11 +84,6 @@ impl PointBands {
     pub fn frame(&self, s: usize) -> &[C64] {
         &self.frames[s * self.r * self.n..(s + 1) * self.r * self.n]
     }
-    /// Mutable [`Self::frame`].
-    pub fn frame_mut(&mut self, s: usize) -> &mut [C64] {
-        let w = self.r * self.n;
-        &mut self.frames[s * w..(s + 1) * w]
-    }
     /// Smallest direct gap $E_r - E_{r-1}$ and the point where it occurs.
     pub fn min_gap(&self) -> (f64, usize) {
         let (n, r) = (self.n, self.r);
@@ -106,6 +101,118 @@ impl PointBands {
             }
         }
         best
+    }
+}
+
+/// The rows of a `rows x cols` table of k-points solved one row at a time, each bit for bit as
+/// [`solve`] solves it within the whole table: computations that need a row or two at a time
+/// stream the table instead of holding it.
+pub(crate) struct RowSolver<'a, H: ?Sized> {
+    grid: GridSolver<Table<'a, H>>,
+    points: &'a Points,
+}
+
+impl<'a, H: BlochHamiltonian + ?Sized> RowSolver<'a, H> {
+    /// A solver of the rows of `points` (a `rows x cols` table, row-major) keeping the `r`
+    /// lowest eigenvectors.
+    pub fn new(h: &'a H, points: &'a Points, rows: usize, cols: usize, r: usize) -> Self {
+        debug_assert_eq!(points.len(), rows * cols);
+        let table = Table {
+            inner: h,
+            points,
+            rows,
+            cols,
+        };
+        Self {
+            grid: GridSolver::new(table, &[rows, cols], &BandSet::lowest(r)),
+            points,
+        }
+    }
+    /// Fresh scratch for one thread.
+    pub fn workspace(&self) -> ChunkWorkspace {
+        self.grid.workspace()
+    }
+    /// All energies ($N$ per point) and the $r$ lowest eigenvectors ($r$ rows of $N$ per point)
+    /// of row `row`; errors name the real k-point.
+    pub fn solve_row(
+        &self,
+        ws: &mut ChunkWorkspace,
+        row: usize,
+        energies: &mut [f64],
+        frames: &mut [C64],
+    ) -> Result<()> {
+        self.grid
+            .solve_chunk(ws, row, energies, frames)
+            .map_err(|e| real_k(e, self.grid.model(), self.points))
+    }
+}
+
+/// An error of the table's solver with the table's k replaced by the real one.
+fn real_k<H: ?Sized>(mut e: Error, table: &Table<'_, H>, points: &Points) -> Error {
+    if let Error::NonHermitian { k, .. }
+    | Error::NonFinite { k, .. }
+    | Error::Eigensolver { k, .. } = &mut e
+    {
+        *k = points.k(table.index(k));
+    }
+    e
+}
+
+/// The smallest direct gap $E_r - E_{r-1}$ (or the first NaN) and the point where it occurs,
+/// gathered row by row as [`PointBands::min_gap`] finds it on a whole table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MinGap {
+    /// The gap and its point.
+    pub best: (f64, usize),
+}
+
+impl Default for MinGap {
+    fn default() -> Self {
+        Self {
+            best: (f64::INFINITY, 0),
+        }
+    }
+}
+
+impl MinGap {
+    /// Takes in the energies ($N$ per point) of the points `first, first + 1, ...`.
+    pub fn observe(&mut self, energies: &[f64], n: usize, r: usize, first: usize) {
+        if r >= n {
+            return;
+        }
+        for (j, e) in energies.chunks_exact(n).enumerate() {
+            self.take(e[r] - e[r - 1], first + j);
+        }
+    }
+    /// Takes in the result of later points.
+    pub fn merge(&mut self, later: MinGap) {
+        self.take(later.best.0, later.best.1);
+    }
+    fn take(&mut self, g: f64, s: usize) {
+        if !self.best.0.is_nan() && (g < self.best.0 || g.is_nan()) {
+            self.best = (g, s);
+        }
+    }
+    /// [`Error::GapClosed`] if the gap is NaN or below `tolerance`.
+    pub fn check(
+        &self,
+        points: &Points,
+        index: GridIndex<'_>,
+        r: usize,
+        tolerance: f64,
+    ) -> Result<f64> {
+        let (g, s) = self.best;
+        if g.is_nan() || g < tolerance {
+            return Err(Error::GapClosed {
+                k: points.k(s),
+                index: index(s),
+                lower_band: r - 1,
+                upper_band: r,
+                gap: g,
+                tolerance,
+            });
+        }
+        Ok(g)
     }
 }
 
@@ -130,17 +237,8 @@ pub(crate) fn solve<H: BlochHamiltonian + Sync + ?Sized>(
         rows,
         cols,
     };
-    let bands = BandStructure::compute_for(&table, &[rows, cols], &BandSet::lowest(r)).map_err(
-        |mut e| {
-            if let Error::NonHermitian { k, .. }
-            | Error::NonFinite { k, .. }
-            | Error::Eigensolver { k, .. } = &mut e
-            {
-                *k = points.k(table.index(k));
-            }
-            e
-        },
-    )?;
+    let bands = BandStructure::compute_for(&table, &[rows, cols], &BandSet::lowest(r))
+        .map_err(|e| real_k(e, &table, points))?;
     let n = h.n_bands();
     let nk = rows * cols;
     let mut energies = Vec::with_capacity(nk * n);

@@ -78,67 +78,106 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
         }
     }
     let index = |s: usize| vec![s % l1, s / l1];
-    let bands = points::solve(h, &pts, k2s.len(), l1, r, Some((tol.gap(), &index)))?;
-    let (min_gap, _) = bands.min_gap();
-    let n = bands.n;
-    let bands = &bands;
     let pts = &pts;
-    let out = (0..k2s.len())
+    let solver = points::RowSolver::new(h, pts, k2s.len(), l1, r);
+    let n = h.n_bands();
+    let w = r * n;
+    // One line at a time per thread: its energies and eigenvectors only.
+    let solved: Vec<Result<(points::MinGap, Result<Line>)>> = (0..k2s.len())
         .into_par_iter()
-        .map(|j| -> Result<Line> {
-            let mut m = vec![C64::new(0.0, 0.0); r * r];
-            let mut u = vec![C64::new(0.0, 0.0); r * r];
-            let mut w = matrix::identity(r);
-            let mut tmp = vec![C64::new(0.0, 0.0); r * r];
-            for i in 0..l1 {
-                let (s, t) = (j * l1 + i, j * l1 + (i + 1) % l1);
-                overlap_into(bands.frame(s), bands.frame(t), &mut m, n, r);
-                let modulus = matrix::det(&m, r).norm();
-                let singular = |modulus: f64| Error::SingularOverlap {
-                    k: pts.k(s),
-                    index: index(s),
-                    dir: 0,
-                    modulus,
-                    tolerance: tol.overlap(),
-                };
-                if modulus.is_nan() || modulus < tol.overlap() {
-                    return Err(singular(modulus));
-                }
-                matrix::polar_unitary_into(&m, &mut u, r, 1e-12).map_err(|_| singular(modulus))?;
-                matrix::mul(&w, &u, &mut tmp, r);
-                std::mem::swap(&mut w, &mut tmp);
-            }
-            let mut centres: Vec<f64> = matrix::eigenphases(&w, r)
-                .into_iter()
-                .map(|t| (-t / (2.0 * PI)).rem_euclid(1.0))
-                .collect();
-            if centres.iter().any(|x| !x.is_finite()) {
-                return Err(Error::PlaquetteFlux {
-                    k: pts.k(j * l1),
-                    index: index(j * l1),
-                    method: crate::Method::EigenphaseSum,
-                    flux: f64::NAN,
-                    reason: "the eigenvalues of the Wilson loop along k1 could not be computed",
-                });
-            }
-            centres.sort_by(f64::total_cmp);
-            // Largest gap, the wrap-around one included.
-            let mut best = (centres[0] + 1.0 - centres[r - 1], centres[r - 1]);
-            for a in 0..r - 1 {
-                let g = centres[a + 1] - centres[a];
-                if g > best.0 {
-                    best = (g, centres[a]);
-                }
-            }
-            Ok(Line {
-                k2: k2s[j],
-                centres,
-                gap_position: (best.1 + best.0 / 2.0).rem_euclid(1.0),
-                gap_size: best.0,
-            })
-        })
+        .map_init(
+            || {
+                (
+                    solver.workspace(),
+                    vec![0.0; l1 * n],
+                    vec![C64::new(0.0, 0.0); l1 * w],
+                )
+            },
+            |(ws, energies, frames), j| {
+                solver.solve_row(ws, j, energies, frames)?;
+                let mut gap = points::MinGap::default();
+                gap.observe(energies, n, r, j * l1);
+                Ok((gap, wilson_line(frames, j, k2s[j], (l1, n, r), pts, tol)))
+            },
+        )
+        .collect();
+    let solved = solved.into_iter().collect::<Result<Vec<_>>>()?;
+    // The gap first, then the lines' own errors, as on a stored table.
+    let mut gap = points::MinGap::default();
+    for (g, _) in &solved {
+        gap.merge(*g);
+    }
+    let min_gap = gap.check(pts, &index, r, tol.gap())?;
+    let out = solved
+        .into_iter()
+        .map(|(_, line)| line)
         .collect::<Result<Vec<Line>>>()?;
     Ok((out, min_gap))
+}
+
+/// The Wilson loop along $k_1$ of line `j` of the table from its eigenvectors `frames`, and the
+/// centres and largest gap of its spectrum.
+fn wilson_line(
+    frames: &[C64],
+    j: usize,
+    k2: f64,
+    (l1, n, r): (usize, usize, usize),
+    pts: &points::Points,
+    tol: &Tolerances,
+) -> Result<Line> {
+    let index = |s: usize| vec![s % l1, s / l1];
+    let stride = r * n;
+    let frame = |i: usize| &frames[i * stride..(i + 1) * stride];
+    let mut m = vec![C64::new(0.0, 0.0); r * r];
+    let mut u = vec![C64::new(0.0, 0.0); r * r];
+    let mut w = matrix::identity(r);
+    let mut tmp = vec![C64::new(0.0, 0.0); r * r];
+    for i in 0..l1 {
+        let s = j * l1 + i;
+        overlap_into(frame(i), frame((i + 1) % l1), &mut m, n, r);
+        let modulus = matrix::det(&m, r).norm();
+        let singular = |modulus: f64| Error::SingularOverlap {
+            k: pts.k(s),
+            index: index(s),
+            dir: 0,
+            modulus,
+            tolerance: tol.overlap(),
+        };
+        if modulus.is_nan() || modulus < tol.overlap() {
+            return Err(singular(modulus));
+        }
+        matrix::polar_unitary_into(&m, &mut u, r, 1e-12).map_err(|_| singular(modulus))?;
+        matrix::mul(&w, &u, &mut tmp, r);
+        std::mem::swap(&mut w, &mut tmp);
+    }
+    let mut centres: Vec<f64> = matrix::eigenphases(&w, r)
+        .into_iter()
+        .map(|t| (-t / (2.0 * PI)).rem_euclid(1.0))
+        .collect();
+    if centres.iter().any(|x| !x.is_finite()) {
+        return Err(Error::PlaquetteFlux {
+            k: pts.k(j * l1),
+            index: index(j * l1),
+            method: crate::Method::EigenphaseSum,
+            flux: f64::NAN,
+            reason: "the eigenvalues of the Wilson loop along k1 could not be computed",
+        });
+    }
+    centres.sort_by(f64::total_cmp);
+    // Largest gap, the wrap-around one included.
+    let mut best = (centres[0] + 1.0 - centres[r - 1], centres[r - 1]);
+    for a in 0..r - 1 {
+        let g = centres[a + 1] - centres[a];
+        if g > best.0 {
+            best = (g, centres[a]);
+        }
+    }
+    Ok(Line {
+        k2,
+        centres,
+        gap_position: (best.1 + best.0 / 2.0).rem_euclid(1.0),
+        gap_size: best.0,
+    })
 }
 
 /// The centre flow on $L_2/2 + 1$ lines $k_2 = 2\pi j/L_2$, $j = 0..L_2/2$, each a loop of $L_1$
