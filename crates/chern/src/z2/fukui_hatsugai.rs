@@ -102,10 +102,10 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
                 let mut out = Block::default();
                 solver.solve_row(ws, first, energies, va)?;
                 out.gap.observe(energies, n, r, first * l1);
-                if first == 0 {
-                    if let Err(e) = time_reversal_gauge(va, theta, l1, n, r) {
-                        out.gauge_error = Some(e);
-                    }
+                if first == 0
+                    && let Err(e) = time_reversal_gauge(va, theta, l1, n, r)
+                {
+                    out.gauge_error = Some(e);
                 }
                 let mut links_ok = out.gauge_error.is_none();
                 if links_ok && let Err(e) = row_x(m, va, first, ux) {
