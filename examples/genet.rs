@@ -6,6 +6,7 @@
 //! genet eval --checkpoint runs/n2 --grid 10 --samples 2000 --json
 //! genet sweep --bands 1,2,3,4 --grid 5 --eval-grids 5,10,16 --epochs 8 --out runs/sweep
 //! genet train --grid 3x3x3x3 --bands 2 --epochs 4 --out runs/4d   # second Chern number, 4D
+//! genet reproduce --out runs/reproduce        # the paper's tables, resumable, shardable (--shard k/N)
 //! genet bench --bands 4 --grid 5 --batch 32 --steps 10 --json   # training throughput and peak memory
 //! genet ensemble train --base runs/n2 --members 5 --rank 4 --out runs/n2-lora   # LoRA ensemble
 //! genet ensemble eval --ensemble runs/n2-lora --grid 10 --samples 1000 --ood-grid 16 --json
@@ -21,6 +22,7 @@ use gauge_nn::data::{EigenphaseDistribution, ModelSpec, grid_name};
 use gauge_nn::eval::{EvalReport, evaluation_memory};
 use gauge_nn::loss::LossConfig;
 use gauge_nn::plot;
+use gauge_nn::reproduce::{self, Job, Row, RowOptions, RowStatus, Shard};
 use gauge_nn::sweep::{BandRun, BandSweepConfig, SweepStep, run_band_sweep};
 use gauge_nn::train::{
     Checkpoint, DataConfig, DeviceChoice, EvalRequest, TrainConfig, Trainer, read_metrics,
@@ -98,7 +100,7 @@ struct RunArgs {
     #[arg(long, value_enum)]
     data: Option<DataArg>,
     /// Epochs. Default: the config's, else 8 + 4n (12 for n = 1, 16 for n = 2, 24 for n = 4;
-    /// `sweep` without a config uses 12 for every n).
+    /// also per n in `sweep` without a config).
     #[arg(long, value_parser = positive_usize)]
     epochs: Option<usize>,
     /// Fresh samples per epoch. Default: 1024 (or the config's).
@@ -207,11 +209,7 @@ impl RunArgs {
             cfg.optimizer.lr = lr;
         }
         if let Some(d) = self.device {
-            cfg.device = match d {
-                DeviceArg::Auto => DeviceChoice::Auto,
-                DeviceArg::Cpu => DeviceChoice::Cpu,
-                DeviceArg::Cuda => DeviceChoice::Cuda,
-            };
+            cfg.device = device_of(d);
         }
         cfg.validate()?;
         Ok(cfg)
@@ -288,6 +286,47 @@ enum Command {
         /// Print the report as JSON (no progress bar). Default: a text report.
         #[arg(long)]
         json: bool,
+    },
+    /// Reproduce the GENet paper's tables (Table 2, Table 3, grid and Hamiltonian
+    /// generalisation, 4D): one resumable run directory per row, then results.json, results.md
+    /// and figures in --out. Rerun the same command to resume; finished rows are skipped.
+    #[command(allow_negative_numbers = true)]
+    Reproduce {
+        /// Rows to run, comma-separated ids; `prefix*` names a group (e.g.
+        /// `table2_n4,grid_n4_*`; see --list). Default: every row.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Run shard k of N (k = 0..N-1): every N-th training row, with the rows that evaluate
+        /// its network. Shards may share --out (each row is claimed atomically); a final run
+        /// without --shard assembles the table. Default: no sharding (all selected rows).
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<Shard>,
+        /// Training budget per row in minutes (all runs of the row together): training stops at
+        /// the first epoch boundary past it, the row is evaluated and marked incomplete, and a
+        /// rerun with a larger budget resumes it. Default: none (every row trains all its epochs).
+        #[arg(long, value_parser = positive_f64)]
+        budget_minutes: Option<f64>,
+        /// Device: `auto` (CUDA when available, else the CPU), `cpu`, or `cuda`. Default: the
+        /// row configs' (cpu).
+        #[arg(long, value_enum)]
+        device: Option<DeviceArg>,
+        /// libtorch threads. Default: 1 (the row configs').
+        #[arg(long, value_parser = positive_usize)]
+        threads: Option<usize>,
+        /// Samples per forward pass in evaluations. Default: 64.
+        #[arg(long, default_value_t = 64, value_parser = positive_usize)]
+        eval_batch: usize,
+        /// Only gather the finished rows into results.json, results.md and the figures; train
+        /// and evaluate nothing. Default: off.
+        #[arg(long, conflicts_with = "shard")]
+        assemble_only: bool,
+        /// Print the rows (id, what, paper, goal) and exit. Default: off.
+        #[arg(long)]
+        list: bool,
+        /// Reproduction directory: one directory per row, results.json, results.md and the
+        /// figures. Default: runs/reproduce.
+        #[arg(long, default_value = "runs/reproduce")]
+        out: PathBuf,
     },
     /// Train trivial-only n = 1 on 5x5, calibrate, evaluate on all Chern numbers, explain.
     #[command(allow_negative_numbers = true)]
@@ -468,6 +507,10 @@ struct EnsembleEvalArgs {
     json: bool,
 }
 
+fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
+    s.parse().map_err(|e: gauge_nn::Error| e.to_string())
+}
+
 fn parse_model(s: &str) -> std::result::Result<ModelSpec, String> {
     s.parse().map_err(|e: gauge_nn::Error| e.to_string())
 }
@@ -491,6 +534,14 @@ fn check_run_memory(cfg: &TrainConfig) -> Result<()> {
         cfg.memory_estimate(),
     )
     .map_err(anyhow::Error::msg)
+}
+
+fn device_of(arg: DeviceArg) -> DeviceChoice {
+    match arg {
+        DeviceArg::Auto => DeviceChoice::Auto,
+        DeviceArg::Cpu => DeviceChoice::Cpu,
+        DeviceArg::Cuda => DeviceChoice::Cuda,
+    }
 }
 
 fn loss_of(arg: LossArg) -> LossConfig {
@@ -556,6 +607,7 @@ fn main() -> Result<()> {
         } => {
             let config = BandSweepConfig {
                 bands,
+                epochs_grow_with_bands: run.config.is_none() && run.epochs.is_none(),
                 train: run.train_config(None)?,
                 grids: eval_grids.into_iter().map(|g| g.0).collect(),
                 eval_samples,
@@ -648,6 +700,28 @@ fn main() -> Result<()> {
                 ensemble_eval(&args).map_err(|e| anyhow::anyhow!("{e}"))?
             }
         },
+        Command::Reproduce {
+            only,
+            shard,
+            budget_minutes,
+            device,
+            threads,
+            eval_batch,
+            assemble_only,
+            list,
+            out,
+        } => {
+            let options = RowOptions {
+                budget_seconds: budget_minutes.map(|m| 60.0 * m),
+                device: device.map(device_of),
+                threads,
+                eval_batch,
+                progress: true,
+                ..RowOptions::new(out)
+            };
+            let only = (!only.is_empty()).then_some(only);
+            run_reproduce(only.as_deref(), shard, &options, assemble_only, list)?;
+        }
         Command::Demo { out, threads } => {
             set_threads(threads);
             demo(&out, threads)?
@@ -665,6 +739,137 @@ fn main() -> Result<()> {
             bench(bands, grid, batch, steps, threads, micro_batch, json)?;
         }
     }
+    Ok(())
+}
+
+/// A measured value as text: a percentage for accuracies, else the mean absolute error.
+fn shown(metric: reproduce::Metric, v: f64) -> String {
+    match metric {
+        reproduce::Metric::Accuracy => format!("{:.2}%", 100.0 * v),
+        reproduce::Metric::MeanAbsError => format!("MAE {v:.3}"),
+    }
+}
+
+/// `genet reproduce`: lists, runs or assembles the paper's rows, one status line per row.
+fn run_reproduce(
+    only: Option<&[String]>,
+    shard: Option<Shard>,
+    options: &RowOptions,
+    assemble_only: bool,
+    list: bool,
+) -> Result<()> {
+    let plan = reproduce::paper_plan();
+    let rows = reproduce::plan::select(&plan, only, shard)?;
+    if list {
+        for r in &rows {
+            println!(
+                "{:<26} {}{}{}",
+                r.id,
+                r.what,
+                r.paper
+                    .map(|p| format!("; paper {}", shown(r.metric(), p)))
+                    .unwrap_or_default(),
+                r.goal
+                    .map(|g| format!("; goal {}", shown(r.metric(), g.value)))
+                    .unwrap_or_default()
+            );
+        }
+        return Ok(());
+    }
+    if !assemble_only {
+        for r in &rows {
+            let model = plan.iter().find(|m| m.id == r.model());
+            let Some(Row {
+                job: Job::Train(config),
+                ..
+            }) = model
+            else {
+                continue;
+            };
+            if let Job::Train(_) = r.job {
+                check_run_memory(config)?;
+            }
+            let real_bytes = if config.double_precision { 8 } else { 4 };
+            let estimate = evaluation_memory(
+                &config.model,
+                &r.evaluation.grid,
+                config.bands,
+                options.eval_batch,
+                r.evaluation.samples,
+                real_bytes,
+            );
+            check_memory(
+                &format!(
+                    "row {}: evaluation on {}",
+                    r.id,
+                    grid_name(&r.evaluation.grid)
+                ),
+                estimate,
+            )
+            .map_err(anyhow::Error::msg)?;
+        }
+        set_threads(options.threads.unwrap_or(1));
+        println!(
+            "{} rows{} in {}",
+            rows.len(),
+            shard
+                .map(|s| format!(" (shard {}/{})", s.index, s.count))
+                .unwrap_or_default(),
+            options.out.display()
+        );
+        reproduce::run_rows(&plan, &rows, options, |row, status| {
+            match status {
+                RowStatus::Measured(r) | RowStatus::Finished(r) => println!(
+                    "{:<26} {} ± {} (paper {}), {}/{} epochs, {:.0} s training{}",
+                    row.id,
+                    shown(r.metric, r.value),
+                    shown(r.metric, r.standard_error).trim_start_matches("MAE "),
+                    r.paper
+                        .map(|p| shown(r.metric, p))
+                        .unwrap_or_else(|| "-".into()),
+                    r.epochs,
+                    r.planned_epochs,
+                    r.train_seconds,
+                    if matches!(status, RowStatus::Finished(_)) {
+                        " [finished earlier]"
+                    } else {
+                        ""
+                    }
+                ),
+                RowStatus::ClaimedElsewhere { path, holder } => println!(
+                    "{:<26} skipped: claimed by {} ({}; delete it if that job is gone)",
+                    row.id,
+                    holder
+                        .as_ref()
+                        .map(|h| h.to_string())
+                        .unwrap_or_else(|| "another process".into()),
+                    path.display()
+                ),
+                RowStatus::Waiting { model } => println!(
+                    "{:<26} waiting: its network ({model}) is not trained yet",
+                    row.id
+                ),
+            }
+            Ok(())
+        })?;
+    }
+    if shard.is_some() {
+        println!(
+            "shard done; run `genet reproduce --assemble-only --out {}` once every shard has finished",
+            options.out.display()
+        );
+        return Ok(());
+    }
+    let results = reproduce::assemble(&plan, &options.out)?;
+    plot::reproduce_figures(&results, &options.out)?;
+    println!(
+        "{} of {} rows measured; wrote {}, {} and the figures in {}",
+        results.rows.len(),
+        plan.len(),
+        options.out.join(reproduce::report::RESULTS_JSON).display(),
+        options.out.join(reproduce::report::RESULTS_MD).display(),
+        options.out.display()
+    );
     Ok(())
 }
 

@@ -6,7 +6,8 @@
 //! of a [`GaugeNet`] are gauge invariant and $\sum_x f(x)$ predicts the Chern number. [`data`] draws
 //! training samples, [`train`] runs training with checkpoints, [`eval`] measures accuracy and fits
 //! the output scale of models trained on trivial samples only, [`sweep`] trains and evaluates one
-//! network per number of filled bands on several grids, and `plot` (feature `plots`) draws the
+//! network per number of filled bands on several grids, [`reproduce`] runs the paper's tables as
+//! resumable, shardable rows, and `plot` (feature `plots`) draws the
 //! figures. [`lora_net`] puts a LoRA ensemble (crate `lora-ensemble`) on a frozen network so that
 //! $M$ members evaluate in one batched pass, and [`chern_distribution`] turns real outputs into
 //! distributions over integer Chern numbers and the ensemble's uncertainty metrics
@@ -88,6 +89,7 @@ pub mod model;
 #[cfg(feature = "plots")]
 pub mod plot;
 mod progress;
+pub mod reproduce;
 pub mod sweep;
 mod tensor_file;
 pub mod train;

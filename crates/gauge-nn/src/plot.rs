@@ -11,6 +11,7 @@ use chart_svg::{Canvas, DrawResult, draw_legend, line_marker};
 use crate::data::grid_name;
 use crate::error::{Error, Result};
 use crate::eval::EvalReport;
+use crate::reproduce::{Metric, RowResult};
 use crate::sweep::{BandSweepReport, SWEEP_SVG, SweepStep};
 use crate::train::EpochMetrics;
 
@@ -210,6 +211,142 @@ fn draw_band_sweep(report: &BandSweepReport, root: &Canvas<'_>) -> DrawResult {
             )?
             .label("paper (general training, 5x5)")
             .legend(chart_svg::cross_marker(5, BLACK.stroke_width(2)));
+    }
+    draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
+    Ok(())
+}
+
+/// The figures of a reproduction, written into `dir`: [`REPRODUCE_BANDS_SVG`] (accuracy on
+/// $5\times5$ against the number of filled bands, general training, ours on all $C$ and on
+/// $C\ne0$, the paper's Table 2 as crosses) and [`REPRODUCE_GRIDS_SVG`] (accuracy of each
+/// $5\times5$ network against the evaluation grid). A figure with nothing measured yet is not
+/// written.
+pub fn reproduce_figures(results: &crate::reproduce::Results, dir: &Path) -> Result<()> {
+    let general: Vec<&RowResult> = results
+        .rows
+        .iter()
+        .filter(|r| {
+            (r.id.starts_with("table2_") || r.id.starts_with("general_"))
+                && r.id == r.model
+                && r.metric == Metric::Accuracy
+        })
+        .collect();
+    if !general.is_empty() {
+        finish(&dir.join(REPRODUCE_BANDS_SVG), (720, 440), |root| {
+            draw_reproduce_bands(&general, root)
+        })?;
+    }
+    let mut by_grid: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
+    for r in &results.rows {
+        if !r.model.starts_with("table2_") || r.data != "haar" {
+            continue;
+        }
+        let point = (r.grid[0] as f64, r.value);
+        match by_grid.iter_mut().find(|(n, _)| *n == r.bands) {
+            Some((_, points)) => points.push(point),
+            None => by_grid.push((r.bands, vec![point])),
+        }
+    }
+    for (_, points) in &mut by_grid {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    if by_grid.iter().any(|(_, p)| p.len() > 1) {
+        finish(&dir.join(REPRODUCE_GRIDS_SVG), (720, 440), |root| {
+            draw_reproduce_grids(&by_grid, root)
+        })?;
+    }
+    Ok(())
+}
+
+/// Accuracy against filled bands, in the reproduction directory.
+pub const REPRODUCE_BANDS_SVG: &str = "accuracy-vs-bands.svg";
+/// Accuracy against the evaluation grid, in the reproduction directory.
+pub const REPRODUCE_GRIDS_SVG: &str = "accuracy-vs-grid.svg";
+
+fn draw_reproduce_bands(rows: &[&RowResult], root: &Canvas<'_>) -> DrawResult {
+    let hi = rows.iter().map(|r| r.bands).max().unwrap_or(1).max(8);
+    let lo = rows.iter().map(|r| r.bands).min().unwrap_or(1).min(4);
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            "accuracy on 5x5 by filled bands (general training)",
+            ("sans-serif", 18),
+        )
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(lo as f64 - 0.5..hi as f64 + 0.5, 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("filled bands n")
+        .y_desc("accuracy")
+        .x_labels(hi - lo + 2)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()?;
+    let mut sorted = rows.to_vec();
+    sorted.sort_by_key(|r| r.bands);
+    let series: [(&str, Vec<(f64, f64)>); 2] = [
+        (
+            "ours, all C",
+            sorted.iter().map(|r| (r.bands as f64, r.value)).collect(),
+        ),
+        (
+            "ours, C ≠ 0",
+            sorted
+                .iter()
+                .filter_map(|r| r.accuracy_nontrivial.map(|a| (r.bands as f64, a)))
+                .collect(),
+        ),
+    ];
+    for (i, (label, points)) in series.into_iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(label)
+            .legend(line_marker(color));
+        chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 4, color.filled())),
+        )?;
+    }
+    chart
+        .draw_series(
+            PAPER_ACCURACY_BY_BANDS
+                .iter()
+                .map(|&(n, a)| Cross::new((n as f64, a), 6, BLACK.stroke_width(2))),
+        )?
+        .label("paper, Table 2")
+        .legend(chart_svg::cross_marker(5, BLACK.stroke_width(2)));
+    draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
+    Ok(())
+}
+
+fn draw_reproduce_grids(by_bands: &[(usize, Vec<(f64, f64)>)], root: &Canvas<'_>) -> DrawResult {
+    let hi = by_bands
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.0))
+        .fold(10.0, f64::max);
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            "accuracy of the 5x5-trained networks by evaluation grid",
+            ("sans-serif", 18),
+        )
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..hi + 2.0, 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("grid extent L (L x L)")
+        .y_desc("accuracy (all C)")
+        .draw()?;
+    for (i, (n, points)) in by_bands.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(format!("n = {n}"))
+            .legend(line_marker(color));
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
     }
     draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
     Ok(())

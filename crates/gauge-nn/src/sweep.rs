@@ -37,6 +37,9 @@ pub struct BandSweepConfig {
     pub eval_seed: u64,
     /// Samples per forward pass during evaluation.
     pub eval_batch: usize,
+    /// Train each $n$ for the recipe's $8+4n$ epochs ([`TrainConfig::recipe_epochs`]) instead of
+    /// `train.epochs`.
+    pub epochs_grow_with_bands: bool,
 }
 
 impl Default for BandSweepConfig {
@@ -48,6 +51,7 @@ impl Default for BandSweepConfig {
             eval_samples: 2000,
             eval_seed: 20_251_127,
             eval_batch: 64,
+            epochs_grow_with_bands: false,
         }
     }
 }
@@ -66,6 +70,11 @@ impl BandSweepConfig {
     pub fn run_config(&self, n: usize) -> TrainConfig {
         TrainConfig {
             bands: n,
+            epochs: if self.epochs_grow_with_bands {
+                TrainConfig::recipe_epochs(n)
+            } else {
+                self.train.epochs
+            },
             ..self.train.clone()
         }
     }
@@ -241,7 +250,7 @@ fn train_and_evaluate(
     let wanted = config.run_config(n);
     let stored = if Checkpoint::exists(&run_dir) {
         let ckpt = Checkpoint::read(&run_dir)?;
-        check_same_run(&run_dir, &ckpt.config, &wanted)?;
+        check_same_run(&run_dir, &ckpt.config, &wanted, &["threads"])?;
         Some(ckpt)
     } else {
         None
@@ -305,15 +314,21 @@ fn train_and_evaluate(
     Ok((run, metrics, reports))
 }
 
-/// Errors unless `stored` and `wanted` agree in every field but `threads`.
-fn check_same_run(dir: &Path, stored: &TrainConfig, wanted: &TrainConfig) -> Result<()> {
+/// Errors unless `stored` and `wanted` agree in every field but those named in `ignored` (fields
+/// that do not define the run, like `threads`).
+pub(crate) fn check_same_run(
+    dir: &Path,
+    stored: &TrainConfig,
+    wanted: &TrainConfig,
+    ignored: &[&str],
+) -> Result<()> {
     let as_map = |c: &TrainConfig| match serde_json::to_value(c).expect("config serialises") {
         serde_json::Value::Object(m) => m,
         _ => unreachable!("a TrainConfig serialises to an object"),
     };
     let (s, w) = (as_map(stored), as_map(wanted));
     for (field, asked) in &w {
-        if field == "threads" {
+        if ignored.contains(&field.as_str()) {
             continue;
         }
         let stored = s.get(field).cloned().unwrap_or(serde_json::Value::Null);
@@ -350,6 +365,7 @@ mod tests {
             eval_samples: 24,
             eval_seed: 11,
             eval_batch: 10,
+            epochs_grow_with_bands: false,
         }
     }
 
@@ -476,6 +492,19 @@ mod tests {
         assert_eq!(report.runs[0].epochs, 2);
         assert_eq!(metric_lines(&run_dir), 2, "one more epoch, not a fresh run");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn epochs_grow_with_the_band_count_when_asked() {
+        let mut c = tiny();
+        assert_eq!(c.run_config(2).epochs, c.train.epochs);
+        c.epochs_grow_with_bands = true;
+        let epochs: Vec<usize> = [1, 2, 4, 8].map(|n| c.run_config(n).epochs).to_vec();
+        assert_eq!(epochs, [12, 16, 24, 40]);
+        assert_eq!(
+            c.run_config(4).epochs,
+            TrainConfig::recipe(4, vec![5, 5], false).epochs
+        );
     }
 
     #[test]

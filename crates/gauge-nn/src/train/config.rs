@@ -204,7 +204,7 @@ impl TrainConfig {
                 ..AdamConfig::default()
             },
             schedule: Schedule::Cosine { min_factor: 0.05 },
-            epochs: 8 + 4 * bands.min(LARGE),
+            epochs: Self::recipe_epochs(bands),
             samples_per_epoch: 1024,
             batch: 32,
             seed: 1,
@@ -213,6 +213,12 @@ impl TrainConfig {
             validation_samples: 256,
             ..TrainConfig::default()
         }
+    }
+
+    /// The recipe's number of epochs for `bands` filled bands: $8+4n$ (12 for $n=1$, 24 for
+    /// $n=4$, 40 for $n=8$).
+    pub fn recipe_epochs(bands: usize) -> usize {
+        8 + 4 * bands.min(LARGE)
     }
 
     /// Reads a configuration from JSON text (`source` names it in errors): unknown fields, a
