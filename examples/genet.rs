@@ -1309,3 +1309,57 @@ fn ensemble_eval(a: &EnsembleEvalArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    fn parse_error(args: &[&str]) -> String {
+        match Cli::try_parse_from(args) {
+            Ok(_) => panic!("{args:?} parsed"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn bad_reproduce_flags_are_refused_naming_the_value() {
+        for (flag, value, says) in [
+            ("--shard", "2/2", "smaller than N"),
+            ("--shard", "1/0", "positive integer"),
+            ("--shard", "-1/2", "non-negative"),
+            ("--shard", "half", "k/N"),
+            ("--budget-minutes", "-1", "-1"),
+            ("--budget-minutes", "0", "0"),
+            ("--budget-minutes", "nan", "nan"),
+            ("--threads", "0", "positive integer"),
+            ("--eval-batch", "-3", "positive integer"),
+        ] {
+            let e = parse_error(&["genet", "reproduce", flag, value]);
+            assert!(e.contains(value) && e.contains(says), "{flag} {value}: {e}");
+        }
+        let e = parse_error(&["genet", "reproduce", "--assemble-only", "--shard", "0/2"]);
+        assert!(e.contains("cannot be used with"), "{e}");
+        assert!(Cli::try_parse_from(["genet", "reproduce", "--shard", "3/4"]).is_ok());
+        // An unknown row is refused before anything runs, listing the rows.
+        let options = gauge_nn::reproduce::RowOptions::new("/nonexistent/reproduce");
+        let e = super::run_reproduce(Some(&["table9".to_string()]), None, &options, false, true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("table9") && e.contains("table2_n4"), "{e}");
+    }
+
+    #[test]
+    fn every_reproduce_flag_says_its_default() {
+        let cli = Cli::command();
+        let reproduce = cli.find_subcommand("reproduce").unwrap();
+        for arg in reproduce.get_arguments() {
+            if arg.get_id() == "help" {
+                continue;
+            }
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(help.contains("Default:"), "--{}: {help}", arg.get_id());
+        }
+    }
+}
