@@ -299,7 +299,7 @@ enum Command {
         /// Run shard k of N (k = 0..N-1): every N-th training row, with the rows that evaluate
         /// its network. Shards may share --out (each row is claimed atomically); a final run
         /// without --shard assembles the table. Default: no sharding (all selected rows).
-        #[arg(long, value_parser = parse_shard)]
+        #[arg(long, value_parser = parse_shard, allow_hyphen_values = true)]
         shard: Option<Shard>,
         /// Training budget per row in minutes (all runs of the row together): training stops at
         /// the first epoch boundary past it, the row is evaluated and marked incomplete, and a
