@@ -277,6 +277,11 @@ struct Z2Common {
     /// --method parity), relative to max(1, |H|).
     #[arg(long, default_value_t = 1e-8, value_parser = non_negative_f64)]
     symmetry_tol: f64,
+    /// --method wilson-loop: largest admissible movement of a Wannier charge centre (in (0, 1),
+    /// units of the lattice constant) between a loop and the same loop on half its points, as
+    /// Z2Pack's pos_tol; a loop that moves more is solved again on twice the points (up to 8x).
+    #[arg(long, default_value_t = 0.01, value_parser = positive_f64)]
+    position_tol: f64,
     /// Repeat the computation this many times and report the fastest (for benchmarks).
     #[arg(long, default_value_t = 1, value_parser = positive_usize)]
     repeat: usize,
@@ -315,6 +320,7 @@ impl Z2Common {
             occupied: self.occupied,
             tolerances: Tolerances::new(self.gap_tol, self.overlap_tol)?,
             symmetry_tolerance: self.symmetry_tol,
+            position_tolerance: self.position_tol,
             ..Z2Config::default()
         })
     }

@@ -250,6 +250,24 @@ pub enum Error {
         /// Number of lines used.
         lines: usize,
     },
+    /// The Wannier charge centres of one Wilson loop still move by more than the tolerance when
+    /// the number of points on the loop is doubled (Z2Pack's `pos_tol` check), after the most
+    /// doublings allowed.
+    #[error(
+        "Wannier charge centres of the Wilson loop at k = {k_perp:.6} (perpendicular momentum) still move by {max_move:.3e} (tolerance {tolerance:.1e}) between loops of {} and {points} points; refine the grid along the loops or use the Fukui-Hatsugai method",
+        points / 2
+    )]
+    WccNotConverged {
+        /// Perpendicular momentum of the loop (radians).
+        k_perp: f64,
+        /// Points on the finest loop tried.
+        points: usize,
+        /// Largest movement of a centre between the two finest loops (units of the lattice
+        /// constant).
+        max_move: f64,
+        /// The tolerance ([`crate::Z2Config::position_tolerance`]).
+        tolerance: f64,
+    },
     /// The six time-reversal-invariant planes of a 3D model disagree about the strong index
     /// ($\nu_0 = z_i(0) + z_i(\pi) \bmod 2$ must be the same for $i = 1, 2, 3$): the grid does
     /// not resolve the bands.

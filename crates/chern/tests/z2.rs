@@ -583,3 +583,63 @@ fn phase_diagram_figure() {
     std::fs::remove_file(&path).unwrap();
     assert!(svg.contains("Wannier charge centres, Z2 = 1"));
 }
+
+/// The Wilson-loop method checks each loop against the same loop on half its points (Z2Pack's
+/// `pos_tol`): on a coarse grid it doubles the points where the centres move, and gives the
+/// right Z2; with no doublings allowed it names the loop instead of guessing.
+#[test]
+fn wilson_loops_are_refined_until_their_centres_converge() {
+    let third = 2.0 * std::f64::consts::PI / 3.0;
+    for (km, z2) in [
+        (KaneMele::new(1.0, 0.06, 0.05, 0.1), 1),
+        (KaneMele::new(1.0, 0.06, 0.05, 0.4), 0),
+    ] {
+        let theta = km.time_reversal();
+        // 8 points per loop do not resolve the centres near K: some loops are doubled.
+        let z = z2_invariant(&km, &theta, [8, 8], &config(Z2Method::WilsonLoop)).unwrap();
+        assert_eq!(z.z2, z2);
+        let flow = z.wcc.unwrap();
+        assert!(flow.points.iter().all(|&p| p >= 8 && p % 8 == 0 && p <= 64));
+        assert!(flow.points.iter().any(|&p| p > 8), "{:?}", flow.points);
+        assert_eq!(
+            z2_invariant(&km, &theta, [8, 8], &config(Z2Method::FukuiHatsugai))
+                .unwrap()
+                .z2,
+            z2
+        );
+        // 30 points resolve every loop: nothing is doubled.
+        let z = z2_invariant(&km, &theta, [30, 30], &config(Z2Method::WilsonLoop)).unwrap();
+        assert!(z.wcc.unwrap().points.iter().all(|&p| p == 30));
+        // No doublings allowed: the error names the loop, the movement and the tolerance.
+        let strict = Z2Config {
+            max_loop_doublings: 0,
+            ..config(Z2Method::WilsonLoop)
+        };
+        match z2_invariant(&km, &theta, [8, 8], &strict).unwrap_err() {
+            Error::WccNotConverged {
+                k_perp,
+                points: 8,
+                max_move,
+                tolerance,
+            } => {
+                assert!(max_move >= tolerance && tolerance == 0.01);
+                // The loops near K (k2 = 2 pi / 3) are the slow ones.
+                assert!((k_perp - third).abs() < 1.2, "{k_perp}");
+            }
+            e => panic!("{e}"),
+        }
+    }
+    // A tolerance outside (0, 1) is refused.
+    let km = KaneMele::default();
+    for bad in [0.0, 1.0, f64::NAN, -0.1] {
+        let c = Z2Config {
+            position_tolerance: bad,
+            ..config(Z2Method::WilsonLoop)
+        };
+        let e = z2_invariant(&km, &km.time_reversal(), [8, 8], &c).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidParameter { name, .. } if name == "position_tolerance"),
+            "{e}"
+        );
+    }
+}

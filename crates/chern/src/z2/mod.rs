@@ -77,6 +77,13 @@ pub struct Z2Config {
     pub move_tolerance: f64,
     /// [`Z2Method::WilsonLoop`]: how many times an interval between lines may be halved.
     pub max_refinements: u32,
+    /// [`Z2Method::WilsonLoop`]: the largest admissible movement of a Wannier charge centre
+    /// (units of the lattice constant, in $(0, 1)$) between a loop and the same loop on half as
+    /// many points (Z2Pack's `pos_tol`); a loop that moves more has its points doubled.
+    pub position_tolerance: f64,
+    /// [`Z2Method::WilsonLoop`]: how many times the points of one loop may be doubled before
+    /// [`Error::WccNotConverged`].
+    pub max_loop_doublings: u32,
 }
 
 impl Default for Z2Config {
@@ -89,6 +96,8 @@ impl Default for Z2Config {
             inversion: None,
             move_tolerance: 0.3,
             max_refinements: 8,
+            position_tolerance: 0.01,
+            max_loop_doublings: 3,
         }
     }
 }
@@ -179,6 +188,13 @@ fn prepare<H: BlochHamiltonian + Sync + ?Sized>(
             "must lie in (0, 0.5)",
         ));
     }
+    if !(config.position_tolerance > 0.0 && config.position_tolerance < 1.0) {
+        return Err(Error::invalid(
+            "position_tolerance",
+            config.position_tolerance,
+            "must lie in (0, 1)",
+        ));
+    }
     // An infinite tolerance skips the check (the planes of a 3D model checked as a whole).
     let violation = if config.symmetry_tolerance == f64::INFINITY {
         0.0
@@ -215,7 +231,10 @@ fn prepare<H: BlochHamiltonian + Sync + ?Sized>(
 ///   $2\pi n(k) = F(k) - [A_1(k) + A_2(k+\hat1) - A_1(k+\hat2) - A_2(k)]$, $A = \arg U$ and
 ///   $F = \arg U_1U_2U_1^{-1}U_2^{-1}$ on the principal branch.
 /// - [`Z2Method::WilsonLoop`]: [`WccFlow`] on the lines $k_2 = 2\pi j/L_2 \in [0, \pi]$, each a
-///   loop of $L_1$ points.
+///   loop of $L_1$ points, checked against the same loop on $L_1/2$ points and doubled where a
+///   centre moves by [`Z2Config::position_tolerance`] or more ([`Error::WccNotConverged`] names
+///   the loop that does not converge), lines added where the centres move fast along $k_2$
+///   ([`Error::WccUnresolved`]).
 /// - [`Z2Method::Parity`]: the parities at $(0,0), (0,\pi), (\pi,0), (\pi,\pi)$; the gap is
 ///   still checked on the whole grid.
 ///
@@ -265,6 +284,10 @@ pub fn z2_invariant<H: BlochHamiltonian + Sync + ?Sized>(
                 tol,
                 config.move_tolerance,
                 config.max_refinements,
+                wilson_loop::LoopCheck {
+                    position_tolerance: config.position_tolerance,
+                    max_doublings: config.max_loop_doublings,
+                },
             )?;
             out.z2 = flow.z2();
             out.min_gap = min_gap;

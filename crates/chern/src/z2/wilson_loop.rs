@@ -28,6 +28,8 @@ pub struct WccFlow {
     pub gap_position: Vec<f64>,
     /// Size of that gap.
     pub gap_size: Vec<f64>,
+    /// Points on each line's loop after the convergence check ($L_1$ unless doubled).
+    pub points: Vec<usize>,
 }
 
 impl WccFlow {
@@ -55,6 +57,47 @@ struct Line {
     centres: Vec<f64>,
     gap_position: f64,
     gap_size: f64,
+    points: usize,
+}
+
+/// The convergence check of the points per loop.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoopCheck {
+    /// Largest admissible movement of a centre when the points are doubled.
+    pub position_tolerance: f64,
+    /// How many times a loop's points may be doubled.
+    pub max_doublings: u32,
+}
+
+/// The largest gap between neighbouring centres (`sorted`, ascending, in $[0, 1)$), the
+/// wrap-around one included: its middle (in $[0, 1)$) and its size.
+fn largest_gap(sorted: &[f64]) -> (f64, f64) {
+    let r = sorted.len();
+    let mut best = (sorted[0] + 1.0 - sorted[r - 1], sorted[r - 1]);
+    for a in 0..r - 1 {
+        let g = sorted[a + 1] - sorted[a];
+        if g > best.0 {
+            best = (g, sorted[a]);
+        }
+    }
+    ((best.1 + best.0 / 2.0).rem_euclid(1.0), best.0)
+}
+
+/// The largest movement between two sets of centres, matched in order after cutting the circle
+/// at the largest gap of both sets together (Z2Pack's `_get_max_move`).
+fn max_move(a: &[f64], b: &[f64]) -> f64 {
+    let mut all: Vec<f64> = a.iter().chain(b).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let (cut, _) = largest_gap(&all);
+    let unrolled = |v: &[f64]| {
+        let mut u: Vec<f64> = v.iter().map(|x| (x + 1.0 - cut).rem_euclid(1.0)).collect();
+        u.sort_by(f64::total_cmp);
+        u
+    };
+    unrolled(a)
+        .iter()
+        .zip(&unrolled(b))
+        .fold(0.0f64, |m, (x, y)| m.max(distance(*x, *y)))
 }
 
 /// Periodic distance on the unit circle.
@@ -70,6 +113,7 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
     l1: usize,
     r: usize,
     tol: &Tolerances,
+    check: LoopCheck,
 ) -> Result<(Vec<Line>, f64)> {
     let mut pts = points::Points::with_capacity(2, k2s.len() * l1);
     for &k2 in k2s {
@@ -83,7 +127,7 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
     let n = h.n_bands();
     let w = r * n;
     // One line at a time per thread: its energies and eigenvectors only.
-    let solved: Vec<Result<(points::MinGap, Result<Line>)>> = (0..k2s.len())
+    let solved: Vec<Result<(points::MinGap, Result<(Line, f64)>)>> = (0..k2s.len())
         .into_par_iter()
         .map_init(
             || {
@@ -97,7 +141,8 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
                 solver.solve_row(ws, j, energies, frames)?;
                 let mut gap = points::MinGap::default();
                 gap.observe(energies, n, r, j * l1);
-                Ok((gap, wilson_line(frames, j, k2s[j], (l1, n, r), pts, tol)))
+                let line = converged_line(h, ws, frames, j, k2s[j], (l1, n, r), pts, tol, check);
+                Ok((gap, line))
             },
         )
         .collect();
@@ -107,21 +152,80 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
     for (g, _) in &solved {
         gap.merge(*g);
     }
-    let min_gap = gap.check(pts, &index, r, tol.gap())?;
-    let out = solved
-        .into_iter()
-        .map(|(_, line)| line)
-        .collect::<Result<Vec<Line>>>()?;
+    let mut min_gap = gap.check(pts, &index, r, tol.gap())?;
+    let mut out = Vec::with_capacity(solved.len());
+    for (_, line) in solved {
+        let (line, gap) = line?;
+        min_gap = min_gap.min(gap);
+        out.push(line);
+    }
     Ok((out, min_gap))
 }
 
-/// The Wilson loop along $k_1$ of line `j` of the table from its eigenvectors `frames`, and the
-/// centres and largest gap of its spectrum.
+/// Line `j`'s Wilson loop from its eigenvectors `frames` on $L_1$ points, checked against the
+/// loop on every other point; where a centre moves by `check.position_tolerance` or more, the
+/// loop is solved again on twice as many points and compared with the last one, at most
+/// `check.max_doublings` times. Returns the line and the smallest gap on the added points
+/// ($+\infty$ if none).
+#[allow(clippy::too_many_arguments)]
+fn converged_line<H: BlochHamiltonian + Sync + ?Sized>(
+    h: &H,
+    ws: &mut crate::bands::ChunkWorkspace,
+    frames: &[C64],
+    j: usize,
+    k2: f64,
+    (l1, n, r): (usize, usize, usize),
+    pts: &points::Points,
+    tol: &Tolerances,
+    check: LoopCheck,
+) -> Result<(Line, f64)> {
+    let fine = wilson_line(frames, j, k2, (l1, n, r), 1, pts, tol)?;
+    let coarse = wilson_line(frames, j, k2, (l1, n, r), 2, pts, tol)?;
+    let mut moved = max_move(&coarse.centres, &fine.centres);
+    if moved < check.position_tolerance {
+        return Ok((fine, f64::INFINITY));
+    }
+    let mut last = fine;
+    let mut min_gap = f64::INFINITY;
+    let mut m = l1;
+    for _ in 0..check.max_doublings {
+        m *= 2;
+        let mut loop_pts = points::Points::with_capacity(2, m);
+        for i in 0..m {
+            loop_pts.push(&[2.0 * PI * i as f64 / m as f64, k2]);
+        }
+        let solver = points::RowSolver::new(h, &loop_pts, 1, m, r);
+        let mut energies = vec![0.0; m * n];
+        let mut frames = vec![C64::new(0.0, 0.0); m * r * n];
+        solver.solve_row(ws, 0, &mut energies, &mut frames)?;
+        let mut gap = points::MinGap::default();
+        gap.observe(&energies, n, r, 0);
+        // Points of a refined loop have no index on the grid: the error names the point of
+        // the loop and the line.
+        min_gap = min_gap.min(gap.check(&loop_pts, &|s| vec![s, j], r, tol.gap())?);
+        let line = wilson_line(&frames, 0, k2, (m, n, r), 1, &loop_pts, tol)?;
+        moved = max_move(&last.centres, &line.centres);
+        last = line;
+        if moved < check.position_tolerance {
+            return Ok((last, min_gap));
+        }
+    }
+    Err(Error::WccNotConverged {
+        k_perp: k2,
+        points: m,
+        max_move: moved,
+        tolerance: check.position_tolerance,
+    })
+}
+
+/// The Wilson loop along $k_1$ of line `j` of the table from its eigenvectors `frames` ($L_1$
+/// points) taking every `step`-th point, and the centres and largest gap of its spectrum.
 fn wilson_line(
     frames: &[C64],
     j: usize,
     k2: f64,
     (l1, n, r): (usize, usize, usize),
+    step: usize,
     pts: &points::Points,
     tol: &Tolerances,
 ) -> Result<Line> {
@@ -132,9 +236,9 @@ fn wilson_line(
     let mut u = vec![C64::new(0.0, 0.0); r * r];
     let mut w = matrix::identity(r);
     let mut tmp = vec![C64::new(0.0, 0.0); r * r];
-    for i in 0..l1 {
+    for i in (0..l1).step_by(step) {
         let s = j * l1 + i;
-        overlap_into(frame(i), frame((i + 1) % l1), &mut m, n, r);
+        overlap_into(frame(i), frame((i + step) % l1), &mut m, n, r);
         let modulus = matrix::det(&m, r).norm();
         let singular = |modulus: f64| Error::SingularOverlap {
             k: pts.k(s),
@@ -164,19 +268,13 @@ fn wilson_line(
         });
     }
     centres.sort_by(f64::total_cmp);
-    // Largest gap, the wrap-around one included.
-    let mut best = (centres[0] + 1.0 - centres[r - 1], centres[r - 1]);
-    for a in 0..r - 1 {
-        let g = centres[a + 1] - centres[a];
-        if g > best.0 {
-            best = (g, centres[a]);
-        }
-    }
+    let (gap_position, gap_size) = largest_gap(&centres);
     Ok(Line {
         k2,
         centres,
-        gap_position: (best.1 + best.0 / 2.0).rem_euclid(1.0),
-        gap_size: best.0,
+        gap_position,
+        gap_size,
+        points: l1 / step,
     })
 }
 
@@ -192,13 +290,14 @@ pub(crate) fn wcc_flow<H: BlochHamiltonian + Sync + ?Sized>(
     tol: &Tolerances,
     move_tolerance: f64,
     max_refinements: u32,
+    check: LoopCheck,
 ) -> Result<(WccFlow, f64)> {
     let [l1, l2] = grid;
     let half = l2 / 2;
     let k2s: Vec<f64> = (0..=half)
         .map(|j| 2.0 * PI * j as f64 / l2 as f64)
         .collect();
-    let (mut all, mut min_gap) = lines(h, &k2s, l1, r, tol)?;
+    let (mut all, mut min_gap) = lines(h, &k2s, l1, r, tol, check)?;
     let finest = 2.0 * PI / l2 as f64 / 2f64.powi(max_refinements as i32);
     loop {
         let mut fresh = Vec::new();
@@ -253,7 +352,7 @@ pub(crate) fn wcc_flow<H: BlochHamiltonian + Sync + ?Sized>(
                 lines: all.len(),
             });
         }
-        let (more, gap) = lines(h, &fresh, l1, r, tol)?;
+        let (more, gap) = lines(h, &fresh, l1, r, tol, check)?;
         min_gap = min_gap.min(gap);
         all.extend(more);
         all.sort_by(|a, b| a.k2.total_cmp(&b.k2));
@@ -262,7 +361,34 @@ pub(crate) fn wcc_flow<H: BlochHamiltonian + Sync + ?Sized>(
         k_perp: all.iter().map(|l| l.k2).collect(),
         gap_position: all.iter().map(|l| l.gap_position).collect(),
         gap_size: all.iter().map(|l| l.gap_size).collect(),
+        points: all.iter().map(|l| l.points).collect(),
         centres: all.into_iter().map(|l| l.centres).collect(),
     };
     Ok((flow, min_gap))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn centres_move_by_their_periodic_distance_matched_across_the_largest_gap() {
+        // The same centres: no movement, whatever their order.
+        assert_eq!(max_move(&[0.1, 0.6], &[0.6, 0.1]), 0.0);
+        // Across 0 = 1: 0.98 -> 0.01 moves by 0.03, not 0.97.
+        let m = max_move(&[0.98, 0.5], &[0.01, 0.52]);
+        assert!((m - 0.03).abs() < 1e-12, "{m}");
+        // Matched in order from the common largest gap (0.6 .. 0.1 here): 0.15 -> 0.2 and
+        // 0.55 -> 0.45.
+        let m = max_move(&[0.15, 0.55], &[0.2, 0.45]);
+        assert!((m - 0.1).abs() < 1e-12, "{m}");
+    }
+
+    #[test]
+    fn the_largest_gap_includes_the_wrap_around() {
+        let (position, size) = largest_gap(&[0.3, 0.4, 0.5]);
+        assert!((size - 0.8).abs() < 1e-12 && (position - 0.9).abs() < 1e-12);
+        let (position, size) = largest_gap(&[0.1, 0.2, 0.9]);
+        assert!((size - 0.7).abs() < 1e-12 && (position - 0.55).abs() < 1e-12);
+    }
 }
