@@ -106,7 +106,12 @@ fn distance(a: f64, b: f64) -> f64 {
     d.min(1.0 - d)
 }
 
-/// Wilson loops along $k_1$ ($L_1$ points) at each $k_2$ of `k2s`.
+/// A line's smallest gap on the grid, and the line with the smallest gap on the points its
+/// convergence check added (or the line's error).
+type SolvedLine = (points::MinGap, Result<(Line, f64)>);
+
+/// Wilson loops along $k_1$ ($L_1$ points, more where [`converged_line`] doubles them) at each
+/// $k_2$ of `k2s`.
 fn lines<H: BlochHamiltonian + Sync + ?Sized>(
     h: &H,
     k2s: &[f64],
@@ -127,7 +132,7 @@ fn lines<H: BlochHamiltonian + Sync + ?Sized>(
     let n = h.n_bands();
     let w = r * n;
     // One line at a time per thread: its energies and eigenvectors only.
-    let solved: Vec<Result<(points::MinGap, Result<(Line, f64)>)>> = (0..k2s.len())
+    let solved: Vec<Result<SolvedLine>> = (0..k2s.len())
         .into_par_iter()
         .map_init(
             || {
