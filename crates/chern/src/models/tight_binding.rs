@@ -125,7 +125,41 @@ pub struct TightBinding {
     orbitals: usize,
     onsite: Vec<f64>,
     hoppings: Vec<Hopping>,
+    /// The distinct lattice vectors of the hoppings, in order of first appearance, and each
+    /// hopping's as an index into them with its amplitude: $H(k)$ needs one phase
+    /// $e^{ik\cdot R}$ per distinct $R$, not one per hopping.
+    #[serde(skip)]
+    terms: Terms,
 }
+
+/// The hoppings arranged for [`TightBinding::write_hamiltonian`].
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Terms {
+    vectors: Vec<Vec<i64>>,
+    /// $(i, j, $ index of $R$, $t)$ per hopping, in the hoppings' order.
+    hops: Vec<(usize, usize, usize, C64)>,
+}
+
+impl Terms {
+    fn new(hoppings: &[Hopping]) -> Self {
+        let mut vectors: Vec<Vec<i64>> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let hops = hoppings
+            .iter()
+            .map(|h| {
+                let at = *index.entry(h.r.clone()).or_insert_with(|| {
+                    vectors.push(h.r.clone());
+                    vectors.len() - 1
+                });
+                (h.i, h.j, at, h.t.value())
+            })
+            .collect();
+        Self { vectors, hops }
+    }
+}
+
+/// Up to this many distinct lattice vectors, their phases live on the stack.
+const STACK_PHASES: usize = 64;
 
 /// The file's fields before the whole-model checks.
 #[derive(Deserialize)]
@@ -488,11 +522,13 @@ impl TightBinding {
                 ));
             }
         }
+        let terms = Terms::new(&hoppings);
         Ok(Self {
             dim,
             orbitals,
             onsite,
             hoppings,
+            terms,
         })
     }
 
@@ -520,11 +556,28 @@ impl BlochHamiltonian for TightBinding {
         for (i, e) in self.onsite.iter().enumerate() {
             h[i * n + i] = C64::new(*e, 0.0);
         }
-        for hop in &self.hoppings {
-            let phase: f64 = hop.r.iter().zip(k).map(|(&r, &kj)| r as f64 * kj).sum();
-            let t = hop.t.value() * C64::from_polar(1.0, phase);
-            h[hop.i * n + hop.j] += t;
-            h[hop.j * n + hop.i] += t.conj();
+        // e^{ik.R} once per distinct R (the same arithmetic as per hopping, so the same bits),
+        // then the hoppings in their order.
+        let phase = |r: &[i64]| {
+            let phase: f64 = r.iter().zip(k).map(|(&r, &kj)| r as f64 * kj).sum();
+            C64::from_polar(1.0, phase)
+        };
+        let vectors = &self.terms.vectors;
+        let mut stack = [C64::new(0.0, 0.0); STACK_PHASES];
+        let heap: Vec<C64>;
+        let phases: &[C64] = if vectors.len() <= STACK_PHASES {
+            for (p, r) in stack.iter_mut().zip(vectors) {
+                *p = phase(r);
+            }
+            &stack[..vectors.len()]
+        } else {
+            heap = vectors.iter().map(|r| phase(r)).collect();
+            &heap
+        };
+        for &(i, j, at, t) in &self.terms.hops {
+            let t = t * phases[at];
+            h[i * n + j] += t;
+            h[j * n + i] += t.conj();
         }
     }
 }

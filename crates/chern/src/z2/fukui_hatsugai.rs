@@ -95,9 +95,10 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
                     [vec![zero; l1 * w], vec![zero; l1 * w]],
                     [vec![zero; l1], vec![zero; l1], vec![zero; l1]],
                     vec![zero; r * r],
+                    [Vec::new(), Vec::new(), Vec::new()],
                 )
             },
-            |(ws, energies, [va, vb], [ux, ux_next, uy], m), &first| -> Result<Block> {
+            |(ws, energies, [va, vb], [ux, ux_next, uy], m, args), &first| -> Result<Block> {
                 let count = block.min(half - first);
                 let mut out = Block::default();
                 solver.solve_row(ws, first, energies, va)?;
@@ -139,7 +140,7 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
                             row_x(m, vb, j + 1, ux_next)
                         };
                         match links() {
-                            Ok(()) => out.count += row_vortices(ux, ux_next, uy),
+                            Ok(()) => out.count += row_vortices(ux, ux_next, uy, args),
                             Err(e) => {
                                 out.link_error = Some(e);
                                 links_ok = false;
@@ -188,14 +189,20 @@ struct Block {
 /// $\sum_i n(k_i)$ along a row of plaquettes from the x-links of its lower (`ux`) and upper
 /// (`ux_next`) edge and its y-links `uy`: $2\pi n = F - (A_1(k) + A_2(k+\hat1) - A_1(k+\hat2) -
 /// A_2(k))$ with $A = \arg U$ and $F = \arg U_1U_2U_1^{-1}U_2^{-1}$.
-fn row_vortices(ux: &[C64], ux_next: &[C64], uy: &[C64]) -> i64 {
+fn row_vortices(ux: &[C64], ux_next: &[C64], uy: &[C64], args: &mut [Vec<f64>; 3]) -> i64 {
     let l1 = ux.len();
+    // The connection A = arg U of every link of the row, once.
+    for (a, u) in args.iter_mut().zip([ux, ux_next, uy]) {
+        a.clear();
+        a.extend(u.iter().map(|&u| principal_arg(u)));
+    }
+    let [ax, ax_next, ay] = &*args;
     let mut total = 0i64;
     for i in 0..l1 {
         let i1 = (i + 1) % l1;
         let (a, b, c, d) = (ux[i], uy[i1], ux_next[i], uy[i]);
         let f = principal_arg(a * b * (c * d).conj());
-        let circulation = principal_arg(a) + principal_arg(b) - principal_arg(c) - principal_arg(d);
+        let circulation = ax[i] + ay[i1] - ax_next[i] - ay[i];
         total += ((f - circulation) / (2.0 * PI)).round() as i64;
     }
     total
