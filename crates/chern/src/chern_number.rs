@@ -319,7 +319,11 @@ fn finish(
 }
 
 /// The Chern number of the bands `set` of model `h` on an `L1 x L2` grid: diagonalises once per
-/// k-point, keeps only the eigenvectors of `set`, and applies [`chern_number`].
+/// k-point and keeps only the eigenvectors of `set`. With [`Method::Determinant`] the grid is
+/// streamed by rows (two rows of eigenvectors per thread, memory
+/// [`chern_memory_estimate`], $O(L_2 N r)$ per thread plus the $L_1L_2$ flux field), with bit for bit
+/// the numbers and errors of [`chern_number`] on a stored [`BandStructure`]; with
+/// [`Method::EigenphaseSum`] the whole grid is stored.
 pub fn chern_number_of<H: BlochHamiltonian + Sync + ?Sized>(
     h: &H,
     grid: &[usize],
