@@ -583,6 +583,7 @@ fn main() -> Result<()> {
                 set_threads(cfg.threads);
                 Trainer::new(cfg, &out)?
             };
+            println!("training on {:?}", trainer.var_store().device());
             let metrics = trainer.train(true)?;
             let last = metrics.last();
             println!(

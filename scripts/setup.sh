@@ -4,6 +4,10 @@
 #   * OpenBLAS (Debian's libopenblas-dev) for ndarray-linalg's `openblas-system` backend.
 #   * libtorch 2.13.0 (what tch 0.26 requires), CPU part only, unpacked from the hash-pinned PyPI
 #     `torch` wheel into the git-ignored folder .libtorch/ (PyPI is the only reachable source of it).
+#   * With CHERNET_TORCH=cuda instead: the same libtorch 2.13.0 with its CUDA part and the CUDA 13
+#     libraries it needs (the nvidia-* wheels that torch 2.13.0's metadata pins, hash-pinned here too)
+#     in the separate git-ignored folder .libtorch-cuda/ (about 3.7 GB), plus .libtorch-cuda/env.sh,
+#     which points cargo at it. The CPU set-up in .libtorch/ is left as it is.
 #
 # A second run checks what is there and returns in well under a second.
 set -euo pipefail
@@ -16,6 +20,8 @@ TORCH_WHEEL="torch==${TORCH_VERSION} --hash=sha256:60fcdcb2f3876e21146cb4524ef06
 CUDART_WHEEL="nvidia-cuda-runtime==13.0.96 --hash=sha256:7f82250d7782aa23b6cfe765ecc7db554bd3c2870c43f3d1821f1d18aebf0548"
 CUPTI_WHEEL="nvidia-cuda-cupti==13.0.85 --hash=sha256:4eb01c08e859bf924d222250d2e8f8b8ff6d3db4721288cf35d14252a4d933c8"
 
+CHERNET_TORCH="${CHERNET_TORCH:-cpu}"
+
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
@@ -26,6 +32,11 @@ need_free_mb() { # need_free_mb DIR MB WHAT
     die "$3 needs about $2 MB free in $1, only ${avail} MB available. Free some disk space and rerun."
   fi
 }
+
+case "$CHERNET_TORCH" in
+  cpu | cuda) ;;
+  *) die "CHERNET_TORCH=$CHERNET_TORCH is not a libtorch variant: use cpu (the default) or cuda." ;;
+esac
 
 # ---------------------------------------------------------------- OpenBLAS
 openblas_present() {
@@ -48,6 +59,20 @@ if ! openblas_present; then
 fi
 
 # ---------------------------------------------------------------- libtorch
+find_python() {
+  PY=""
+  for p in python3 python; do command -v "$p" >/dev/null && { PY="$p"; break; }; done
+  [ -n "$PY" ] || die "python3 is needed to fetch libtorch from PyPI and was not found."
+  "$PY" -m pip --version >/dev/null 2>&1 \
+    || die "pip is not available for $PY ($PY -m pip failed); install pip (e.g. apt-get install python3-pip) and rerun."
+}
+
+if [ "$CHERNET_TORCH" = cuda ]; then
+  # shellcheck source=scripts/setup-cuda.sh
+  . "$ROOT/scripts/setup-cuda.sh"
+  exit 0
+fi
+
 libtorch_ok() {
   [ -f "$LT/torch/build-version" ] && [ -f "$LT/torch/lib/libtorch_cpu.so" ] \
     && [ -f "$LT/torch/lib/libtorch.so" ] && [ -d "$LT/torch/include/torch" ] \
@@ -61,11 +86,7 @@ if [ -f "$LT/torch/build-version" ]; then
 fi
 if ! libtorch_ok; then
   say "installing libtorch $TORCH_VERSION (CPU libraries from the PyPI torch wheel) into .libtorch/"
-  PY=""
-  for p in python3 python; do command -v "$p" >/dev/null && { PY="$p"; break; }; done
-  [ -n "$PY" ] || die "python3 is needed to fetch libtorch from PyPI and was not found."
-  "$PY" -m pip --version >/dev/null 2>&1 \
-    || die "pip is not available for $PY ($PY -m pip failed); install pip (e.g. apt-get install python3-pip) and rerun."
+  find_python
   mkdir -p "$LT"
   need_free_mb "$LT" 1600 "libtorch (530 MB wheel + 490 MB unpacked)"
   rm -rf "$LT/.download" "$LT/.staging"

@@ -33,4 +33,11 @@ fn main() {
         "cargo:rerun-if-changed={}",
         lib.join("libtorch_cpu.so").display()
     );
+    // A CUDA libtorch: keep libtorch_cuda in this crate's tests (nothing calls into it directly,
+    // so `--as-needed` would drop it and libtorch would see no CUDA device).
+    if lib.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    }
 }

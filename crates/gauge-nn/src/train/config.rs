@@ -52,7 +52,13 @@ impl DeviceChoice {
             DeviceChoice::Cuda => Err(Error::InvalidParameter {
                 name: "device",
                 value: "cuda".into(),
-                reason: "no CUDA device is available".into(),
+                reason: if tch::utils::has_cudart() {
+                    "this libtorch has CUDA but finds no CUDA device (no GPU or no NVIDIA driver)"
+                } else {
+                    "this libtorch has no CUDA (the default set-up is CPU-only; \
+                     `CHERNET_TORCH=cuda make setup` installs the CUDA one)"
+                }
+                .into(),
             }),
         }
     }
@@ -466,6 +472,26 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cuda` is the first CUDA device where libtorch sees one, else an error that says which of
+    /// the two is missing (CUDA in libtorch, or a device); `auto` then falls back to the CPU.
+    #[test]
+    fn cuda_device_or_an_error_naming_what_is_missing() {
+        if tch::Cuda::is_available() {
+            assert_eq!(DeviceChoice::Cuda.device().unwrap(), Device::Cuda(0));
+            assert_eq!(DeviceChoice::Auto.device().unwrap(), Device::Cuda(0));
+        } else {
+            let message = DeviceChoice::Cuda.device().unwrap_err().to_string();
+            assert!(message.starts_with("invalid device = cuda: "), "{message}");
+            let missing = match tch::utils::has_cudart() {
+                true => "finds no CUDA device",
+                false => "this libtorch has no CUDA",
+            };
+            assert!(message.contains(missing), "{message}");
+            assert_eq!(DeviceChoice::Auto.device().unwrap(), Device::Cpu);
+        }
+        assert_eq!(DeviceChoice::Cpu.device().unwrap(), Device::Cpu);
+    }
 
     /// The recipe for n = 2 and n = 4 trivial-only is the shipped measured config, field by field.
     #[test]
