@@ -455,6 +455,22 @@ mod tests {
                 .accuracy
         );
         assert_eq!(report.predictive_entropy, u.predictive_entropy);
+        // The members' own metrics: each member's distribution as a one-member ensemble.
+        let (mut acc, mut ece) = (0.0, 0.0);
+        for m in 0..3 {
+            let pm = member_probabilities(y.slice(ndarray::s![m..m + 1, ..]), sigma, w).unwrap();
+            let e =
+                EnsemblePrediction::new(&Probabilities::new(pm).unwrap(), &l, Default::default())
+                    .unwrap();
+            acc += e.accuracy() / 3.0;
+            ece += e
+                .calibration(CalibrationConfig::new(15).unwrap())
+                .unwrap()
+                .ece
+                / 3.0;
+        }
+        assert!((report.member_accuracy - acc).abs() < 1e-15);
+        assert!((report.member_ece - ece).abs() < 1e-15);
         // Real errors exist at sigma = 0.4 and the entropy finds them better than chance.
         assert!(
             report.accuracy < 0.99 && report.auroc_entropy.unwrap() > 0.6,
