@@ -1207,15 +1207,19 @@ fn ensemble_eval(a: &EnsembleEvalArgs) -> Result<()> {
         Some(OodSet::Bands(n)) => (*n).max(base.bands),
         _ => base.bands,
     };
-    let per_sample = evaluation_memory(&base.model, &largest, n, 1, 1, real_bytes);
+    // The members' activations on one chunk (forward only, bounded by the training estimate),
+    // and the drawn samples held at once: test, OOD and calibration sets (links and plaquettes).
+    let volume: f64 = largest.iter().map(|&l| l as f64).product();
+    let d = largest.len() as f64;
+    let per_sample = volume * (n * n) as f64 * 16.0 * 2.0 * (d + d * (d - 1.0) / 2.0);
     let estimate = evaluation_memory(
         &base.model,
         &largest,
         n,
         a.batch * ensemble.members(),
-        a.samples,
+        1,
         real_bytes,
-    ) + per_sample * (a.samples + a.calibration_samples) as f64;
+    ) + per_sample * (2 * a.samples + a.calibration_samples) as f64;
     check_memory(
         &format!(
             "evaluating {} members on {} samples of {}",
