@@ -179,6 +179,9 @@ fn resume_reproduces_an_uninterrupted_run_and_epoch_zero_is_the_prior() {
     let mut resumed = LoraTrainer::resume(&cut_dir, None).unwrap();
     assert_eq!(resumed.state().epoch, 1);
     resumed.train(false).unwrap();
+    // The peft-side manifest of lora-ensemble records the epochs too.
+    let peft = lora_ensemble::EnsembleManifest::read(&cut_dir).unwrap();
+    assert_eq!((peft.members, peft.epochs), (2, 2));
     for m in 0..2 {
         let d = max_rel_diff(&member_adapters(&full, m), &member_adapters(&resumed, m));
         assert!(d < 1e-12, "member {m}: {d:e}");
@@ -368,6 +371,16 @@ fn the_evaluation_is_consistent_with_its_parts() {
     ] {
         assert!(json.get(key).is_some(), "missing {key}");
     }
+    // QWZ has two bands: no OOD set with two filled bands, refused before any evaluation.
+    let mut qwz = EnsembleEvalRequest::new(vec![4, 4], 10);
+    qwz.ood = Some(OodSet::Hamiltonian(gauge_nn::data::ModelSpec::Qwz));
+    assert!(matches!(
+        evaluate_ensemble(&ens, &qwz),
+        Err(Error::InvalidParameter {
+            name: "occupied",
+            ..
+        })
+    ));
     // Another band count for the test set is refused (it is an OOD set).
     let mut bad = EnsembleEvalRequest::new(vec![4, 4], 10);
     bad.bands = Some(3);

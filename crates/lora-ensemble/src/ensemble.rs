@@ -89,7 +89,9 @@ impl LoraEnsemble {
         self.epochs.get()
     }
 
-    pub(crate) fn set_epochs(&self, epochs: usize) {
+    /// Sets the epochs trained (for training loops of your own; [`crate::train()`] counts its
+    /// own).
+    pub fn set_epochs(&self, epochs: usize) {
         self.epochs.set(epochs);
     }
 

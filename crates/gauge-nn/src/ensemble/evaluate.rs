@@ -286,6 +286,21 @@ pub fn evaluate_ensemble(
     }
     let links = ensemble.needs_links();
     let batch = request.batch.max(1);
+    // Refuse an impossible OOD set (a grid of another dimension, a Hamiltonian family without
+    // that many bands) before the minutes of evaluation.
+    match &request.ood {
+        Some(OodSet::Grid(g)) => check_grid(g, base)?,
+        Some(OodSet::Bands(b)) => {
+            domain_source(base, &request.grid, *b, None, 0, links)?;
+        }
+        Some(OodSet::Hamiltonian(spec)) => {
+            domain_source(base, &request.grid, bands, Some(*spec), 0, links)?;
+        }
+        None => {}
+    }
+    if request.hamiltonian.is_some() {
+        domain_source(base, &request.grid, bands, request.hamiltonian, 0, links)?;
+    }
     let draw = |grid: &[usize], bands: usize, ham: Option<ModelSpec>, seed: u64, n: usize| {
         domain_source(base, grid, bands, ham, seed, links)?.sample(n)
     };

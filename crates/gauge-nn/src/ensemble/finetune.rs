@@ -703,6 +703,7 @@ impl LoraTrainer {
     /// Writes the member folders and, last, `ensemble.json`.
     fn write_ensemble(&self) -> Result<()> {
         remove_manifest(&self.dir)?;
+        self.ensemble.set_epochs(self.state.epoch);
         self.ensemble.save(&self.dir, &self.base.path)?;
         EnsembleManifest {
             format: super::ENSEMBLE_FORMAT.into(),
