@@ -313,7 +313,8 @@ enum Command {
         /// libtorch threads. Default: 1 (the row configs').
         #[arg(long, value_parser = positive_usize)]
         threads: Option<usize>,
-        /// Samples per forward pass in evaluations. Default: 64.
+        /// Samples per forward pass in evaluations on 5x5; larger grids pass proportionally
+        /// fewer (64 -> 16 on 10x10, 1 on 32x32). Default: 64.
         #[arg(long, default_value_t = 64, value_parser = positive_usize)]
         eval_batch: usize,
         /// Only gather the finished rows into results.json, results.md and the figures; train
@@ -795,7 +796,7 @@ fn run_reproduce(
                 &config.model,
                 &r.evaluation.grid,
                 config.bands,
-                options.eval_batch,
+                options.batch_on(&r.evaluation.grid),
                 r.evaluation.samples,
                 real_bytes,
             );

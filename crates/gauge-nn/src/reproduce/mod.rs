@@ -290,6 +290,9 @@ mod tests {
         assert_eq!(e.value, direct.accuracy);
         let p = direct.accuracy;
         assert!((e.standard_error - (p * (1.0 - p) / 16.0).sqrt()).abs() < 1e-15);
+        assert_eq!(options.batch_on(&[5, 5]), 64);
+        assert_eq!(options.batch_on(&[10, 10]), 16);
+        assert_eq!(options.batch_on(&[32, 32]), 1);
         // Finished rows are skipped and their numbers kept.
         let skipped = run_rows(&plan, &rows, &options, |_, _| Ok(())).unwrap();
         for (s, d) in skipped.iter().zip(&done) {

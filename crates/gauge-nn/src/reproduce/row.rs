@@ -31,7 +31,8 @@ pub struct RowOptions {
     pub device: Option<DeviceChoice>,
     /// Record this libtorch thread count in new runs (the caller sets libtorch's).
     pub threads: Option<usize>,
-    /// Samples per forward pass in evaluations.
+    /// Samples per forward pass in evaluations on $5\times5$; larger grids pass proportionally
+    /// fewer samples at once ([`RowOptions::batch_on`]).
     pub eval_batch: usize,
     /// Progress bars on the terminal.
     pub progress: bool,
@@ -49,6 +50,14 @@ impl RowOptions {
             eval_batch: 64,
             progress: false,
         }
+    }
+
+    /// Samples per forward pass on `grid`: [`RowOptions::eval_batch`] times $25/V$ for a grid
+    /// of $V$ sites, at least 1 and at most `eval_batch`, so that a pass holds about as many
+    /// sites on every grid (a batch of 64 on $32\times32$ with $n=4$ exhausted 24 GiB).
+    pub fn batch_on(&self, grid: &[usize]) -> usize {
+        let volume: usize = grid.iter().product::<usize>().max(1);
+        (self.eval_batch.saturating_mul(25) / volume).clamp(1, self.eval_batch.max(1))
     }
 
     /// The directory of the row `id`.
@@ -218,7 +227,7 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
                     samples: row.evaluation.samples,
                     hamiltonian: row.evaluation.hamiltonian,
                     seed: row.evaluation.seed,
-                    batch: options.eval_batch,
+                    batch: options.batch_on(&row.evaluation.grid),
                     progress: options.progress,
                 },
                 device,
@@ -231,7 +240,8 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
             )
         }
         Metric::MeanAbsError => {
-            let (mae, se) = density_error(&ckpt, &row.evaluation, device, options.eval_batch)?;
+            let batch = options.batch_on(&row.evaluation.grid);
+            let (mae, se) = density_error(&ckpt, &row.evaluation, device, batch)?;
             (mae, se, None)
         }
     };
@@ -267,7 +277,7 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
             row.id,
             options.out.display()
         ),
-        standalone: standalone(row, &options.out),
+        standalone: standalone(row, options),
     };
     let json = serde_json::to_string_pretty(&result).expect("row result serialises");
     write_atomic(&dir.join(ROW_JSON), json.as_bytes())?;
@@ -361,15 +371,16 @@ fn density_error(
 }
 
 /// `genet train` / `genet eval` commands that give the row's number without `reproduce`.
-fn standalone(row: &Row, out: &Path) -> Option<String> {
+fn standalone(row: &Row, options: &RowOptions) -> Option<String> {
     let e = &row.evaluation;
-    let model_dir = out.join(row.model());
+    let model_dir = options.out.join(row.model());
     let eval = format!(
-        "genet eval --checkpoint {} --grid {} --samples {} --seed {}{} --json",
+        "genet eval --checkpoint {} --grid {} --samples {} --seed {} --batch {}{} --json",
         model_dir.display(),
         grid_name(&e.grid),
         e.samples,
         e.seed,
+        options.batch_on(&e.grid),
         e.hamiltonian
             .map(|s| format!(" --hamiltonian {s}"))
             .unwrap_or_default()
