@@ -1,9 +1,10 @@
-//! SVG plots (plotters): reliability diagram, entropy and MI histograms, accuracy–rejection
-//! curve, metrics versus epoch.
+//! SVG plots (feature `plots`): reliability diagram, entropy and MI histograms, accuracy–rejection
+//! curve, metrics versus epoch. Drawn and written atomically by `chart-svg` (the workspace's one
+//! legend style and file handling): a failed plot leaves no partial file.
 
 use std::path::Path;
 
-use plotters::prelude::*;
+use chart_svg::plotters::prelude::*;
 
 use crate::calibration::Calibration;
 use crate::error::{Error, Result};
@@ -13,10 +14,16 @@ use crate::selective::RejectionPoint;
 
 const SIZE: (u32, u32) = (640, 480);
 
-fn write_err(path: &Path, e: impl std::fmt::Display) -> Error {
+/// A failed figure, as this crate's [`Error::Write`] naming the file.
+fn write_err(path: &Path, e: chart_svg::Error) -> Error {
+    let reason = match e {
+        chart_svg::Error::Io { source, .. } => source.to_string(),
+        chart_svg::Error::Draw { message, .. } => message,
+        other => other.to_string(),
+    };
     Error::Write {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason,
     }
 }
 
@@ -60,66 +67,54 @@ pub fn evaluation(dir: &Path, evaluation: &Evaluation) -> Result<()> {
 /// # Errors
 /// [`Error::Write`] if the file cannot be written.
 pub fn reliability_diagram(path: &Path, calibration: &Calibration) -> Result<()> {
-    let e = |x| write_err(path, x);
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(e)?;
     let title = format!(
         "Reliability (ECE {:.4}, {} bins)",
         calibration.ece, calibration.config.bins
     );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..1f64, 0f64..1f64)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("confidence")
-        .y_desc("accuracy")
-        .draw()
-        .map_err(e)?;
-    chart
-        .draw_series(
-            calibration
-                .bins
-                .iter()
-                .filter(|b| b.count > 0 && b.upper > b.lower)
-                .map(|b| {
-                    Rectangle::new(
-                        [(b.lower, 0.0), (b.upper, b.accuracy)],
-                        BLUE.mix(0.5).filled(),
-                    )
-                }),
-        )
-        .map_err(e)?
-        .label("accuracy")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BLUE.mix(0.5).filled()));
-    chart
-        .draw_series(
-            calibration
-                .bins
-                .iter()
-                .filter(|b| b.count > 0)
-                .map(|b| Circle::new((b.mean_confidence, b.accuracy), 3, RED.filled())),
-        )
-        .map_err(e)?
-        .label("(mean confidence, accuracy)")
-        .legend(|(x, y)| Circle::new((x + 5, y), 3, RED.filled()));
-    chart
-        .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK))
-        .map_err(e)?
-        .label("perfect calibration")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], BLACK));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(e)?;
-    root.present().map_err(e)
+    chart_svg::write_svg(path, SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
+        chart
+            .configure_mesh()
+            .x_desc("confidence")
+            .y_desc("accuracy")
+            .draw()?;
+        chart
+            .draw_series(
+                calibration
+                    .bins
+                    .iter()
+                    .filter(|b| b.count > 0 && b.upper > b.lower)
+                    .map(|b| {
+                        Rectangle::new(
+                            [(b.lower, 0.0), (b.upper, b.accuracy)],
+                            BLUE.mix(0.5).filled(),
+                        )
+                    }),
+            )?
+            .label("accuracy")
+            .legend(chart_svg::bar_marker(BLUE.mix(0.5).filled()));
+        chart
+            .draw_series(
+                calibration
+                    .bins
+                    .iter()
+                    .filter(|b| b.count > 0)
+                    .map(|b| Circle::new((b.mean_confidence, b.accuracy), 3, RED.filled())),
+            )?
+            .label("(mean confidence, accuracy)")
+            .legend(chart_svg::dot_marker(3, RED.filled()));
+        chart
+            .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK))?
+            .label("perfect calibration")
+            .legend(chart_svg::line_marker(BLACK));
+        chart_svg::draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    })
+    .map_err(|e| write_err(path, e))
 }
 
 /// Histogram of per-sample values (e.g. predictive entropy or mutual information) on
@@ -135,7 +130,6 @@ pub fn histogram(
     x_label: &str,
     bins: usize,
 ) -> Result<()> {
-    let e = |x| write_err(path, x);
     crate::calibration::check_bins("histogram bins", bins)?;
     let hi = values
         .iter()
@@ -149,31 +143,28 @@ pub fn histogram(
         counts[j] += 1;
     }
     let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.05;
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(e)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..hi, 0f64..top)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc("samples")
-        .draw()
-        .map_err(e)?;
-    let w = hi / bins as f64;
-    chart
-        .draw_series(counts.iter().enumerate().map(|(j, &c)| {
+    chart_svg::write_svg(path, SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..hi, 0f64..top)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc("samples")
+            .draw()?;
+        let w = hi / bins as f64;
+        chart.draw_series(counts.iter().enumerate().map(|(j, &c)| {
             Rectangle::new(
                 [(j as f64 * w, 0.0), ((j + 1) as f64 * w, c as f64)],
                 BLUE.mix(0.6).filled(),
             )
-        }))
-        .map_err(e)?;
-    root.present().map_err(e)
+        }))?;
+        Ok(())
+    })
+    .map_err(|e| write_err(path, e))
 }
 
 /// Accuracy of the kept samples against the fraction rejected.
@@ -181,33 +172,29 @@ pub fn histogram(
 /// # Errors
 /// [`Error::Write`] if the file cannot be written.
 pub fn accuracy_rejection(path: &Path, curve: &[RejectionPoint]) -> Result<()> {
-    let e = |x| write_err(path, x);
     let lo = curve.iter().map(|p| p.accuracy).fold(1.0f64, f64::min);
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(e)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Accuracy–rejection (by max probability)",
-            ("sans-serif", 20),
-        )
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..1f64, (lo - 0.02).max(0.0)..1.0f64)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("fraction rejected")
-        .y_desc("accuracy of kept samples")
-        .draw()
-        .map_err(e)?;
-    chart
-        .draw_series(LineSeries::new(
+    chart_svg::write_svg(path, SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Accuracy–rejection (by max probability)",
+                ("sans-serif", 20),
+            )
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..1f64, (lo - 0.02).max(0.0)..1.0f64)?;
+        chart
+            .configure_mesh()
+            .x_desc("fraction rejected")
+            .y_desc("accuracy of kept samples")
+            .draw()?;
+        chart.draw_series(LineSeries::new(
             curve.iter().map(|p| (p.rejected_fraction, p.accuracy)),
             BLUE.stroke_width(2),
-        ))
-        .map_err(e)?;
-    root.present().map_err(e)
+        ))?;
+        Ok(())
+    })
+    .map_err(|e| write_err(path, e))
 }
 
 /// Accuracy, ECE, and the three entropies against epoch.
@@ -215,7 +202,6 @@ pub fn accuracy_rejection(path: &Path, curve: &[RejectionPoint]) -> Result<()> {
 /// # Errors
 /// [`Error::Write`] if the file cannot be written.
 pub fn metrics_versus_epoch(path: &Path, series: &EpochSeries) -> Result<()> {
-    let e = |x| write_err(path, x);
     let metrics = [
         ("accuracy", BLACK),
         ("ece", RED),
@@ -242,36 +228,26 @@ pub fn metrics_versus_epoch(path: &Path, series: &EpochSeries) -> Result<()> {
         .fold(1.0f64, f64::max)
         * 1.05;
     let last = (series.len().max(2) - 1) as f64;
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(e)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Metrics versus epoch", ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..last, 0f64..top)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch (input order)")
-        .y_desc("value (nats for entropies)")
-        .draw()
-        .map_err(e)?;
-    for (name, color, pts) in curves {
+    chart_svg::write_svg(path, SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("Metrics versus epoch", ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..last, 0f64..top)?;
         chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-            .map_err(e)?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], color.stroke_width(2)));
-        chart
-            .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))
-            .map_err(e)?;
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e)?;
-    root.present().map_err(e)
+            .configure_mesh()
+            .x_desc("epoch (input order)")
+            .y_desc("value (nats for entropies)")
+            .draw()?;
+        for (name, color, pts) in curves {
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                .label(name)
+                .legend(chart_svg::line_marker(color.stroke_width(2)));
+            chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+        }
+        chart_svg::draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)
+    })
+    .map_err(|e| write_err(path, e))
 }

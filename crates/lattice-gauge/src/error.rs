@@ -67,14 +67,14 @@ pub enum Error {
     #[error("matrix size n must be at least 1, got 0")]
     ZeroMatrixSize,
     /// Array data do not have the shape the lattice and matrix size require.
-    #[error("{what}: expected array shape {expected:?}, got {found:?}")]
+    #[error("{what}: expected array shape {expected}, found {found}")]
     ShapeMismatch {
         /// What was being built.
         what: &'static str,
-        /// The required shape.
-        expected: Vec<usize>,
-        /// The shape given.
-        found: Vec<usize>,
+        /// The required shape, as text (`[2, 12, 3, 3]`).
+        expected: String,
+        /// The shape given, as text.
+        found: String,
     },
     /// Two fields live on different lattices.
     #[error("fields live on different lattices: extents {expected:?} and {found:?}")]

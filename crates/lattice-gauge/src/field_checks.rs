@@ -20,8 +20,8 @@ pub(crate) fn standard_data<D: Dimension>(
     if data.shape() != expected {
         return Err(Error::ShapeMismatch {
             what,
-            expected: expected.to_vec(),
-            found: data.shape().to_vec(),
+            expected: format!("{expected:?}"),
+            found: format!("{:?}", data.shape()),
         });
     }
     Ok(if data.is_standard_layout() {

@@ -341,6 +341,12 @@ fn invalid_input_is_an_error_naming_the_values() {
             ..
         })
     ));
+    assert_eq!(
+        MatrixField::new(&lat, 2, Array3::zeros((11, 2, 2)))
+            .unwrap_err()
+            .to_string(),
+        "MatrixField: expected array shape [12, 2, 2], found [11, 2, 2]"
+    );
     // Non-unitary data: the first offending link, with its deviation.
     let mut data = links.as_array().clone();
     data.slice_mut(ndarray::s![1, 7, .., ..])
