@@ -1,7 +1,7 @@
 //! Spatial inversion $P$ of Bloch Hamiltonians, for the Fu–Kane parity criterion.
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
-use crate::time_reversal::{TimeReversal, max_violation};
+use crate::time_reversal::{TimeReversal, check_unitary_operator, max_violation};
 use num_complex::Complex64 as C64;
 
 /// A unitary inversion $P$ with $P^2 = 1$ acting on the orbital basis:
@@ -19,40 +19,19 @@ impl Inversion {
     /// $P$ from the row-major $N\times N$ matrix `p`; errors unless it is unitary and squares to
     /// one to $10^{-10}$.
     pub fn new(p: Vec<C64>, n: usize) -> Result<Self> {
-        let bad = |reason: String| Error::BadSymmetry {
-            operator: "inversion P",
-            reason,
-        };
-        if n == 0 || p.len() != n * n {
-            return Err(bad(format!(
-                "{} entries for a {n} x {n} matrix (N must be at least 1)",
-                p.len()
-            )));
-        }
-        if let Some(q) = p
-            .iter()
-            .position(|z| !(z.re.is_finite() && z.im.is_finite()))
-        {
-            return Err(bad(format!(
-                "entry [{}][{}] = {} is not finite",
-                q / n,
-                q % n,
-                p[q]
-            )));
-        }
-        let dev = lattice_gauge::matrix::unitarity_deviation(&p, n);
-        if dev.is_nan() || dev > 1e-10 {
-            return Err(bad(format!("not unitary: max |P P^† - 1| = {dev:.3e}")));
-        }
+        check_unitary_operator("inversion P", "P", &p, n)?;
         let square = lattice_gauge::matrix::product(&p, &p, n);
         let worst = (0..n * n).fold(0.0f64, |m, x| {
             let target = if x / n == x % n { 1.0 } else { 0.0 };
             m.max((square[x] - C64::new(target, 0.0)).norm())
         });
         if worst > 1e-10 {
-            return Err(bad(format!(
-                "P^2 is not 1 (max deviation {worst:.3e}): parities would not be +-1"
-            )));
+            return Err(Error::BadSymmetry {
+                operator: "inversion P",
+                reason: format!(
+                    "P^2 is not 1 (max deviation {worst:.3e}): parities would not be +-1"
+                ),
+            });
         }
         Ok(Self { n, p })
     }

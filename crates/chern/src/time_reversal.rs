@@ -58,31 +58,7 @@ impl TimeReversal {
     /// $\Theta = U_T K$ with the row-major $N\times N$ matrix `u`. Errors unless $U_T$ is unitary
     /// and $U_T\overline{U_T} = -1$ to $10^{-10}$ (which needs an even $N$).
     pub fn new(u: Vec<C64>, n: usize) -> Result<Self> {
-        let bad = |reason: String| Error::BadSymmetry {
-            operator: "time reversal U_T",
-            reason,
-        };
-        if n == 0 || u.len() != n * n {
-            return Err(bad(format!(
-                "{} entries for a {n} x {n} matrix (N must be at least 1)",
-                u.len()
-            )));
-        }
-        if let Some(p) = u
-            .iter()
-            .position(|z| !(z.re.is_finite() && z.im.is_finite()))
-        {
-            return Err(bad(format!(
-                "entry [{}][{}] = {} is not finite",
-                p / n,
-                p % n,
-                u[p]
-            )));
-        }
-        let dev = lattice_gauge::matrix::unitarity_deviation(&u, n);
-        if dev.is_nan() || dev > 1e-10 {
-            return Err(bad(format!("not unitary: max |U U^† - 1| = {dev:.3e}")));
-        }
+        check_unitary_operator("time reversal U_T", "U", &u, n)?;
         // (U conj(U))_ij + delta_ij must vanish.
         let mut worst = 0.0f64;
         for i in 0..n {
@@ -93,9 +69,12 @@ impl TimeReversal {
             }
         }
         if worst > 1e-10 {
-            return Err(bad(format!(
-                "Theta^2 = U conj(U) is not -1 (max deviation {worst:.3e}): a bosonic or broken time reversal has no Kramers pairs"
-            )));
+            return Err(Error::BadSymmetry {
+                operator: "time reversal U_T",
+                reason: format!(
+                    "Theta^2 = U conj(U) is not -1 (max deviation {worst:.3e}): a bosonic or broken time reversal has no Kramers pairs"
+                ),
+            });
         }
         let monomial = monomial(&u, n);
         Ok(Self { n, u, monomial })
@@ -205,6 +184,41 @@ impl TimeReversal {
         }
         Ok(violation)
     }
+}
+
+/// Errors ([`Error::BadSymmetry`] naming `operator`) unless `m` is a row-major $N\times N$
+/// matrix ($N \ge 1$) of finite entries, unitary to $10^{-10}$ (`symbol` names it in the message).
+pub(crate) fn check_unitary_operator(
+    operator: &'static str,
+    symbol: &str,
+    m: &[C64],
+    n: usize,
+) -> Result<()> {
+    let bad = |reason: String| Error::BadSymmetry { operator, reason };
+    if n == 0 || m.len() != n * n {
+        return Err(bad(format!(
+            "{} entries for a {n} x {n} matrix (N must be at least 1)",
+            m.len()
+        )));
+    }
+    if let Some(q) = m
+        .iter()
+        .position(|z| !(z.re.is_finite() && z.im.is_finite()))
+    {
+        return Err(bad(format!(
+            "entry [{}][{}] = {} is not finite",
+            q / n,
+            q % n,
+            m[q]
+        )));
+    }
+    let dev = lattice_gauge::matrix::unitarity_deviation(m, n);
+    if dev.is_nan() || dev > 1e-10 {
+        return Err(bad(format!(
+            "not unitary: max |{symbol} {symbol}^† - 1| = {dev:.3e}"
+        )));
+    }
+    Ok(())
 }
 
 /// The largest relative violation of $T[H(k)] = H(-k)$ on the grid and the k-point where it

@@ -159,6 +159,20 @@ pub fn read_array3(path: impl AsRef<Path>, field: Option<&str>) -> Result<FloatA
     }
 }
 
+/// Invokes `$attempt!(T)` for each integer type labels may be stored as, the common ones first.
+macro_rules! label_int_types {
+    ($attempt:ident) => {
+        $attempt!(i64);
+        $attempt!(i32);
+        $attempt!(u8);
+        $attempt!(i16);
+        $attempt!(i8);
+        $attempt!(u16);
+        $attempt!(u32);
+        $attempt!(u64);
+    };
+}
+
 /// Reads 1-D integer labels (any integer width) as `i64`.
 ///
 /// # Errors
@@ -184,14 +198,7 @@ pub fn read_labels(path: impl AsRef<Path>, field: Option<&str>) -> Result<Vec<i6
                     }
                 };
             }
-            attempt!(i64);
-            attempt!(i32);
-            attempt!(u8);
-            attempt!(i16);
-            attempt!(i8);
-            attempt!(u16);
-            attempt!(u32);
-            attempt!(u64);
+            label_int_types!(attempt);
             // Every integer type failed: report the file's dtype.
             let reason = match Array1::<bool>::read_npy(BufReader::new(open(path)?)) {
                 Err(ReadNpyError::WrongDescriptor(d)) => {
@@ -215,14 +222,7 @@ pub fn read_labels(path: impl AsRef<Path>, field: Option<&str>) -> Result<Vec<i6
                     }
                 };
             }
-            attempt!(i64);
-            attempt!(i32);
-            attempt!(u8);
-            attempt!(i16);
-            attempt!(i8);
-            attempt!(u16);
-            attempt!(u32);
-            attempt!(u64);
+            label_int_types!(attempt);
             npz.by_name::<ndarray::OwnedRepr<i64>, ndarray::Ix1>(name)
                 .map(|a| a.iter().map(|&v| i128::from(v)).collect())
         })
@@ -846,15 +846,15 @@ pub(crate) fn pick_tensor<'a>(
 
 /// Reads `count` little-endian elements of `width` bytes at `offset`, converting each in place
 /// through a fixed-size buffer (so the file's bytes are never held twice).
-fn read_elements<T>(
+fn read_elements<const WIDTH: usize, T>(
     file: &mut File,
     path: &Path,
     field: &str,
     offset: u64,
     count: usize,
-    width: usize,
-    convert: impl Fn(&[u8]) -> T,
+    convert: impl Fn([u8; WIDTH]) -> T,
 ) -> Result<Vec<T>> {
+    let width = WIDTH;
     file.seek(SeekFrom::Start(offset))
         .map_err(|source| Error::Io {
             path: path.to_path_buf(),
@@ -868,10 +868,29 @@ fn read_elements<T>(
         file.read_exact(&mut buf[..take]).map_err(|_| {
             format_error(path, field, "tensor data extends past the end of the file")
         })?;
-        out.extend(buf[..take].chunks_exact(width).map(&convert));
+        out.extend(
+            buf[..take]
+                .as_chunks::<WIDTH>()
+                .0
+                .iter()
+                .map(|b| convert(*b)),
+        );
         left -= take;
     }
     Ok(out)
+}
+
+/// [`read_elements`] of little-endian integers of `N` bytes, widened to `i128` (lossless for
+/// every integer type; the range check is [`ints_to_i64`]'s).
+fn read_ints<const N: usize, I: Into<i128>>(
+    file: &mut File,
+    path: &Path,
+    field: &str,
+    offset: u64,
+    count: usize,
+    from_le: fn([u8; N]) -> I,
+) -> Result<Vec<i128>> {
+    read_elements(file, path, field, offset, count, |b| from_le(b).into())
 }
 
 pub(crate) fn tensor_location(
@@ -923,17 +942,13 @@ fn read_safetensors3(path: &Path, field: Option<&str>) -> Result<FloatArray3> {
     let shape_err = |e: ndarray::ShapeError| format_error(path, &name, e.to_string());
     match t.dtype {
         Dtype::F32 => {
-            let v = read_elements(&mut file, path, &name, offset, count, 4, |b| {
-                f32::from_le_bytes([b[0], b[1], b[2], b[3]])
-            })?;
+            let v = read_elements(&mut file, path, &name, offset, count, f32::from_le_bytes)?;
             Array3::from_shape_vec(shape, v)
                 .map(FloatArray3::F32)
                 .map_err(shape_err)
         }
         Dtype::F64 => {
-            let v = read_elements(&mut file, path, &name, offset, count, 8, |b| {
-                f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-            })?;
+            let v = read_elements(&mut file, path, &name, offset, count, f64::from_le_bytes)?;
             Array3::from_shape_vec(shape, v)
                 .map(FloatArray3::F64)
                 .map_err(shape_err)
@@ -958,30 +973,14 @@ fn read_safetensors_labels(path: &Path, field: Option<&str>) -> Result<Vec<i64>>
     }
     let (offset, count) = tensor_location(path, &name, t, data_start, file_len)?;
     let values: Vec<i128> = match t.dtype {
-        Dtype::I64 => read_elements(&mut file, path, &name, offset, count, 8, |b| {
-            i128::from(i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-        })?,
-        Dtype::U64 => read_elements(&mut file, path, &name, offset, count, 8, |b| {
-            i128::from(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-        })?,
-        Dtype::I32 => read_elements(&mut file, path, &name, offset, count, 4, |b| {
-            i128::from(i32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
-        })?,
-        Dtype::U32 => read_elements(&mut file, path, &name, offset, count, 4, |b| {
-            i128::from(u32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
-        })?,
-        Dtype::I16 => read_elements(&mut file, path, &name, offset, count, 2, |b| {
-            i128::from(i16::from_le_bytes(b.try_into().unwrap_or([0; 2])))
-        })?,
-        Dtype::U16 => read_elements(&mut file, path, &name, offset, count, 2, |b| {
-            i128::from(u16::from_le_bytes(b.try_into().unwrap_or([0; 2])))
-        })?,
-        Dtype::I8 => read_elements(&mut file, path, &name, offset, count, 1, |b| {
-            i128::from(b[0] as i8)
-        })?,
-        Dtype::U8 => read_elements(&mut file, path, &name, offset, count, 1, |b| {
-            i128::from(b[0])
-        })?,
+        Dtype::I64 => read_ints(&mut file, path, &name, offset, count, i64::from_le_bytes)?,
+        Dtype::U64 => read_ints(&mut file, path, &name, offset, count, u64::from_le_bytes)?,
+        Dtype::I32 => read_ints(&mut file, path, &name, offset, count, i32::from_le_bytes)?,
+        Dtype::U32 => read_ints(&mut file, path, &name, offset, count, u32::from_le_bytes)?,
+        Dtype::I16 => read_ints(&mut file, path, &name, offset, count, i16::from_le_bytes)?,
+        Dtype::U16 => read_ints(&mut file, path, &name, offset, count, u16::from_le_bytes)?,
+        Dtype::I8 => read_ints(&mut file, path, &name, offset, count, i8::from_le_bytes)?,
+        Dtype::U8 => read_ints(&mut file, path, &name, offset, count, u8::from_le_bytes)?,
         other => {
             return Err(format_error(
                 path,

@@ -18,23 +18,20 @@ use crate::input::{Logits, Probabilities, Real};
 /// them again.
 pub trait MemberPredictions: Sync + source::BlockSource {
     /// $(M, N, K)$.
-    fn shape(&self) -> (usize, usize, usize);
-}
-
-impl<T: Real> MemberPredictions for Logits<T> {
     fn shape(&self) -> (usize, usize, usize) {
-        Logits::shape(self)
+        self.values().1
     }
 }
 
-impl<T: Real> MemberPredictions for Probabilities<T> {
-    fn shape(&self) -> (usize, usize, usize) {
-        Probabilities::shape(self)
-    }
-}
+impl<T: Real> MemberPredictions for Logits<T> {}
+
+impl<T: Real> MemberPredictions for Probabilities<T> {}
 
 pub(crate) mod source {
     //! How a block of samples of each kind of member predictions enters the pass (sealed).
+    //! The two kinds differ only in how one member's rows become probabilities and entropies
+    //! ([`BlockSource::add_rows`], [`BlockSource::member_row`]); the walk over members and
+    //! samples is written once, in the provided methods.
 
     use super::{
         BlockScratch, EntropyConvention, accumulate_by_sample, add_members, add_probability_rows,
@@ -42,30 +39,41 @@ pub(crate) mod source {
     };
     use crate::input::{Logits, Probabilities, Real};
 
-    /// One sample's member probabilities and entropies, and the block-wise accumulation.
+    /// One kind of member predictions: its values and its two per-row kernels.
     pub trait BlockSource {
+        /// The stored element type.
+        type Value: Real;
+
+        /// The values, row-major $(M, N, K)$, and that shape.
+        fn values(&self) -> (&[Self::Value], (usize, usize, usize));
+
+        /// Adds one member's rows `rows` (`len` samples) to `s.mean` as probabilities and their
+        /// entropies (exact convention) to `s.expected`.
+        fn add_rows(rows: &[Self::Value], len: usize, s: &mut BlockScratch);
+
+        /// Writes the probabilities of one member's row `row` of a sample into `out` and returns
+        /// their entropy under `convention`.
+        fn member_row(row: &[Self::Value], convention: EntropyConvention, out: &mut [f64]) -> f64;
+
         /// Writes the $M \times K$ member probabilities of sample `i` into `probs` (row-major)
         /// and the $M$ member entropies into `entropies`, under `convention`.
+        #[inline]
         fn member_sample(
             &self,
             i: usize,
             convention: EntropyConvention,
             probs: &mut [f64],
             entropies: &mut [f64],
-        );
+        ) {
+            let (data, (m_count, n, k)) = self.values();
+            for m in 0..m_count {
+                let row = &data[(m * n + i) * k..(m * n + i + 1) * k];
+                entropies[m] = Self::member_row(row, convention, &mut probs[m * k..(m + 1) * k]);
+            }
+        }
 
         /// Adds $\sum_m p_m$ of samples `first .. first + len` to `s.mean` and
         /// $\sum_m H(p_m)$ to `s.expected` (members in order).
-        fn accumulate_members(
-            &self,
-            first: usize,
-            len: usize,
-            convention: EntropyConvention,
-            s: &mut BlockScratch,
-        );
-    }
-
-    impl<T: Real> BlockSource for Logits<T> {
         #[inline(always)]
         fn accumulate_members(
             &self,
@@ -75,93 +83,74 @@ pub(crate) mod source {
             s: &mut BlockScratch,
         ) {
             if convention == EntropyConvention::Exact {
-                add_members(self.data(), self.shape(), first, len, s, add_softmax_rows);
+                let (data, shape) = self.values();
+                add_members(data, shape, first, len, s, Self::add_rows);
             } else {
                 accumulate_by_sample(self, first, len, convention, s);
             }
         }
+    }
+
+    impl<T: Real> BlockSource for Logits<T> {
+        type Value = T;
+
+        #[inline(always)]
+        fn values(&self) -> (&[T], (usize, usize, usize)) {
+            (self.data(), self.shape())
+        }
+
+        #[inline(always)]
+        fn add_rows(rows: &[T], len: usize, s: &mut BlockScratch) {
+            add_softmax_rows(rows, len, s);
+        }
 
         #[inline]
-        fn member_sample(
-            &self,
-            i: usize,
-            convention: EntropyConvention,
-            probs: &mut [f64],
-            entropies: &mut [f64],
-        ) {
-            let (m_count, n, k) = self.shape();
-            let data = self.data();
-            for m in 0..m_count {
-                let row = &data[(m * n + i) * k..(m * n + i + 1) * k];
-                let out = &mut probs[m * k..(m + 1) * k];
-                let zmax = row
-                    .iter()
-                    .map(|z| z.to_f64())
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let mut s = 0.0;
-                for (o, z) in out.iter_mut().zip(row) {
-                    let e = (z.to_f64() - zmax).exp();
-                    *o = e;
-                    s += e;
-                }
-                let inv = 1.0 / s;
-                let ln_s = s.ln();
-                let mut weighted_shift = 0.0;
-                for (o, z) in out.iter_mut().zip(row) {
-                    *o *= inv;
-                    weighted_shift += *o * (z.to_f64() - zmax);
-                }
-                entropies[m] = match convention {
-                    // ln p_k = (z_k - zmax) - ln s, so H = ln s - sum_k p_k (z_k - zmax): one log
-                    // per row, and an underflowed p_k = 0 contributes 0 * finite = 0 (0 ln 0 = 0).
-                    EntropyConvention::Exact => ln_s - weighted_shift,
-                    EntropyConvention::PaperEpsilon(eps) => crate::entropy::entropy_paper(out, eps),
-                };
+        fn member_row(row: &[T], convention: EntropyConvention, out: &mut [f64]) -> f64 {
+            let zmax = row
+                .iter()
+                .map(|z| z.to_f64())
+                .fold(f64::NEG_INFINITY, f64::max);
+            let mut s = 0.0;
+            for (o, z) in out.iter_mut().zip(row) {
+                let e = (z.to_f64() - zmax).exp();
+                *o = e;
+                s += e;
+            }
+            let inv = 1.0 / s;
+            let ln_s = s.ln();
+            let mut weighted_shift = 0.0;
+            for (o, z) in out.iter_mut().zip(row) {
+                *o *= inv;
+                weighted_shift += *o * (z.to_f64() - zmax);
+            }
+            match convention {
+                // ln p_k = (z_k - zmax) - ln s, so H = ln s - sum_k p_k (z_k - zmax): one log
+                // per row, and an underflowed p_k = 0 contributes 0 * finite = 0 (0 ln 0 = 0).
+                EntropyConvention::Exact => ln_s - weighted_shift,
+                EntropyConvention::PaperEpsilon(eps) => crate::entropy::entropy_paper(out, eps),
             }
         }
     }
 
     impl<T: Real> BlockSource for Probabilities<T> {
+        type Value = T;
+
         #[inline(always)]
-        fn accumulate_members(
-            &self,
-            first: usize,
-            len: usize,
-            convention: EntropyConvention,
-            s: &mut BlockScratch,
-        ) {
-            if convention == EntropyConvention::Exact {
-                add_members(
-                    self.data(),
-                    self.shape(),
-                    first,
-                    len,
-                    s,
-                    add_probability_rows,
-                );
-            } else {
-                accumulate_by_sample(self, first, len, convention, s);
-            }
+        fn values(&self) -> (&[T], (usize, usize, usize)) {
+            (self.data(), self.shape())
+        }
+
+        #[inline(always)]
+        fn add_rows(rows: &[T], len: usize, s: &mut BlockScratch) {
+            add_probability_rows(rows, len, s);
         }
 
         #[inline]
-        fn member_sample(
-            &self,
-            i: usize,
-            convention: EntropyConvention,
-            probs: &mut [f64],
-            entropies: &mut [f64],
-        ) {
-            let (m_count, n, k) = self.shape();
-            let data = self.data();
-            for m in 0..m_count {
-                let row = &data[(m * n + i) * k..(m * n + i + 1) * k];
-                let out = &mut probs[m * k..(m + 1) * k];
-                for (o, p) in out.iter_mut().zip(row) {
-                    *o = p.to_f64();
-                }
-                entropies[m] = convention.entropy(out);
+        fn member_row(row: &[T], convention: EntropyConvention, out: &mut [f64]) -> f64 {
+            for (o, p) in out.iter_mut().zip(row) {
+                *o = p.to_f64();
             }
+            convention.entropy(out)
         }
     }
 }

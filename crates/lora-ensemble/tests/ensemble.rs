@@ -12,11 +12,15 @@ fn plain_config() -> LoraConfig {
     LoraConfig::new(4, 8.0, TargetModules::names(&["proj", "out"]))
 }
 
+/// An ensemble of [`plain_config`] with one member per seed, on the golden net of `kind`.
+fn plain(seeds: Vec<u64>, kind: Kind) -> (LoraEnsemble, GoldenNet) {
+    ensemble_on_net(plain_config(), seeds, kind)
+}
+
 #[test]
 fn batched_members_equal_separate_single_member_passes() {
     let seeds = vec![11, 12, 13, 14];
-    let ensemble = LoraEnsemble::new(plain_config(), seeds.clone(), Device::Cpu).unwrap();
-    let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
+    let (ensemble, net) = plain(seeds.clone(), Kind::Float);
     randomise_b(&ensemble, 7);
     tch::manual_seed(1);
     let x = Tensor::randn([9, D_IN], (Kind::Float, Device::Cpu));
@@ -25,8 +29,7 @@ fn batched_members_equal_separate_single_member_passes() {
     let dir = tmp_dir("separate");
     for (m, &seed) in seeds.iter().enumerate() {
         ensemble.save_member(m, &dir.join(format!("m{m}"))).unwrap();
-        let single = LoraEnsemble::new(plain_config(), vec![seed], Device::Cpu).unwrap();
-        let single_net = GoldenNet::build(&single, Kind::Float).unwrap();
+        let (single, single_net) = plain(vec![seed], Kind::Float);
         single.load_member(0, &dir.join(format!("m{m}"))).unwrap();
         let y_m = single_net.forward_shared(&x).get(0);
         let err = rel_err(&y.get(m as i64), &y_m);
@@ -46,8 +49,7 @@ fn batched_members_equal_separate_single_member_passes() {
 
 #[test]
 fn wrong_input_shape_or_dtype_is_an_error_not_a_panic() {
-    let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2], Device::Cpu).unwrap();
-    let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
+    let (ensemble, net) = plain(vec![1, 2], Kind::Float);
     let (proj0, _) = &net.blocks[0];
     let e = proj0
         .forward_shared(
@@ -83,8 +85,7 @@ fn wrong_input_shape_or_dtype_is_an_error_not_a_panic() {
 
 #[test]
 fn untargeted_layer_is_the_base_for_every_member() {
-    let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2], Device::Cpu).unwrap();
-    let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
+    let (ensemble, net) = plain(vec![1, 2], Kind::Float);
     assert!(net.head.update().is_none());
     let h = Tensor::randn([2, 3, D_HIDDEN], (Kind::Float, Device::Cpu));
     let y = net.head.forward_members(&h, false).unwrap();
@@ -92,8 +93,7 @@ fn untargeted_layer_is_the_base_for_every_member() {
 }
 
 fn trained(seeds: Vec<u64>, kind: Kind) -> (LoraEnsemble, GoldenNet) {
-    let ensemble = LoraEnsemble::new(plain_config(), seeds, Device::Cpu).unwrap();
-    let net = GoldenNet::build(&ensemble, kind).unwrap();
+    let (ensemble, net) = plain(seeds, kind);
     tch::manual_seed(3);
     let x = Tensor::randn([40, D_IN], (kind, Device::Cpu));
     let y = x.narrow(1, 0, D_OUT).sin();
@@ -106,9 +106,7 @@ fn trained(seeds: Vec<u64>, kind: Kind) -> (LoraEnsemble, GoldenNet) {
         max_grad_norm: Some(0.3),
     };
     train(&ensemble, &x, &y, &cfg, |xs, ys| {
-        (net.forward_members(xs, true) - ys)
-            .square()
-            .mean_dim(&[1i64, 2][..], false, kind)
+        member_mse(net.forward_members(xs, true), ys, kind)
     })
     .unwrap();
     (ensemble, net)
@@ -116,14 +114,8 @@ fn trained(seeds: Vec<u64>, kind: Kind) -> (LoraEnsemble, GoldenNet) {
 
 #[test]
 fn training_changes_only_adapters_and_leaves_the_base_bit_for_bit() {
-    let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2], Device::Cpu).unwrap();
-    let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
-    let before: Vec<_> = net
-        .vs
-        .variables()
-        .into_iter()
-        .map(|(k, v)| (k, v.copy()))
-        .collect();
+    let (ensemble, net) = plain(vec![1, 2], Kind::Float);
+    let before = snapshot(&net.vs);
     let b_before: Vec<_> = ensemble.updates().iter().map(|u| u.b().copy()).collect();
     let x = Tensor::randn([16, D_IN], (Kind::Float, Device::Cpu));
     let y = Tensor::randn([16, D_OUT], (Kind::Float, Device::Cpu));
@@ -136,9 +128,7 @@ fn training_changes_only_adapters_and_leaves_the_base_bit_for_bit() {
         max_grad_norm: None,
     };
     let stats = train(&ensemble, &x, &y, &cfg, |xs, ys| {
-        (net.forward_members(xs, true) - ys)
-            .square()
-            .mean_dim(&[1i64, 2][..], false, Kind::Float)
+        member_mse(net.forward_members(xs, true), ys, Kind::Float)
     })
     .unwrap();
     assert_eq!(stats.len(), 2);
@@ -177,8 +167,7 @@ fn members_differ_by_seed_and_data_order() {
     let mut sorted = a.clone();
     sorted.sort();
     assert_eq!(sorted, (0..50).collect::<Vec<i64>>());
-    let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2], Device::Cpu).unwrap();
-    let _net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
+    let (ensemble, _net) = plain(vec![1, 2], Kind::Float);
     for u in ensemble.updates() {
         assert!(!u.a().get(0).equal(&u.a().get(1)));
     }
@@ -186,8 +175,7 @@ fn members_differ_by_seed_and_data_order() {
 
 #[test]
 fn frobenius_regulariser_is_the_unscaled_norm_of_b_a() {
-    let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2, 3], Device::Cpu).unwrap();
-    let _net = GoldenNet::build(&ensemble, Kind::Double).unwrap();
+    let (ensemble, _net) = plain(vec![1, 2, 3], Kind::Double);
     randomise_b(&ensemble, 9);
     let reg = ensemble.frobenius_regulariser();
     for m in 0..3 {
@@ -241,10 +229,8 @@ fn kaiming_and_gaussian_inits_follow_peft() {
 
 #[test]
 fn initialisation_does_not_depend_on_the_other_members() {
-    let e3 = LoraEnsemble::new(plain_config(), vec![8, 9, 10], Device::Cpu).unwrap();
-    let _n3 = GoldenNet::build(&e3, Kind::Float).unwrap();
-    let e1 = LoraEnsemble::new(plain_config(), vec![9], Device::Cpu).unwrap();
-    let _n1 = GoldenNet::build(&e1, Kind::Float).unwrap();
+    let (e3, _n3) = plain(vec![8, 9, 10], Kind::Float);
+    let (e1, _n1) = plain(vec![9], Kind::Float);
     for (u3, u1) in e3.updates().iter().zip(e1.updates()) {
         assert!(u3.a().get(1).equal(&u1.a().get(0)));
     }
@@ -252,8 +238,7 @@ fn initialisation_does_not_depend_on_the_other_members() {
 
 #[test]
 fn merge_per_member_keeps_every_members_output() {
-    let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2, 3], Device::Cpu).unwrap();
-    let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
+    let (ensemble, net) = plain(vec![1, 2, 3], Kind::Float);
     randomise_b(&ensemble, 4);
     let x = Tensor::randn([5, D_IN], (Kind::Float, Device::Cpu));
     let y = net.forward_shared(&x);
@@ -281,14 +266,8 @@ fn merge_per_member_keeps_every_members_output() {
 
 #[test]
 fn safe_merge_refuses_a_non_finite_weight_and_names_it() {
-    let ensemble = LoraEnsemble::new(plain_config(), vec![1], Device::Cpu).unwrap();
-    let net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
-    let before: Vec<_> = net
-        .vs
-        .variables()
-        .into_iter()
-        .map(|(k, v)| (k, v.copy()))
-        .collect();
+    let (ensemble, net) = plain(vec![1], Kind::Float);
+    let before = snapshot(&net.vs);
     let last = ensemble.updates().pop().unwrap();
     tch::no_grad(|| {
         let _ = last.b().shallow_clone().fill_(3e38);
@@ -372,8 +351,7 @@ fn ensemble_folder_round_trips_and_refuses_another_base() {
                 .exists()
         );
     }
-    let fresh = LoraEnsemble::new(plain_config(), vec![21, 22, 23], Device::Cpu).unwrap();
-    let fresh_net = GoldenNet::build(&fresh, Kind::Float).unwrap();
+    let (fresh, fresh_net) = plain(vec![21, 22, 23], Kind::Float);
     let manifest = fresh.load(&dir, &base_file(Kind::Float)).unwrap();
     assert_eq!((manifest.members, manifest.epochs), (3, 3));
     assert!(fresh_net.forward_shared(&x).equal(&y));
@@ -388,8 +366,7 @@ fn ensemble_folder_round_trips_and_refuses_another_base() {
         e.contains("manifest.json: base.sha256") && e.contains("another base"),
         "{e}"
     );
-    let other = LoraEnsemble::new(plain_config(), vec![1, 2], Device::Cpu).unwrap();
-    let _n = GoldenNet::build(&other, Kind::Float).unwrap();
+    let (other, _n) = plain(vec![1, 2], Kind::Float);
     let e = other
         .load(&dir, &base_file(Kind::Float))
         .unwrap_err()
@@ -406,8 +383,7 @@ fn ensemble_folder_round_trips_and_refuses_another_base() {
 
 #[test]
 fn bad_adapter_files_are_named_errors() {
-    let ensemble = LoraEnsemble::new(plain_config(), vec![1], Device::Cpu).unwrap();
-    let _net = GoldenNet::build(&ensemble, Kind::Float).unwrap();
+    let (ensemble, _net) = plain(vec![1], Kind::Float);
     // f64 adapter into an f32 model.
     let e = ensemble
         .load_member(0, &golden_dir().join("plain_f64"))
@@ -472,8 +448,7 @@ fn bad_adapter_files_are_named_errors() {
 
 #[test]
 fn gradient_clipping_acts_per_member() {
-    let ensemble = LoraEnsemble::new(plain_config(), vec![1, 2, 3], Device::Cpu).unwrap();
-    let net = GoldenNet::build(&ensemble, Kind::Double).unwrap();
+    let (ensemble, net) = plain(vec![1, 2, 3], Kind::Double);
     randomise_b(&ensemble, 2);
     let x = Tensor::randn([6, D_IN], (Kind::Double, Device::Cpu));
     // Member losses of very different size: member 0 tiny, member 2 large.
@@ -533,8 +508,7 @@ fn merging_a_saved_member_into_the_base_file_equals_merging_in_memory() {
     }
     ensemble.unmerge().unwrap();
     // A corrupted member file makes the whole load fail, naming it, and changes nothing.
-    let fresh = LoraEnsemble::new(plain_config(), vec![31, 32, 33], Device::Cpu).unwrap();
-    let _n = GoldenNet::build(&fresh, Kind::Float).unwrap();
+    let (fresh, _n) = plain(vec![31, 32, 33], Kind::Float);
     let before: Vec<_> = fresh.updates().iter().map(|u| u.a().copy()).collect();
     let member2 = dir.join("member-2/adapter_model.safetensors");
     let bytes = std::fs::read(&member2).unwrap();

@@ -15,8 +15,7 @@ const CASES: [(&str, Kind, f64); 3] = [
 #[test]
 fn forward_reproduces_peft() {
     for (case, kind, tol) in CASES {
-        let ensemble = LoraEnsemble::new(golden_config(case), vec![0], Device::Cpu).unwrap();
-        let net = GoldenNet::build(&ensemble, kind).unwrap();
+        let (ensemble, net) = ensemble_on_net(golden_config(case), vec![0], kind);
         ensemble.load_member(0, &golden_dir().join(case)).unwrap();
         let expected = read_tensors(&golden_dir().join(case).join("expected.safetensors"));
         let x = tensor(&expected, "x");
@@ -61,16 +60,10 @@ fn rslora_scaling_and_targets_follow_peft() {
 #[test]
 fn merge_matches_merge_and_unload_and_unmerge_restores_the_base() {
     for (case, kind, tol) in CASES {
-        let ensemble = LoraEnsemble::new(golden_config(case), vec![0], Device::Cpu).unwrap();
-        let net = GoldenNet::build(&ensemble, kind).unwrap();
+        let (ensemble, net) = ensemble_on_net(golden_config(case), vec![0], kind);
         ensemble.load_member(0, &golden_dir().join(case)).unwrap();
         let expected = read_tensors(&golden_dir().join(case).join("expected.safetensors"));
-        let before: Vec<_> = net
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(k, v)| (k, v.copy()))
-            .collect();
+        let before = snapshot(&net.vs);
         ensemble.merge(0).unwrap();
         for (name, w) in net.vs.variables() {
             let err = rel_err(&w, &tensor(&expected, &format!("merged.{name}")));
@@ -113,8 +106,7 @@ fn merge_into_file_matches_merge_and_unload() {
 #[test]
 fn saved_member_has_pefts_keys_shapes_and_bytes() {
     for (case, kind, _) in CASES {
-        let ensemble = LoraEnsemble::new(golden_config(case), vec![3, 4], Device::Cpu).unwrap();
-        let _net = GoldenNet::build(&ensemble, kind).unwrap();
+        let (ensemble, _net) = ensemble_on_net(golden_config(case), vec![3, 4], kind);
         ensemble.load_member(1, &golden_dir().join(case)).unwrap();
         let dir = tmp_dir(&format!("save-{case}"));
         ensemble.save_member(1, &dir).unwrap();

@@ -99,6 +99,32 @@ pub fn tensor(named: &[(String, Tensor)], key: &str) -> Tensor {
         .shallow_clone()
 }
 
+/// An ensemble of `config` with one member per seed and the golden net of `kind` it adapts.
+pub fn ensemble_on_net(
+    config: LoraConfig,
+    seeds: Vec<u64>,
+    kind: Kind,
+) -> (LoraEnsemble, GoldenNet) {
+    let ensemble = LoraEnsemble::new(config, seeds, Device::Cpu).unwrap();
+    let net = GoldenNet::build(&ensemble, kind).unwrap();
+    (ensemble, net)
+}
+
+/// Copies of every base variable, by name.
+pub fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    vs.variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.copy()))
+        .collect()
+}
+
+/// The training loss of the tests: the mean squared error of each member, `[M]`.
+pub fn member_mse(predicted: Tensor, target: &Tensor, kind: Kind) -> Tensor {
+    (predicted - target)
+        .square()
+        .mean_dim(&[1i64, 2][..], false, kind)
+}
+
 /// max |a - b| / max |b|.
 pub fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
     let diff = (a - b).abs().max().double_value(&[]);
