@@ -138,6 +138,23 @@ pub(crate) fn check_resolves(extents: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// [`Error::GridTooCoarse`] if `extents` has fewer points along an axis than `h` says its bands
+/// need ([`BlochHamiltonian::min_resolving_extents`]).
+pub(crate) fn check_model_resolves<H: BlochHamiltonian + ?Sized>(
+    h: &H,
+    extents: &[usize],
+) -> Result<()> {
+    if let Some(needed) = h.min_resolving_extents()
+        && extents.iter().zip(&needed).any(|(l, n)| l < n)
+    {
+        return Err(Error::GridTooCoarse {
+            extents: extents.to_vec(),
+            needed,
+        });
+    }
+    Ok(())
+}
+
 /// Energies of all bands and eigenvectors of a chosen set of bands at every point of a periodic
 /// k-grid $k_j = 2\pi i_j / L_j$ (row-major sites, last axis fastest).
 ///

@@ -1,8 +1,8 @@
 //! First Chern numbers in 2D: the Fukui–Hatsugai–Suzuki determinant formula and the
 //! eigenphase sum, with the Berry-flux field and per-band values.
 use crate::bands::{
-    BandSet, BandStructure, GapTracker, GridSolver, check_grid, check_resolves, k_point,
-    probe_allocation, unravel,
+    BandSet, BandStructure, GapTracker, GridSolver, check_grid, check_model_resolves,
+    check_resolves, k_point, probe_allocation, unravel,
 };
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
@@ -242,6 +242,35 @@ fn determinant_flux(bands: &BandStructure, set: &BandSet, tol: &Tolerances) -> R
     Ok(flux)
 }
 
+/// The largest plaquette flux $|F(k)|$ a grid may show and still count as resolving the Berry
+/// curvature: $3\pi/4$. A flux $F$ stands for any $F + 2\pi n$; on a grid fine enough for the
+/// curvature to vary little from one plaquette to the next the fluxes are well below $\pi$ and
+/// $n = 0$ is the right choice, while a flux near $\pi$ is as likely to be $F \mp 2\pi$ and the
+/// rounded sum can be off by an integer: there the computation stops with
+/// [`Error::Unresolved`]. (Fluxes up to about 2.1 occur on grids that give the right answer,
+/// such as PythTB's $32\times32$ fixtures; grids coarser than a model's magnetic cell can be
+/// wrong with small fluxes and are refused separately, see
+/// [`BlochHamiltonian::min_resolving_extents`](crate::BlochHamiltonian::min_resolving_extents).)
+pub const MAX_RESOLVED_FLUX: f64 = 0.75 * PI;
+
+/// [`Error::Unresolved`] naming the plaquette of largest $|F|$ if it exceeds
+/// [`MAX_RESOLVED_FLUX`].
+fn check_resolved(flux: &[f64], extents: &[usize]) -> Result<()> {
+    let (s, f) = flux.iter().enumerate().fold((0, 0.0f64), |(s, m), (t, f)| {
+        if f.abs() > m.abs() { (t, *f) } else { (s, m) }
+    });
+    if f.abs() <= MAX_RESOLVED_FLUX {
+        return Ok(());
+    }
+    let index = unravel(extents, s);
+    Err(Error::Unresolved {
+        k: k_point(extents, &index),
+        index,
+        flux: f,
+        limit: MAX_RESOLVED_FLUX,
+    })
+}
+
 /// [`Error::PlaquetteFlux`] for the first plaquette whose flux is not finite.
 fn check_flux(flux: &[f64], extents: &[usize], method: Method) -> Result<()> {
     match flux.iter().position(|f| !f.is_finite()) {
@@ -265,8 +294,9 @@ fn check_flux(flux: &[f64], extents: &[usize], method: Method) -> Result<()> {
 }
 
 /// The Chern number of the bands `set` from a band structure on a 2D grid (which must store
-/// their eigenvectors). Errors if the set is not isolated by `config.tolerances.gap()` or an
-/// overlap determinant falls below `config.tolerances.overlap()`.
+/// their eigenvectors). Errors if the set is not isolated by `config.tolerances.gap()`, an
+/// overlap determinant falls below `config.tolerances.overlap()`, or a plaquette's flux exceeds
+/// [`MAX_RESOLVED_FLUX`] ([`Error::Unresolved`]: the grid does not resolve the curvature).
 pub fn chern_number(
     bands: &BandStructure,
     set: &BandSet,
@@ -304,6 +334,7 @@ fn finish(
     method: Method,
 ) -> Result<ChernNumber> {
     check_flux(&flux, &grid, method)?;
+    check_resolved(&flux, &grid)?;
     let raw = flux.iter().sum::<f64>() / (2.0 * PI);
     let max_abs_flux = flux.iter().fold(0.0f64, |m, f| m.max(f.abs()));
     Ok(ChernNumber {
@@ -324,6 +355,8 @@ fn finish(
 /// [`chern_memory_estimate`], $O(L_2 N r)$ per thread plus the $L_1L_2$ flux field), with bit for bit
 /// the numbers and errors of [`chern_number`] on a stored [`BandStructure`]; with
 /// [`Method::EigenphaseSum`] the whole grid is stored.
+/// A grid coarser than the model says its bands need is refused first
+/// ([`Error::GridTooCoarse`]).
 pub fn chern_number_of<H: BlochHamiltonian + Sync + ?Sized>(
     h: &H,
     grid: &[usize],
@@ -337,6 +370,7 @@ pub fn chern_number_of<H: BlochHamiltonian + Sync + ?Sized>(
             reason: "a first Chern number needs a 2D grid",
         });
     }
+    check_model_resolves(h, grid)?;
     if config.method == Method::Determinant {
         return streamed_chern_number(h, [grid[0], grid[1]], set, config);
     }

@@ -46,8 +46,15 @@
 //! ([`Error::BadGrid`](crate::Error::BadGrid)): with one point every link joins a k-point to
 //! itself, with two the link back is the inverse of the link forth, and the fluxes cancel, so
 //! the sum would be 0 whatever the bands. The FHS integer equals the continuum Chern number once
-//! the grid resolves the Berry curvature; `max_abs_flux` (the largest $|F(k)|$) close to $\pi$ warns
-//! that it barely does. [`Hofstadter`](crate::Hofstadter) at flux $p/q$ needs $L \gtrsim 6q$.
+//! the grid resolves the Berry curvature. A flux $F(k)$ stands for any $F + 2\pi n$, so a grid
+//! whose largest $|F(k)|$ (`max_abs_flux`) exceeds [`MAX_RESOLVED_FLUX`](crate::MAX_RESOLVED_FLUX)
+//! $= 3\pi/4$ is refused ([`Error::Unresolved`](crate::Error::Unresolved), naming the plaquette):
+//! near $\pi$ the flux could as well be $F \mp 2\pi$. A grid coarser than the period on which a
+//! model's bands repeat aliases them and can be wrong with small fluxes, so models that know that
+//! period say so ([`BlochHamiltonian::min_resolving_extents`](crate::BlochHamiltonian::min_resolving_extents))
+//! and coarser grids are refused ([`Error::GridTooCoarse`](crate::Error::GridTooCoarse)):
+//! [`Hofstadter`](crate::Hofstadter) at $p/q = 1/5$ gave $C = 1$ for two bands on $3\times3$
+//! (true $-2$), at $2/7$ $C = -1$ for one band on $4\times4$ (true $3$, largest $|F|$ 1.41).
 //!
 //! ## Wilson loops
 //! The Wilson loop along $k_\mu$ at fixed perpendicular momentum $k_\perp$ is the ordered product of
@@ -66,7 +73,11 @@
 //! It is gauge invariant but, unlike the 2D formula, not an integer on a finite grid: it converges
 //! slowly with the grid. For [`Dirac4d`](crate::Dirac4d) at $m = 1$ ($C_2 = -3$) the raw sum is
 //! $-1.93$ at $L = 6$ (which rounds to $-2$), about $-2.52$ at $L = 10$ and $-2.65$ at $L = 12$:
-//! read `raw` and compare grids before trusting the rounded value. (Taking the
+//! the rounded value is given out ([`SecondChern::resolved`](crate::SecondChern::resolved), used by
+//! [`invariant`](crate::invariant)) only when the largest plaquette phase and the distance of the
+//! raw sum from the integer are both at most
+//! [`SECOND_CHERN_RESOLUTION`](crate::SECOND_CHERN_RESOLUTION) $= 0.25$ (at $m = 1$: from
+//! $L = 16$ on, raw $-2.80$). (Taking the
 //! element-wise imaginary part of $\log W$ instead of $-i\log W$ is not gauge invariant.)
 //!
 //! ## Z2 invariants (time-reversal-invariant insulators)

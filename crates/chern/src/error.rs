@@ -39,6 +39,51 @@ pub enum Error {
         /// The tolerance it fell below.
         tolerance: f64,
     },
+    /// The grid does not resolve the Berry curvature: a plaquette's flux is so large that the
+    /// flux through it could as well be $F \pm 2\pi$, and the integer could be wrong (a grid
+    /// coarser than the scale on which the bands change: the magnetic cell of
+    /// [`Hofstadter`](crate::Hofstadter), the $k$-range of a small gap).
+    #[error(
+        "grid too coarse: Berry flux {flux:.3} through the plaquette at k = {k:?} (grid index {index:?}) exceeds {limit:.3} in modulus, so the invariant is not resolved (it may be off by an integer); refine the grid"
+    )]
+    Unresolved {
+        /// The k-point (radians) at the plaquette's lower-left corner.
+        k: Vec<f64>,
+        /// Its grid index.
+        index: Vec<usize>,
+        /// The flux found (the largest in modulus on the grid).
+        flux: f64,
+        /// The largest modulus a resolved grid may show.
+        limit: f64,
+    },
+    /// The grid has fewer points along an axis than the model needs to resolve its bands
+    /// ([`BlochHamiltonian::min_resolving_extents`](crate::BlochHamiltonian::min_resolving_extents):
+    /// the magnetic cell of [`Hofstadter`](crate::Hofstadter)); on such a grid the bands alias and
+    /// the integer can be wrong with small fluxes.
+    #[error(
+        "grid too coarse: {extents:?} has fewer points than the model's bands need ({needed:?}, the period on which they repeat); refine the grid"
+    )]
+    GridTooCoarse {
+        /// The extents asked for.
+        extents: Vec<usize>,
+        /// The fewest points per axis the model needs.
+        needed: Vec<usize>,
+    },
+    /// The lattice second Chern number is too far from converged on this grid for its rounding
+    /// to be trusted ([`SecondChern::resolved`](crate::SecondChern::resolved)).
+    #[error(
+        "grid too coarse for the second Chern number: on {grid:?} the raw sum is {raw:.4} and the largest plaquette phase {max_abs_phase:.3} (rounding is trusted within {limit} of an integer and with phases up to {limit}); the sum converges like 1/L^2: refine the grid"
+    )]
+    SecondChernUnresolved {
+        /// The grid.
+        grid: Vec<usize>,
+        /// The raw sum.
+        raw: f64,
+        /// The largest plaquette eigenphase.
+        max_abs_phase: f64,
+        /// The bound on both.
+        limit: f64,
+    },
     /// The Berry flux of a plaquette is not a finite number: for the eigenphase sum, the
     /// eigenvalues of the plaquette matrix $W(k)$ could not be computed (the unitary eigenvalue
     /// iteration did not converge, or $W$ has non-finite entries); for the determinant formula,

@@ -21,6 +21,17 @@ pub trait BlochHamiltonian {
         self.write_hamiltonian(k.k, h)
     }
 
+    /// The fewest k-points along each axis on which this model's invariants are resolved, where
+    /// the model knows it (`None`, the default, where it does not). A grid coarser than the
+    /// scale on which the bands repeat aliases them and can give a wrong integer with small
+    /// plaquette fluxes, which no check on the fluxes catches:
+    /// [`Hofstadter`](crate::Hofstadter) at flux $p/q$ repeats its bands $q$ times across $k_2$
+    /// (its magnetic cell) and needs $q$ points there. Invariants refuse coarser grids
+    /// ([`Error::GridTooCoarse`](crate::Error::GridTooCoarse)).
+    fn min_resolving_extents(&self) -> Option<Vec<usize>> {
+        None
+    }
+
     /// $H(k)$ as a fresh row-major vector (convenience; the solvers use the buffer form).
     fn hamiltonian(&self, k: &[f64]) -> Vec<C64> {
         let n = self.n_bands();
@@ -45,6 +56,9 @@ impl<T: BlochHamiltonian + ?Sized> BlochHamiltonian for &T {
     fn dim(&self) -> usize {
         (**self).dim()
     }
+    fn min_resolving_extents(&self) -> Option<Vec<usize>> {
+        (**self).min_resolving_extents()
+    }
     fn n_bands(&self) -> usize {
         (**self).n_bands()
     }
@@ -59,6 +73,9 @@ impl<T: BlochHamiltonian + ?Sized> BlochHamiltonian for &T {
 impl<T: BlochHamiltonian + ?Sized> BlochHamiltonian for Box<T> {
     fn dim(&self) -> usize {
         (**self).dim()
+    }
+    fn min_resolving_extents(&self) -> Option<Vec<usize>> {
+        (**self).min_resolving_extents()
     }
     fn n_bands(&self) -> usize {
         (**self).n_bands()

@@ -157,6 +157,7 @@ pub fn invariant<H: BlochHamiltonian + Sync + ?Sized>(h: &H, setup: &Setup) -> R
             reason: "invariants are computed for 2D (first Chern number) and 4D (second Chern number) models",
         });
     }
+    crate::bands::check_model_resolves(h, &grid)?;
     if setup.streams(h.dim()) {
         let c = chern_number_of(h, &grid, &set, &setup.config)?;
         return Ok(Invariant::first(c, grid, None));
@@ -165,7 +166,7 @@ pub fn invariant<H: BlochHamiltonian + Sync + ?Sized>(h: &H, setup: &Setup) -> R
     if h.dim() == 4 {
         let c2 = second_chern_number(&bands, &set, &setup.config.tolerances)?;
         return Ok(Invariant {
-            chern: c2.c2,
+            chern: c2.resolved()?,
             raw: c2.raw,
             min_gap: c2.min_gap,
             grid,

@@ -76,8 +76,8 @@ mod z2;
 
 pub use bands::{BandSet, BandStructure, k_point};
 pub use chern_number::{
-    BandGroupChern, ChernConfig, ChernNumber, Method, band_chern_numbers, chern_memory_estimate,
-    chern_number, chern_number_of, chern_number_of_links,
+    BandGroupChern, ChernConfig, ChernNumber, MAX_RESOLVED_FLUX, Method, band_chern_numbers,
+    chern_memory_estimate, chern_number, chern_number_of, chern_number_of_links,
 };
 pub use error::{Error, Result};
 pub use hamiltonian::{BlochHamiltonian, DynHamiltonian, FnHamiltonian, KPoint};
@@ -100,7 +100,7 @@ pub use num_complex::Complex64 as C64;
 pub use phase_diagram::{
     MAX_SCAN_POINTS, PhaseDiagram, PhasePoint, Sweep, phase_diagram, phase_diagram_of,
 };
-pub use second_chern::{SecondChern, second_chern_number};
+pub use second_chern::{SECOND_CHERN_RESOLUTION, SecondChern, second_chern_number};
 pub use sign_convention::SignConvention;
 pub use time_reversal::{SpinOrdering, TimeReversal};
 pub use wilson::{WilsonLoops, wilson_loops};

@@ -106,7 +106,8 @@ impl std::str::FromStr for Sweep {
 
 /// One point of a phase diagram. Serialises as `{"value", "chern", "raw", "min_gap"}` where the
 /// invariant is defined and `{"value", "chern": null, "gap_closed": true, "error"}` where the gap
-/// closes (or the overlaps become singular) on the grid.
+/// closes on the grid (or the overlaps become singular, or the grid does not resolve the
+/// curvature there: [`Error::Unresolved`]; `error` says which).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PhasePoint {
     /// The parameter's value.
@@ -119,7 +120,8 @@ pub struct PhasePoint {
     /// The smallest gap isolating the occupied bands.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_gap: Option<f64>,
-    /// Whether the invariant is undefined here (a closed gap or a singular overlap).
+    /// Whether the invariant is undefined here (a closed gap, a singular overlap, or a grid that
+    /// does not resolve the curvature).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub gap_closed: bool,
     /// Why it is undefined.
@@ -195,7 +197,13 @@ pub fn phase_diagram_of(
                 gap_closed: false,
                 error: None,
             },
-            Err(e @ (Error::GapClosed { .. } | Error::SingularOverlap { .. })) => PhasePoint {
+            Err(
+                e @ (Error::GapClosed { .. }
+                | Error::SingularOverlap { .. }
+                | Error::Unresolved { .. }
+                | Error::GridTooCoarse { .. }
+                | Error::SecondChernUnresolved { .. }),
+            ) => PhasePoint {
                 value: x,
                 chern: None,
                 raw: None,

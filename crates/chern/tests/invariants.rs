@@ -180,6 +180,10 @@ proptest! {
                     }
                 }
                 (Err(Error::GapClosed { .. }), Err(Error::GapClosed { .. })) => {}
+                // A grid that does not resolve the curvature is refused by both.
+                (Err(Error::Unresolved { flux, .. }), Err(Error::Unresolved { .. })) => {
+                    prop_assert!(flux.abs() > chern::MAX_RESOLVED_FLUX);
+                }
                 (d, e) => prop_assert!(false, "unexpected outcome {d:?} / {e:?}"),
             }
         }

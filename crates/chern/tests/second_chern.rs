@@ -13,6 +13,35 @@ fn dirac4d_phase_diagram() {
     }
 }
 
+/// The rounded value is given out only where the grid resolves it: coarse grids whose rounding
+/// is wrong (m = 1: -2 at L = 6 and 8; m = 3: 0 at L = 4) are refused, fine ones give the
+/// integer.
+#[test]
+fn coarse_4d_grids_are_refused_not_rounded() {
+    let set = BandSet::lowest(2);
+    let c2 = |m: f64, l: usize| {
+        let bands = BandStructure::compute_for(&Dirac4d::new(m), &[l; 4], &set).unwrap();
+        second_chern_number(&bands, &set, &Tolerances::default()).unwrap()
+    };
+    for (m, l, wrong) in [(1.0, 6, -2), (1.0, 8, -2), (3.0, 4, 0)] {
+        let c = c2(m, l);
+        assert_eq!(c.c2, wrong, "m = {m}, L = {l}: raw {}", c.raw);
+        match c.resolved() {
+            Err(Error::SecondChernUnresolved {
+                raw, max_abs_phase, ..
+            }) => {
+                assert_eq!(raw, c.raw);
+                assert!(max_abs_phase > SECOND_CHERN_RESOLUTION, "m = {m}, L = {l}");
+            }
+            other => panic!("m = {m}, L = {l}: expected a refusal, got {other:?}"),
+        }
+    }
+    // L = 10 at m = 1 is already right (-2.52 rounds to -3) but too far from the integer.
+    assert!(c2(1.0, 10).resolved().is_err());
+    assert_eq!(c2(1.0, 16).resolved().unwrap(), -3);
+    assert_eq!(c2(3.0, 10).resolved().unwrap(), 1);
+}
+
 #[test]
 fn dirac4d_converges_towards_the_integer_and_is_gauge_invariant() {
     let set = BandSet::lowest(2);

@@ -528,7 +528,7 @@ fn textbook_sign_of_invariants() {
         config: ChernConfig::default(),
         wilson: true,
     };
-    let c4 = invariant(&Dirac4d::new(1.0), &setup(6)).unwrap();
+    let c4 = invariant(&Dirac4d::new(3.0), &setup(10)).unwrap();
     assert_eq!(c4.clone().with_sign(SignConvention::Textbook), c4);
     let hof = Hofstadter::new(1, 5, 1.0).unwrap();
     let c2 = invariant(&hof, &setup(30)).unwrap();

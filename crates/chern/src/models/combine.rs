@@ -49,6 +49,13 @@ impl BlochHamiltonian for DirectSum {
     fn dim(&self) -> usize {
         self.dim
     }
+    /// The largest need of any part, axis by axis.
+    fn min_resolving_extents(&self) -> Option<Vec<usize>> {
+        self.parts
+            .iter()
+            .filter_map(|p| p.min_resolving_extents())
+            .reduce(|a, b| a.iter().zip(&b).map(|(x, y)| *x.max(y)).collect())
+    }
     fn n_bands(&self) -> usize {
         self.n_bands
     }
@@ -121,6 +128,9 @@ impl<H: BlochHamiltonian> Rotated<H> {
 impl<H: BlochHamiltonian> BlochHamiltonian for Rotated<H> {
     fn dim(&self) -> usize {
         self.inner.dim()
+    }
+    fn min_resolving_extents(&self) -> Option<Vec<usize>> {
+        self.inner.min_resolving_extents()
     }
     fn n_bands(&self) -> usize {
         self.inner.n_bands()

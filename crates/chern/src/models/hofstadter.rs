@@ -84,6 +84,12 @@ impl BlochHamiltonian for Hofstadter {
     fn dim(&self) -> usize {
         2
     }
+    /// $q$ points along $k_2$: $H(k_1, k_2 + 2\pi p/q)$ is unitarily equivalent to $H(k)$, so the
+    /// bands repeat $q$ times across $k_2$ (on 4 points $p/q = 2/7$ gives $C = -1$ for the lowest
+    /// band, whose Chern number is 3, with every plaquette flux below 1.5).
+    fn min_resolving_extents(&self) -> Option<Vec<usize>> {
+        Some(vec![crate::bands::MIN_RESOLVING_EXTENT, self.q])
+    }
     fn n_bands(&self) -> usize {
         self.q
     }
