@@ -558,7 +558,7 @@ fn model_of(command: &Command) -> (ModelSpec, &Common) {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli: Cli = chernet::cli::parse_args("chern");
     // The main thread is the pool's first worker: parallel loops start on it directly instead of
     // waking a pool thread for each one (which costs more than a whole 2-band 50 x 50 grid).
     // RAYON_NUM_THREADS still sets the number of threads.
@@ -568,18 +568,7 @@ fn main() {
     {
         eprintln!("warning: default thread pool: {e}");
     }
-    if let Err(e) = run(cli) {
-        // One line: the error and those of its causes that its message does not already say.
-        let mut line = e.to_string();
-        for cause in e.chain().skip(1) {
-            let cause = cause.to_string();
-            if !line.contains(&cause) {
-                line = format!("{line}: {cause}");
-            }
-        }
-        eprintln!("error: {line}");
-        std::process::exit(1);
-    }
+    chernet::cli::exit_on_error("chern", run(cli));
 }
 
 fn run(cli: Cli) -> Result<()> {

@@ -329,6 +329,13 @@ enum Command {
         #[arg(long, default_value = "runs/reproduce")]
         out: PathBuf,
     },
+    /// Give a checkpoint written before checkpoints carried a checksum its checksum, after
+    /// checking its configuration, run state, finite weights and the network's shapes (an
+    /// explicit decision to trust the file; one that has a checksum is left alone).
+    UpgradeCheckpoint {
+        /// A run directory or its checkpoint.safetensors.
+        checkpoint: PathBuf,
+    },
     /// Train trivial-only n = 1 on 5x5, calibrate, evaluate on all Chern numbers, explain.
     #[command(allow_negative_numbers = true)]
     Demo {
@@ -557,8 +564,12 @@ fn loss_of(arg: LossArg) -> LossConfig {
     }
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+fn main() {
+    chernet::cli::exit_on_error("genet", run(chernet::cli::parse_args("genet")));
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
         Command::Train {
             bands,
             run,
@@ -723,6 +734,16 @@ fn main() -> Result<()> {
             };
             let only = (!only.is_empty()).then_some(only);
             run_reproduce(only.as_deref(), shard, &options, assemble_only, list)?;
+        }
+        Command::UpgradeCheckpoint { checkpoint } => {
+            if Checkpoint::upgrade(&checkpoint)? {
+                println!("{}: checked and given a checksum", checkpoint.display());
+            } else {
+                println!(
+                    "{}: already has a checksum, left as it is",
+                    checkpoint.display()
+                );
+            }
         }
         Command::Demo { out, threads } => {
             set_threads(threads);

@@ -61,19 +61,8 @@ enum Command {
 }
 
 fn main() {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) => {
-            // Usage errors exit with 1 like every other bad input; --help and --version with 0.
-            let _ = e.print();
-            std::process::exit(if e.use_stderr() { 1 } else { 0 });
-        }
-    };
-    if let Err(e) = run(args) {
-        // One line: the library's messages already name the file, the key and the value.
-        eprintln!("lora: {e}");
-        std::process::exit(1);
-    }
+    // One line and exit status 1 for usage errors and failures alike; --help prints as usual.
+    chernet::cli::exit_on_error("lora", run(chernet::cli::parse_args("lora")));
 }
 
 fn run(args: Args) -> Result<()> {

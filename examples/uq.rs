@@ -136,19 +136,5 @@ fn run(args: Args) -> Result<()> {
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
-        // One line: each cause is appended unless the message before already says it.
-        let mut line = String::new();
-        for cause in e.chain() {
-            let text = cause.to_string();
-            if !line.contains(&text) {
-                if !line.is_empty() {
-                    line.push_str(": ");
-                }
-                line.push_str(&text);
-            }
-        }
-        eprintln!("uq: error: {line}");
-        std::process::exit(1);
-    }
+    cli::exit_on_error("uq", run(cli::parse_args("uq")));
 }

@@ -67,8 +67,14 @@ fn fmt_c(z: C64) -> String {
     format!("{:+.6}{:+.6}i", z.re, z.im)
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() {
+    chernet::cli::exit_on_error(
+        "wilson_loops",
+        run(chernet::cli::parse_args("wilson_loops")),
+    );
+}
+
+fn run(args: Args) -> Result<()> {
     let lattice = Lattice::new(&args.extents).context("invalid --extents")?;
     ensure!(
         lattice.dim() >= 2,

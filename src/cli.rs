@@ -9,6 +9,13 @@
 //! value: put `allow_negative_numbers = true` on the command (or `allow_hyphen_values = true` on the
 //! argument).
 //!
+//! # One line per refusal
+//!
+//! [`parse_args`] and [`exit_on_error`] give every binary the same failure shape: one line
+//! `<program>: error: <what is wrong>` on stderr and exit status 1, for a flag clap refuses
+//! (clap's own usage errors are several lines and status 2) as for an error of the run itself
+//! (each cause appended once).
+//!
 //! # Memory
 //!
 //! Work whose size comes from the user (a k-grid, a number of histogram bins, a number of samples)
@@ -208,9 +215,101 @@ pub fn check_memory(what: &str, bytes: f64) -> Result<(), String> {
     ))
 }
 
+/// The command line parsed into `P`; a usage error (an unknown flag, a value its parser refuses, a
+/// missing argument) ends the process as [`exit_on_error`] does: one line
+/// `<program>: error: ...` on stderr (clap's message up to its usage text, joined onto one line)
+/// and exit status 1. `--help` and `--version` print as usual.
+pub fn parse_args<P: clap::Parser>(program: &str) -> P {
+    P::try_parse().unwrap_or_else(|e| {
+        use clap::error::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            e.exit();
+        }
+        eprintln!("{program}: error: {}", usage_error_line(&e.to_string()));
+        std::process::exit(1);
+    })
+}
+
+/// clap's rendered error message on one line: the paragraph before the usage text, its lines
+/// joined, without the leading `error: `.
+fn usage_error_line(rendered: &str) -> String {
+    let line = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_string()
+}
+
+/// `error` and those of its causes that the text before does not already say, joined by `: `.
+pub fn error_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        cause = c.source();
+    }
+    line
+}
+
+/// Ends the process on an error: one line `<program>: error: ...` ([`error_line`]) on stderr and
+/// exit status 1. Does nothing on `Ok`.
+pub fn exit_on_error<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+    program: &str,
+    result: Result<(), E>,
+) {
+    if let Err(e) = result {
+        let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+        eprintln!("{program}: error: {}", error_line(&*e));
+        std::process::exit(1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_errors_and_error_chains_are_one_line() {
+        assert_eq!(
+            usage_error_line(
+                "error: invalid value '-1' for '--bins <BINS>': `-1` must be a positive integer\n\nFor more information, try '--help'.\n"
+            ),
+            "invalid value '-1' for '--bins <BINS>': `-1` must be a positive integer"
+        );
+        assert_eq!(
+            usage_error_line(
+                "error: the following required arguments were not provided:\n  --labels <LABELS>\n\nUsage: uq --labels <LABELS>\n"
+            ),
+            "the following required arguments were not provided: --labels <LABELS>"
+        );
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "reading data.npy")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::other("disk on fire"));
+        assert_eq!(error_line(&e), "reading data.npy: disk on fire");
+        // A cause the message already quotes is not repeated.
+        let quoted = std::io::Error::other("data.npy: disk on fire");
+        assert_eq!(error_line(&quoted), "data.npy: disk on fire");
+    }
 
     #[test]
     fn numbers_are_checked_with_the_value_named() {

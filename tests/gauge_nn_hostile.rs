@@ -294,8 +294,12 @@ fn an_npz_header_that_claims_too_much_is_an_error() {
 fn empty_or_misspelled_configs_are_errors() {
     let path = Path::new("config.json");
     for (json, needle) in [
-        ("{}", "bands"),
-        ("[]", "JSON object"),
+        ("{}", "empty object"),
+        ("[]", "empty array `[]`"),
+        ("[1, 2]", "array of 2 entries"),
+        ("null", "`null`"),
+        ("5", "number `5`"),
+        ("", "EOF while parsing"),
         (r#"{"bands": 1, "grid": [5, 5]}"#, "epochs"),
         (
             r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "epoch": 3}"#,
@@ -308,6 +312,9 @@ fn empty_or_misspelled_configs_are_errors() {
     ] {
         let err = TrainConfig::from_json(json, path).unwrap_err().to_string();
         assert!(err.contains(needle), "{json}: {err}");
+        // The file is named, and serde's "invalid length 0, expected struct" does not leak out.
+        assert!(err.starts_with("config.json: "), "{json}: {err}");
+        assert!(!err.contains("invalid length"), "{json}: {err}");
     }
     for (json, name) in [
         (r#"{"bands": 1, "grid": [5, 5], "epochs": 0}"#, "epochs"),
@@ -399,6 +406,88 @@ fn non_finite_weights_and_outputs_are_errors() {
         Err(Error::NonFiniteOutput { sample: 0, .. }) => {}
         other => panic!("expected NonFiniteOutput, got {other:?}"),
     }
+}
+
+/// `bytes` (a checkpoint) with the checksum taken out of its metadata, as an older gauge-nn wrote
+/// them.
+fn without_checksum(bytes: &[u8]) -> Vec<u8> {
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    let removed = header["__metadata__"]
+        .as_object_mut()
+        .unwrap()
+        .remove("checksum_fnv1a64");
+    assert!(removed.is_some(), "the checkpoint had a checksum");
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&bytes[8 + len..]);
+    out
+}
+
+/// A checkpoint without a checksum is refused by `read` with the way forward in the message;
+/// `Checkpoint::upgrade` checks it and adds the checksum (same tensors, same run), refuses one
+/// with a NaN weight or a checksum that does not match, and leaves a checksummed one alone.
+#[test]
+fn old_checkpoints_without_a_checksum_can_be_upgraded_explicitly() {
+    let original = checkpoint_bytes();
+    let old = without_checksum(original);
+    let path = scratch("old-checkpoint.safetensors");
+    std::fs::write(&path, &old).unwrap();
+    let refused = Checkpoint::read(&path).unwrap_err().to_string();
+    assert!(
+        refused.contains("no `checksum_fnv1a64`") && refused.contains("genet upgrade-checkpoint"),
+        "{refused}"
+    );
+    assert!(Checkpoint::upgrade(&path).unwrap(), "upgraded");
+    let upgraded = Checkpoint::read(&path).unwrap();
+    let reference_path = scratch("reference-checkpoint.safetensors");
+    std::fs::write(&reference_path, original).unwrap();
+    let reference = Checkpoint::read(&reference_path).unwrap();
+    assert_eq!(upgraded.state, reference.state);
+    assert_eq!(upgraded.config, reference.config);
+    let (vs_a, _) = upgraded.network(tch::Device::Cpu).unwrap();
+    let (vs_b, _) = reference.network(tch::Device::Cpu).unwrap();
+    let b = vs_b.variables();
+    for (name, a) in vs_a.variables() {
+        assert!(a.equal(&b[&name]), "{name} changed by the upgrade");
+    }
+    // Nothing to do the second time.
+    let before = std::fs::read(&path).unwrap();
+    assert!(!Checkpoint::upgrade(&path).unwrap(), "nothing to do");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+
+    // A NaN in a weight of a file without a checksum: refused, naming the tensor.
+    let len = u64::from_le_bytes(old[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&old[8..8 + len]).unwrap();
+    let (name, info) = header
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.starts_with("model."))
+        .unwrap();
+    let start = 8 + len + info["data_offsets"][0].as_u64().unwrap() as usize;
+    let mut nan = old.clone();
+    match info["dtype"].as_str().unwrap() {
+        "F32" => nan[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes()),
+        _ => nan[start..start + 8].copy_from_slice(&f64::NAN.to_le_bytes()),
+    }
+    std::fs::write(&path, &nan).unwrap();
+    match Checkpoint::upgrade(&path) {
+        Err(Error::NonFiniteWeights { tensor, .. }) => assert_eq!(&tensor, name),
+        other => panic!("expected NonFiniteWeights, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        nan,
+        "a refused file is left as it was"
+    );
+    // A checksum that is present must match: a damaged checksummed file is not upgraded.
+    let mut damaged = original.to_vec();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x10;
+    std::fs::write(&path, &damaged).unwrap();
+    assert!(Checkpoint::upgrade(&path).is_err());
 }
 
 /// Every configuration shipped in `examples/genet-configs` passes the strict parser.

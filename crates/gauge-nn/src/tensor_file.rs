@@ -300,6 +300,11 @@ impl TensorFile {
         })
     }
 
+    /// Whether the file carried a checksum (verified by [`TensorFile::read`]).
+    pub(crate) fn has_checksum(&self) -> bool {
+        self.checksummed
+    }
+
     /// An error unless the file carried a checksum (files this crate writes always do).
     pub(crate) fn require_checksum(self) -> Result<TensorFile> {
         if self.checksummed {
@@ -308,8 +313,9 @@ impl TensorFile {
             Err(Error::Corrupt {
                 path: self.path,
                 reason: format!(
-                    "no `{CHECKSUM_KEY}` in the metadata: not written by this version of gauge-nn, \
-                     or its header was damaged"
+                    "no `{CHECKSUM_KEY}` in the metadata: written by an older gauge-nn, or its \
+                     header was damaged; a checkpoint you trust can be checked and given one \
+                     with `genet upgrade-checkpoint FILE` (`Checkpoint::upgrade`)"
                 ),
             })
         }

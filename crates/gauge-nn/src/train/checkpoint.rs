@@ -128,13 +128,63 @@ impl Checkpoint {
     }
 
     /// Reads `checkpoint.safetensors` in the run directory `path` (or the file `path`).
+    ///
+    /// A file without a checksum (written before checkpoints carried one) is refused; if you
+    /// trust it, [`Checkpoint::upgrade`] checks it and adds the checksum.
     pub fn read(path: &Path) -> Result<Checkpoint> {
-        let path: PathBuf = if path.is_dir() {
+        let file = TensorFile::read(&Self::file_of(path))?.require_checksum()?;
+        Self::from_file(file)
+    }
+
+    /// Gives a checkpoint written before checkpoints carried a checksum (run directory or file)
+    /// its checksum, after checking everything that can be checked without one: the
+    /// configuration passes [`TrainConfig::validate`], the run state is sane, every tensor is
+    /// finite, and the network of the configuration finds each of its weights with the right
+    /// shape. The tensors and the run are kept as they are; the file is rewritten atomically.
+    /// Returns `false` (and writes nothing) when the file already has a valid checksum.
+    ///
+    /// This is an explicit decision to trust the file: damage that leaves finite values of the
+    /// right shapes cannot be detected without the checksum the file lacks.
+    ///
+    /// # Errors
+    /// Those of [`Checkpoint::read`] other than the missing checksum (a checksum that is present
+    /// must match), and the shape of a weight that does not fit the network.
+    pub fn upgrade(path: &Path) -> Result<bool> {
+        let path = Self::file_of(path);
+        let file = TensorFile::read(&path)?;
+        let had_checksum = file.has_checksum();
+        let checkpoint = Self::from_file(file)?;
+        if had_checksum {
+            return Ok(false);
+        }
+        checkpoint.network(Device::Cpu)?;
+        let tensors = checkpoint
+            .file
+            .names()?
+            .into_iter()
+            .map(|name| {
+                let t = checkpoint.tensor(&name, Device::Cpu)?;
+                Ok((name, t))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let bytes = Self::encode(&tensors, &checkpoint.state, &checkpoint.config, &path)?;
+        crate::tensor_file::write_atomic(&path, &bytes)?;
+        Self::read(&path)?;
+        Ok(true)
+    }
+
+    /// `checkpoint.safetensors` in the run directory `path`, or the file `path`.
+    fn file_of(path: &Path) -> PathBuf {
+        if path.is_dir() {
             path.join(CHECKPOINT)
         } else {
             path.to_path_buf()
-        };
-        let file = TensorFile::read(&path)?.require_checksum()?;
+        }
+    }
+
+    /// The run state and configuration of `file`, checked, and every tensor checked finite.
+    fn from_file(file: TensorFile) -> Result<Checkpoint> {
+        let path = file.path().to_path_buf();
         let parse_err = |name: &str, e: serde_json::Error| Error::BadField {
             path: path.clone(),
             field: format!("__metadata__.{name}"),

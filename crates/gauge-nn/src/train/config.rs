@@ -231,14 +231,35 @@ impl TrainConfig {
     /// missing `bands`, `grid` or `epochs`, and anything but an object are errors, and the values
     /// are then checked by [`TrainConfig::validate`].
     pub fn from_json(text: &str, source: &std::path::Path) -> Result<TrainConfig> {
-        let config: TrainConfig = serde_json::from_str(text).map_err(|e| Error::BadField {
+        let bad = |found: String| Error::BadField {
             path: source.to_path_buf(),
             field: "(training configuration)".into(),
             expected: "a JSON object with at least `bands`, `grid` and `epochs`, and only \
                            the fields of a TrainConfig"
                 .into(),
-            found: e.to_string(),
-        })?;
+            found,
+        };
+        // What is not an object (serde would read a struct from an array: "invalid length 0"),
+        // and the empty object, named as such; syntax errors keep serde's line and column.
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+            use serde_json::Value;
+            let what = match &value {
+                Value::Object(o) if o.is_empty() => Some(
+                    "an empty object `{}` (an empty configuration is not a default run)".into(),
+                ),
+                Value::Object(_) => None,
+                Value::Array(a) if a.is_empty() => Some("an empty array `[]`".to_string()),
+                Value::Array(a) => Some(format!("an array of {} entries", a.len())),
+                Value::Null => Some("`null`".into()),
+                Value::Bool(b) => Some(format!("the boolean `{b}`")),
+                Value::Number(n) => Some(format!("the number `{n}`")),
+                Value::String(_) => Some("a string".into()),
+            };
+            if let Some(what) = what {
+                return Err(bad(what));
+            }
+        }
+        let config: TrainConfig = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
