@@ -144,7 +144,11 @@ pub(crate) fn check_model_resolves<H: BlochHamiltonian + ?Sized>(
     h: &H,
     extents: &[usize],
 ) -> Result<()> {
-    if let Some(needed) = h.min_resolving_extents()
+    check_needed(extents, h.min_resolving_extents())
+}
+
+fn check_needed(extents: &[usize], needed: Option<Vec<usize>>) -> Result<()> {
+    if let Some(needed) = needed
         && extents.iter().zip(&needed).any(|(l, n)| l < n)
     {
         return Err(Error::GridTooCoarse {
@@ -168,6 +172,8 @@ pub struct BandStructure {
     stored: BandSet,
     energies: Vec<f64>,
     vectors: Vec<C64>,
+    /// The model's [`BlochHamiltonian::min_resolving_extents`], checked by the invariants.
+    needed: Option<Vec<usize>>,
 }
 
 impl BandStructure {
@@ -236,7 +242,14 @@ impl BandStructure {
             stored: keep.clone(),
             energies,
             vectors,
+            needed: h.min_resolving_extents(),
         })
+    }
+
+    /// [`Error::GridTooCoarse`] if the grid has fewer points along an axis than the model said
+    /// its bands need ([`BlochHamiltonian::min_resolving_extents`]).
+    pub(crate) fn check_model_resolves(&self) -> Result<()> {
+        check_needed(&self.extents, self.needed.clone())
     }
 
     /// Grid extents $L_j$.

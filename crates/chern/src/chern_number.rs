@@ -296,13 +296,15 @@ fn check_flux(flux: &[f64], extents: &[usize], method: Method) -> Result<()> {
 /// The Chern number of the bands `set` from a band structure on a 2D grid (which must store
 /// their eigenvectors). Errors if the set is not isolated by `config.tolerances.gap()`, an
 /// overlap determinant falls below `config.tolerances.overlap()`, or a plaquette's flux exceeds
-/// [`MAX_RESOLVED_FLUX`] ([`Error::Unresolved`]: the grid does not resolve the curvature).
+/// [`MAX_RESOLVED_FLUX`] ([`Error::Unresolved`]: the grid does not resolve the curvature), or
+/// the grid is coarser than the model said its bands need ([`Error::GridTooCoarse`]).
 pub fn chern_number(
     bands: &BandStructure,
     set: &BandSet,
     config: &ChernConfig,
 ) -> Result<ChernNumber> {
     let grid = grid_2d(bands)?;
+    bands.check_model_resolves()?;
     let min_gap = bands.check_isolated(set, config.tolerances.gap())?;
     let flux: Vec<f64> = match config.method {
         Method::Determinant => determinant_flux(bands, set, &config.tolerances)?,

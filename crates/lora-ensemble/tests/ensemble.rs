@@ -49,7 +49,7 @@ fn batched_members_equal_separate_single_member_passes() {
 
 #[test]
 fn wrong_input_shape_or_dtype_is_an_error_not_a_panic() {
-    let (ensemble, net) = plain(vec![1, 2], Kind::Float);
+    let (_ensemble, net) = plain(vec![1, 2], Kind::Float);
     let (proj0, _) = &net.blocks[0];
     let e = proj0
         .forward_shared(
@@ -85,7 +85,7 @@ fn wrong_input_shape_or_dtype_is_an_error_not_a_panic() {
 
 #[test]
 fn untargeted_layer_is_the_base_for_every_member() {
-    let (ensemble, net) = plain(vec![1, 2], Kind::Float);
+    let (_ensemble, net) = plain(vec![1, 2], Kind::Float);
     assert!(net.head.update().is_none());
     let h = Tensor::randn([2, 3, D_HIDDEN], (Kind::Float, Device::Cpu));
     let y = net.head.forward_members(&h, false).unwrap();
