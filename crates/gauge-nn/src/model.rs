@@ -87,7 +87,8 @@ impl NetConfig {
     /// An upper estimate of the bytes one forward and backward pass of `batch` samples needs on a
     /// lattice of `volume` sites (a float: sizes from users may exceed `usize`) with $n\times n$ matrices, `planes` plaquette planes, and real
     /// elements of `real_bytes` bytes (4 in single, 8 in double precision): every block's input
-    /// after the enlargement by conjugates and identity, its output, and the gradients, for each
+    /// after the enlargement by conjugates and identity, its output, the bilinear layer's
+    /// intermediates (the largest: `enlarged input channels x output channels` fields), and the gradients, for each
     /// of the two passes of a conjugation-odd network, plus the weights. For refusing work up front;
     /// not a measurement.
     pub fn memory_estimate(
@@ -104,7 +105,11 @@ impl NetConfig {
         let (mut activations, mut weights) = (planes as f64, 0.0);
         for &c in &self.channels {
             let enlarged = 2.0 * c_in + 1.0;
-            activations += 2.0 * enlarged + 3.0 * c as f64;
+            // The enlarged input, the block's output and its non-linear stages, plus the bilinear
+            // layer's intermediates: the product with the weights holds `enlarged * c` fields
+            // (`bilinear_contract`), the left multiplication `n * enlarged`.
+            activations +=
+                2.0 * enlarged + 3.0 * c as f64 + enlarged * c as f64 + n as f64 * enlarged;
             weights += c as f64 * enlarged * enlarged * complex;
             c_in = c as f64;
         }
