@@ -1,36 +1,6 @@
-//! Makes libtorch's shared libraries findable at run time without the user exporting anything.
-//!
-//! tch binaries carry no rpath to libtorch. Cargo puts every `rustc-link-search=native` directory
-//! that lies inside `OUT_DIR` on the dynamic-library path of `cargo test`, `cargo run`, `cargo bench`
-//! and doctests, for this crate and every crate that depends on it. So we link `$LIBTORCH/lib` into
-//! `OUT_DIR` and announce it. (The rpath flags in `.cargo/config.toml` cover binaries started by hand.)
-use std::path::PathBuf;
-
+//! libtorch on cargo's run-time library path for this crate and its dependents, and
+//! `libtorch_cuda` kept linked for a CUDA libtorch (see the `torch-build` crate).
 fn main() {
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
-    let Some(libtorch) = std::env::var_os("LIBTORCH") else {
-        println!(
-            "cargo:warning=LIBTORCH is not set: run `make setup` (or scripts/setup.sh) first, \
-             or point LIBTORCH at a libtorch 2.13.0 folder"
-        );
-        return;
-    };
-    let lib = PathBuf::from(libtorch).join("lib");
-    if !lib.join("libtorch_cpu.so").exists() {
-        println!(
-            "cargo:warning=no libtorch_cpu.so in {}: run `make setup` first",
-            lib.display()
-        );
-        return;
-    }
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let link = out.join("libtorch-lib");
-    let _ = std::fs::remove_file(&link);
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(&lib, &link).expect("symlink libtorch/lib into OUT_DIR");
-    println!("cargo:rustc-link-search=native={}", link.display());
-    println!(
-        "cargo:rerun-if-changed={}",
-        lib.join("libtorch_cpu.so").display()
-    );
+    torch_build::libtorch_on_run_path();
+    torch_build::keep_libtorch_cuda();
 }
