@@ -2,40 +2,13 @@
 //! the evaluation prints, exit status 1 with one clear line on bad input (M = 0, rank 0, a base
 //! of another band count, a missing member), nothing left behind as a complete ensemble after
 //! a failure, and a stated default for every flag.
+mod common;
+use common::run;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use gauge_nn::train::{TrainConfig, Trainer};
 use gauge_nn::{LossConfig, NetConfig};
-
-/// The `genet` example next to this test binary: `cargo test` builds the examples with the
-/// tests (`cargo test --test gauge_nn_ensemble_cli` alone does not: build it first with
-/// `cargo build --example genet`).
-fn genet() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("genet");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo test` (it builds the examples) or `cargo build --example genet`",
-        bin.display()
-    );
-    bin
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(genet())
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .output()
-        .unwrap()
-}
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gauge-nn-ens-cli-{name}-{}", std::process::id()));

@@ -1,35 +1,7 @@
 //! `genet reproduce` flags: bad values exit with status 1 (clap's refusals as the library's, see
 //! `chernet::cli::parse_args`) and one line naming the value; every flag states its default; `--list` prints the plan.
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-/// The `genet` example next to this test binary (`cargo test` builds the examples with the
-/// tests; alone: `cargo build --example genet` first).
-fn genet() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("genet");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo test` (it builds the examples) or `cargo build --example genet`",
-        bin.display()
-    );
-    bin
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(genet())
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .output()
-        .unwrap()
-}
+mod common;
+use common::run;
 
 #[test]
 fn bad_reproduce_flags_are_refused_naming_the_value() {
