@@ -231,23 +231,7 @@ pub struct FinetuneMetrics {
 
 /// Reads the per-epoch metrics of a LoRA ensemble directory (`metrics.jsonl`).
 pub fn read_finetune_metrics(dir: &Path) -> Result<Vec<FinetuneMetrics>> {
-    let path = dir.join(METRICS);
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| Error::BadField {
-                path: path.clone(),
-                field: format!("line {}", i + 1),
-                expected: "a fine-tuning metrics object".into(),
-                found: e.to_string(),
-            })
-        })
-        .collect()
+    crate::train::metrics::read_jsonl(&dir.join(METRICS), "a fine-tuning metrics object")
 }
 
 /// A LoRA ensemble being fine-tuned in a directory (see the [module docs](self)).

@@ -35,9 +35,17 @@ pub struct EpochMetrics {
 ///
 /// Errors name the file and the line that is not an [`EpochMetrics`] object.
 pub fn read_metrics(dir: impl AsRef<Path>) -> Result<Vec<EpochMetrics>> {
-    let path = dir.as_ref().join(METRICS);
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-        path: path.clone(),
+    read_jsonl(&dir.as_ref().join(METRICS), "an epoch-metrics JSON object")
+}
+
+/// Reads a JSON-lines file of `T` (blank lines skipped); errors name the file and the line that
+/// is not `expected`.
+pub(crate) fn read_jsonl<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    expected: &str,
+) -> Result<Vec<T>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
         source,
     })?;
     text.lines()
@@ -45,9 +53,9 @@ pub fn read_metrics(dir: impl AsRef<Path>) -> Result<Vec<EpochMetrics>> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             serde_json::from_str(l).map_err(|e| Error::BadField {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 field: format!("line {}", i + 1),
-                expected: "an epoch-metrics JSON object".into(),
+                expected: expected.into(),
                 found: e.to_string(),
             })
         })
