@@ -35,7 +35,8 @@ use crate::eval::{chern_numbers, rescale_from};
 use crate::lora_net::LoraGaugeNet;
 use crate::progress::Progress;
 use crate::tensor_file::{Stored, TensorFile, Values, encode, write_atomic};
-use crate::train::optimiser::Adam;
+use crate::train::epochs::{self, EpochRun, check_finite_loss, zero_grads};
+use crate::train::optimiser::{Adam, ordered_names, ordered_vars};
 use crate::train::{AdamConfig, Checkpoint, DeviceChoice, METRICS, Schedule, TrainConfig};
 
 /// The fine-tuning checkpoint's file name in the ensemble directory.
@@ -289,7 +290,7 @@ impl LoraTrainer {
         let mut trainer = Self::build(ckpt, record, config, dir, state)?;
         let start = Instant::now();
         let prior = trainer.epoch_metrics(&[], &[], start)?;
-        trainer.write_metrics(&prior)?;
+        epochs::append_metrics(&trainer.metrics_path(), &prior)?;
         Ok(trainer)
     }
 
@@ -428,10 +429,6 @@ impl LoraTrainer {
         &self.net
     }
 
-    fn steps_per_epoch(&self) -> usize {
-        self.config.samples_per_epoch.div_ceil(self.config.batch)
-    }
-
     /// The members' batches stacked (`[M, B, ..]`): member $m$ reads the samples
     /// `orders[m][lo..hi]` of `pool`.
     pub fn member_batch(pool: &Batch, orders: &[Vec<i64>], lo: usize, hi: usize) -> Result<Batch> {
@@ -476,12 +473,7 @@ impl LoraTrainer {
     /// untouched.
     pub fn train_step(&mut self, batch: &Batch) -> Result<(Vec<f64>, Vec<f64>)> {
         let vars = ordered_vars(self.ensemble.var_store());
-        for v in &vars {
-            let mut g = v.grad();
-            if g.defined() {
-                let _ = g.zero_();
-            }
-        }
+        zero_grads(&vars);
         let f = self
             .net
             .forward_per_member(&batch.plaquettes, batch.links.as_ref());
@@ -499,13 +491,7 @@ impl LoraTrainer {
             0,
         );
         let values = Vec::<f64>::try_from(losses.detach().to_kind(Kind::Double))?;
-        if let Some(&bad) = values.iter().find(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteLoss {
-                epoch: self.state.epoch + 1,
-                step: self.state.step + 1,
-                loss: bad,
-            });
-        }
+        check_finite_loss(&values, self.state.epoch + 1, self.state.step + 1)?;
         let reg = self.ensemble.frobenius_regulariser();
         let regs = Vec::<f64>::try_from(reg.detach().to_kind(Kind::Double))?;
         let total = losses.sum(Kind::Double) + reg.sum(Kind::Double) * self.config.lambda;
@@ -537,61 +523,7 @@ impl LoraTrainer {
     /// [`FinetuneConfig::epochs`]), checkpointing after each; writes the ensemble when the last
     /// epoch is done (until then the directory has no `ensemble.json`).
     pub fn train_epochs(&mut self, count: usize, progress: bool) -> Result<Vec<FinetuneMetrics>> {
-        let spe = self.config.samples_per_epoch;
-        let steps = self.steps_per_epoch();
-        let stop = self
-            .config
-            .epochs
-            .min(self.state.epoch.saturating_add(count));
-        let remaining = stop.saturating_sub(self.state.epoch);
-        let bar = Progress::new(
-            (remaining * steps) as u64,
-            "{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}",
-            progress,
-        );
-        let mut out = Vec::new();
-        while self.state.epoch < stop {
-            let start = Instant::now();
-            let epoch = self.state.epoch + 1;
-            self.source.seek(((epoch - 1) * spe) as u64);
-            let pool = self.source.sample(spe)?;
-            let orders: Vec<Vec<i64>> = self
-                .config
-                .member_seeds
-                .iter()
-                .map(|&s| lora_ensemble::member_order(s, epoch, spe))
-                .collect();
-            let m = self.config.members();
-            let (mut loss, mut reg) = (vec![0.0; m], vec![0.0; m]);
-            for step in 0..steps {
-                let lo = step * self.config.batch;
-                let hi = (lo + self.config.batch).min(spe);
-                let batch = Self::member_batch(&pool, &orders, lo, hi)?;
-                let (l, r) = self.train_step(&batch)?;
-                for i in 0..m {
-                    loss[i] += l[i] / steps as f64;
-                    reg[i] += r[i] / steps as f64;
-                }
-                bar.inc(1);
-            }
-            self.state.epoch = epoch;
-            let metrics = self.epoch_metrics(&loss, &reg, start)?;
-            bar.set_message(|| {
-                format!(
-                    "acc {:.1}% MI {:.3}",
-                    100.0 * metrics.accuracy,
-                    metrics.mutual_information
-                )
-            });
-            self.save()?;
-            self.write_metrics(&metrics)?;
-            out.push(metrics);
-        }
-        bar.finish();
-        if self.state.epoch >= self.config.epochs {
-            self.write_ensemble()?;
-        }
-        Ok(out)
+        epochs::train_epochs(self, count, progress)
     }
 
     /// Calibrated outputs `(M, N)` of every member on `data` and the fitted output scales.
@@ -642,13 +574,6 @@ impl LoraTrainer {
             seconds,
             train_seconds: self.state.train_seconds,
         })
-    }
-
-    fn write_metrics(&self, m: &FinetuneMetrics) -> Result<()> {
-        crate::train::metrics::append_line(
-            &self.dir.join(METRICS),
-            &serde_json::to_string(m).expect("metrics serialise"),
-        )
     }
 
     /// Writes the checkpoint atomically (temporary file, then rename).
@@ -705,25 +630,79 @@ impl LoraTrainer {
     }
 }
 
+impl EpochRun for LoraTrainer {
+    type Metrics = FinetuneMetrics;
+
+    fn epochs_done(&self) -> usize {
+        self.state.epoch
+    }
+
+    fn epochs(&self) -> usize {
+        self.config.epochs
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        self.config.samples_per_epoch.div_ceil(self.config.batch)
+    }
+
+    /// The epoch's fresh pool of samples, read by each member in its own order; then the
+    /// per-epoch evaluation ([`FinetuneMetrics`]).
+    fn train_epoch(&mut self, bar: &Progress) -> Result<FinetuneMetrics> {
+        let spe = self.config.samples_per_epoch;
+        let steps = self.steps_per_epoch();
+        let start = Instant::now();
+        let epoch = self.state.epoch + 1;
+        self.source.seek(((epoch - 1) * spe) as u64);
+        let pool = self.source.sample(spe)?;
+        let orders: Vec<Vec<i64>> = self
+            .config
+            .member_seeds
+            .iter()
+            .map(|&s| lora_ensemble::member_order(s, epoch, spe))
+            .collect();
+        let m = self.config.members();
+        let (mut loss, mut reg) = (vec![0.0; m], vec![0.0; m]);
+        for step in 0..steps {
+            let lo = step * self.config.batch;
+            let hi = (lo + self.config.batch).min(spe);
+            let batch = Self::member_batch(&pool, &orders, lo, hi)?;
+            let (l, r) = self.train_step(&batch)?;
+            for i in 0..m {
+                loss[i] += l[i] / steps as f64;
+                reg[i] += r[i] / steps as f64;
+            }
+            bar.inc(1);
+        }
+        self.state.epoch = epoch;
+        self.epoch_metrics(&loss, &reg, start)
+    }
+
+    fn progress_message(metrics: &FinetuneMetrics) -> String {
+        format!(
+            "acc {:.1}% MI {:.3}",
+            100.0 * metrics.accuracy,
+            metrics.mutual_information
+        )
+    }
+
+    fn save(&self) -> Result<()> {
+        LoraTrainer::save(self)
+    }
+
+    fn metrics_path(&self) -> PathBuf {
+        self.dir.join(METRICS)
+    }
+
+    /// Writes the ensemble (member folders, then `ensemble.json`).
+    fn completed(&mut self) -> Result<()> {
+        self.write_ensemble()
+    }
+}
+
 /// Row $m$ times `k[m]`.
 pub(crate) fn scale_rows(mut a: Array2<f64>, k: &[f64]) -> Array2<f64> {
     for (mut row, &k) in a.rows_mut().into_iter().zip(k) {
         row.mapv_inplace(|v| v * k);
     }
     a
-}
-
-/// Trainable variables sorted by name (a stable order for the optimiser state).
-fn ordered_names(vs: &nn::VarStore) -> Vec<String> {
-    let mut names: Vec<String> = vs.variables().into_keys().collect();
-    names.sort();
-    names
-}
-
-fn ordered_vars(vs: &nn::VarStore) -> Vec<Tensor> {
-    let vars = vs.variables();
-    ordered_names(vs)
-        .iter()
-        .map(|n| vars[n].shallow_clone())
-        .collect()
 }

@@ -40,6 +40,7 @@
 
 mod checkpoint;
 mod config;
+pub(crate) mod epochs;
 pub(crate) mod metrics;
 pub(crate) mod optimiser;
 mod schedule;

@@ -1,6 +1,6 @@
 //! Adam, with its moments kept as tensors so that they can be checkpointed.
 use serde::{Deserialize, Serialize};
-use tch::Tensor;
+use tch::{Tensor, nn};
 
 /// Adam hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -65,4 +65,21 @@ impl Adam {
             }
         });
     }
+}
+
+/// Trainable variables' names, sorted (the stable order of the optimiser state and of the
+/// checkpoints' `adam.m.*`/`adam.v.*` entries).
+pub(crate) fn ordered_names(vs: &nn::VarStore) -> Vec<String> {
+    let mut names: Vec<String> = vs.variables().into_keys().collect();
+    names.sort();
+    names
+}
+
+/// Trainable variables in the order of [`ordered_names`].
+pub(crate) fn ordered_vars(vs: &nn::VarStore) -> Vec<Tensor> {
+    let vars = vs.variables();
+    ordered_names(vs)
+        .iter()
+        .map(|n| vars[n].shallow_clone())
+        .collect()
 }

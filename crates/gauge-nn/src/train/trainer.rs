@@ -6,8 +6,9 @@ use tch::{Device, Tensor, nn};
 
 use super::checkpoint::{Checkpoint, TrainState};
 use super::config::TrainConfig;
-use super::metrics::{EpochMetrics, append_line};
-use super::optimiser::Adam;
+use super::epochs::{self, EpochRun, check_finite_loss, zero_grads};
+use super::metrics::EpochMetrics;
+use super::optimiser::{Adam, ordered_names, ordered_vars};
 use super::{CHECKPOINT, CONFIG, METRICS};
 use crate::data::{Batch, SampleSource};
 use crate::error::{Error, Result};
@@ -173,21 +174,12 @@ impl Trainer {
         &self.dir
     }
 
-    fn steps_per_epoch(&self) -> usize {
-        self.config.samples_per_epoch.div_ceil(self.config.batch)
-    }
-
     /// One optimiser step on `batch`; returns the loss. A non-finite loss is an error and leaves
     /// the weights untouched.
     pub fn train_step(&mut self, batch: &Batch) -> Result<f64> {
         let batch = batch.to_device(self.device);
         let vars = ordered_vars(&self.vs);
-        for v in &vars {
-            let mut g = v.grad();
-            if g.defined() {
-                let _ = g.zero_();
-            }
-        }
+        zero_grads(&vars);
         let size = batch.len();
         let chunk = if self.config.micro_batch == 0 {
             size
@@ -213,18 +205,9 @@ impl Trainer {
             let weight = (end - start) as f64 / size as f64;
             let loss = self.config.loss.loss(&f, &part.site_labels, &part.chern) * weight;
             let v = loss.double_value(&[]);
-            if !v.is_finite() {
-                for var in &vars {
-                    let mut g = var.grad();
-                    if g.defined() {
-                        let _ = g.zero_();
-                    }
-                }
-                return Err(Error::NonFiniteLoss {
-                    epoch: self.state.epoch + 1,
-                    step: self.state.step + 1,
-                    loss: v,
-                });
+            if let Err(e) = check_finite_loss(&[v], self.state.epoch + 1, self.state.step + 1) {
+                zero_grads(&vars);
+                return Err(e);
             }
             loss.backward();
             value += v;
@@ -251,81 +234,7 @@ impl Trainer {
     /// Trains at most `count` of the remaining epochs (a time slice of a long run; the schedule
     /// still spans all [`TrainConfig::epochs`]), checkpointing after each.
     pub fn train_epochs(&mut self, count: usize, progress: bool) -> Result<Vec<EpochMetrics>> {
-        let spe = self.steps_per_epoch();
-        let stop = self
-            .config
-            .epochs
-            .min(self.state.epoch.saturating_add(count));
-        let remaining = stop.saturating_sub(self.state.epoch);
-        let bar = Progress::new(
-            (remaining * spe) as u64,
-            "{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}",
-            progress,
-        );
-        let mut out = Vec::new();
-        while self.state.epoch < stop {
-            let start = Instant::now();
-            let first = (self.state.epoch * self.config.samples_per_epoch) as u64;
-            self.source.seek(first);
-            let mut sum = 0.0;
-            let mut left = self.config.samples_per_epoch;
-            while left > 0 {
-                let b = left.min(self.config.batch);
-                let batch = self.source.sample(b)?;
-                sum += self.train_step(&batch)? * b as f64;
-                left -= b;
-                bar.inc(1);
-            }
-            let seconds = start.elapsed().as_secs_f64();
-            self.state.epoch += 1;
-            self.state.train_seconds += seconds;
-            let rescale = match &self.calibration {
-                Some(cal) if self.config.trivial_only => {
-                    Some(calibrate_rescale(&self.net, cal, self.config.batch)?)
-                }
-                _ => None,
-            };
-            if let Some(k) = rescale {
-                self.state.rescale = k;
-            }
-            let val_accuracy = match &self.validation {
-                Some(val) => Some(
-                    evaluate_batch(&self.net, val, self.config.batch, self.state.rescale)?.accuracy,
-                ),
-                None => None,
-            };
-            let total = spe * self.config.epochs;
-            let lr =
-                self.config.optimizer.lr * self.config.schedule.factor(self.state.step, total, spe);
-            let m = EpochMetrics {
-                epoch: self.state.epoch,
-                step: self.state.step,
-                loss: sum / self.config.samples_per_epoch as f64,
-                lr,
-                seconds,
-                train_seconds: self.state.train_seconds,
-                samples_per_second: self.config.samples_per_epoch as f64 / seconds,
-                rescale,
-                val_accuracy,
-            };
-            bar.set_message(|| {
-                format!(
-                    "loss {:.4}{}",
-                    m.loss,
-                    m.val_accuracy
-                        .map(|a| format!(" val acc {:.1}%", 100.0 * a))
-                        .unwrap_or_default()
-                )
-            });
-            self.save()?;
-            append_line(
-                &self.dir.join(METRICS),
-                &serde_json::to_string(&m).expect("metrics serialise"),
-            )?;
-            out.push(m);
-        }
-        bar.finish();
-        Ok(out)
+        epochs::train_epochs(self, count, progress)
     }
 
     /// Writes the checkpoint atomically (temporary file, then rename).
@@ -341,6 +250,90 @@ impl Trainer {
         let path = self.dir.join(CHECKPOINT);
         let bytes = Checkpoint::encode(&tensors, &self.state, &self.config, &path)?;
         write_atomic(&path, &bytes)
+    }
+}
+
+impl EpochRun for Trainer {
+    type Metrics = EpochMetrics;
+
+    fn epochs_done(&self) -> usize {
+        self.state.epoch
+    }
+
+    fn epochs(&self) -> usize {
+        self.config.epochs
+    }
+
+    fn steps_per_epoch(&self) -> usize {
+        self.config.samples_per_epoch.div_ceil(self.config.batch)
+    }
+
+    /// The epoch's fresh samples in batches; then the output scale is fitted on the calibration
+    /// set (trivial-only runs) and the accuracy measured on the validation set.
+    fn train_epoch(&mut self, bar: &Progress) -> Result<EpochMetrics> {
+        let spe = self.steps_per_epoch();
+        let start = Instant::now();
+        let first = (self.state.epoch * self.config.samples_per_epoch) as u64;
+        self.source.seek(first);
+        let mut sum = 0.0;
+        let mut left = self.config.samples_per_epoch;
+        while left > 0 {
+            let b = left.min(self.config.batch);
+            let batch = self.source.sample(b)?;
+            sum += self.train_step(&batch)? * b as f64;
+            left -= b;
+            bar.inc(1);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        self.state.epoch += 1;
+        self.state.train_seconds += seconds;
+        let rescale = match &self.calibration {
+            Some(cal) if self.config.trivial_only => {
+                Some(calibrate_rescale(&self.net, cal, self.config.batch)?)
+            }
+            _ => None,
+        };
+        if let Some(k) = rescale {
+            self.state.rescale = k;
+        }
+        let val_accuracy = match &self.validation {
+            Some(val) => Some(
+                evaluate_batch(&self.net, val, self.config.batch, self.state.rescale)?.accuracy,
+            ),
+            None => None,
+        };
+        let total = spe * self.config.epochs;
+        let lr =
+            self.config.optimizer.lr * self.config.schedule.factor(self.state.step, total, spe);
+        Ok(EpochMetrics {
+            epoch: self.state.epoch,
+            step: self.state.step,
+            loss: sum / self.config.samples_per_epoch as f64,
+            lr,
+            seconds,
+            train_seconds: self.state.train_seconds,
+            samples_per_second: self.config.samples_per_epoch as f64 / seconds,
+            rescale,
+            val_accuracy,
+        })
+    }
+
+    fn progress_message(m: &EpochMetrics) -> String {
+        format!(
+            "loss {:.4}{}",
+            m.loss,
+            m.val_accuracy
+                .map(|a| format!(" val acc {:.1}%", 100.0 * a))
+                .unwrap_or_default()
+        )
+    }
+
+    fn save(&self) -> Result<()> {
+        Trainer::save(self)
+    }
+
+    fn metrics_path(&self) -> PathBuf {
+        self.dir.join(METRICS)
     }
 }
 
@@ -375,21 +368,6 @@ pub fn seconds_per_step(config: &TrainConfig, steps: usize) -> Result<f64> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     timed
-}
-
-/// Trainable variables sorted by name (a stable order for the optimiser state).
-fn ordered_names(vs: &nn::VarStore) -> Vec<String> {
-    let mut names: Vec<String> = vs.variables().into_keys().collect();
-    names.sort();
-    names
-}
-
-fn ordered_vars(vs: &nn::VarStore) -> Vec<Tensor> {
-    let vars = vs.variables();
-    ordered_names(vs)
-        .iter()
-        .map(|n| vars[n].shallow_clone())
-        .collect()
 }
 
 #[cfg(test)]
