@@ -1119,139 +1119,76 @@ fn bench(
 
 /// `genet ensemble train`.
 fn ensemble_train(a: &EnsembleTrainArgs) -> Result<()> {
-    use gauge_nn::ensemble::{
-        ExplicitConfig, FinetuneConfig, LoraTrainer, member_seeds, plots, train_explicit,
-    };
+    use gauge_nn::ensemble::{EnsembleKind, EnsembleTrainOptions, train_ensemble};
     set_threads(a.threads);
-    let base = Checkpoint::read(&a.base)?;
-    if let Some(n) = a.bands
-        && n != base.config.bands
-    {
-        anyhow::bail!(
-            "invalid base = {}: trained on {} filled bands, --bands asks for {n}",
-            a.base.display(),
-            base.config.bands
-        );
-    }
-    let seed = a.seed.unwrap_or(base.config.seed);
-    if a.explicit {
-        let config = ExplicitConfig {
-            member_seeds: member_seeds(seed, a.members),
-            epochs: a.epochs,
-            threads: Some(a.threads),
-        };
-        if a.members == 0 {
-            anyhow::bail!("invalid members = 0: an ensemble needs at least one member");
-        }
-        check_run_memory(&base.config)?;
-        let m = train_explicit(&a.base, &config, &a.out, true)?;
-        println!(
-            "trained {} networks of {} epochs each in {:.1} s; explicit ensemble in {}",
-            m.members,
-            m.epochs,
-            m.train_seconds,
-            a.out.display()
-        );
-        return Ok(());
-    }
-    let mut trainer = if a.resume {
-        LoraTrainer::resume(&a.out, a.epochs)?
-    } else {
-        let mut config = FinetuneConfig::new(a.members, seed);
-        config.rank = a.rank;
-        config.alpha = a.alpha;
-        config.lambda = a.lambda;
-        if let Some(e) = a.epochs {
-            config.epochs = e;
-        }
-        config.samples_per_epoch = a.samples_per_epoch;
-        config.batch = a.batch;
-        config.lr = a.lr;
-        config.max_grad_norm = (a.max_grad_norm > 0.0).then_some(a.max_grad_norm);
-        config.threads = a.threads;
-        config.device = match a.device {
-            DeviceArg::Auto => DeviceChoice::Auto,
-            DeviceArg::Cpu => DeviceChoice::Cpu,
-            DeviceArg::Cuda => DeviceChoice::Cuda,
-        };
-        config.validate()?;
-        let mut run = base.config.clone();
-        run.batch = config.batch.saturating_mul(config.members());
-        check_run_memory(&run)?;
-        LoraTrainer::new(&a.base, config, &a.out)?
+    let options = EnsembleTrainOptions {
+        kind: if a.explicit {
+            EnsembleKind::Explicit
+        } else {
+            EnsembleKind::Lora
+        },
+        members: a.members,
+        seed: a.seed,
+        bands: a.bands,
+        epochs: a.epochs,
+        rank: a.rank,
+        alpha: a.alpha,
+        lambda: a.lambda,
+        samples_per_epoch: a.samples_per_epoch,
+        batch: a.batch,
+        lr: a.lr,
+        max_grad_norm: (a.max_grad_norm > 0.0).then_some(a.max_grad_norm),
+        threads: a.threads,
+        device: device_of(a.device),
+        resume: a.resume,
+        progress: true,
+        memory_check: Some(check_memory),
+        ..EnsembleTrainOptions::new(&a.base, &a.out)
     };
-    let metrics = trainer.train(true)?;
-    let all = gauge_nn::ensemble::read_finetune_metrics(&a.out)?;
-    plots::mi_per_epoch(&all, &a.out.join("mi_per_epoch.svg"))?;
-    let s = trainer.state();
-    let last = all.last();
-    println!(
-        "fine-tuned {} LoRA members (rank {}) for {} epochs ({} now) in {:.1} s; validation on {}: \
-         accuracy {}, mean MI {}; ensemble in {}",
-        trainer.config().members(),
-        trainer.config().rank,
-        s.epoch,
-        metrics.len(),
-        s.train_seconds,
-        grid_name(&base.config.grid),
-        last.map(|m| format!("{:.2}%", 100.0 * m.accuracy))
-            .unwrap_or_else(|| "-".into()),
-        last.map(|m| format!("{:.4}", m.mutual_information))
-            .unwrap_or_else(|| "-".into()),
-        a.out.display()
-    );
+    let r = train_ensemble(&options)?;
+    match r.kind {
+        EnsembleKind::Explicit => println!(
+            "trained {} networks of {} epochs each in {:.1} s; explicit ensemble in {}",
+            r.members,
+            r.epochs,
+            r.train_seconds,
+            a.out.display()
+        ),
+        EnsembleKind::Lora => println!(
+            "fine-tuned {} LoRA members (rank {}) for {} epochs ({} now) in {:.1} s; validation on \
+             {}: accuracy {}, mean MI {}; ensemble in {}",
+            r.members,
+            r.rank.unwrap_or_default(),
+            r.epochs,
+            r.epochs_now.unwrap_or_default(),
+            r.train_seconds,
+            grid_name(&r.base_grid),
+            r.last
+                .as_ref()
+                .map(|m| format!("{:.2}%", 100.0 * m.accuracy))
+                .unwrap_or_else(|| "-".into()),
+            r.last
+                .as_ref()
+                .map(|m| format!("{:.4}", m.mutual_information))
+                .unwrap_or_else(|| "-".into()),
+            a.out.display()
+        ),
+    }
     Ok(())
 }
 
 /// `genet ensemble eval`.
 fn ensemble_eval(a: &EnsembleEvalArgs) -> Result<()> {
     use gauge_nn::ensemble::{
-        EnsembleEvalRequest, EnsembleKind, OodSet, TrainedEnsemble, evaluate_ensemble, plots,
-        read_finetune_metrics,
+        EnsembleEvalOptions, EnsembleEvalRequest, OodSet, evaluate_ensemble_dir,
     };
     set_threads(a.threads);
-    let ensemble = TrainedEnsemble::open(&a.ensemble, tch::Device::Cpu)?;
-    let base = ensemble.base_config();
     let ood = match (&a.ood.ood_grid, a.ood.ood_bands, a.ood.ood_hamiltonian) {
         (Some(g), _, _) => Some(OodSet::Grid(g.0.clone())),
         (_, Some(n), _) => Some(OodSet::Bands(n)),
         (_, _, Some(h)) => Some(OodSet::Hamiltonian(h)),
         _ => None,
     };
-    let real_bytes = if base.double_precision { 8 } else { 4 };
-    let largest = match &ood {
-        Some(OodSet::Grid(g)) if g.iter().product::<usize>() > a.grid.0.iter().product() => {
-            g.clone()
-        }
-        _ => a.grid.0.clone(),
-    };
-    let n = match &ood {
-        Some(OodSet::Bands(n)) => (*n).max(base.bands),
-        _ => base.bands,
-    };
-    // The members' activations on one chunk (forward only, bounded by the training estimate),
-    // and the drawn samples held at once: test, OOD and calibration sets (links and plaquettes).
-    let volume: f64 = largest.iter().map(|&l| l as f64).product();
-    let d = largest.len() as f64;
-    let per_sample = volume * (n * n) as f64 * 16.0 * 2.0 * (d + d * (d - 1.0) / 2.0);
-    let estimate = evaluation_memory(
-        &base.model,
-        &largest,
-        n,
-        a.batch * ensemble.members(),
-        1,
-        real_bytes,
-    ) + per_sample * (2 * a.samples + a.calibration_samples) as f64;
-    check_memory(
-        &format!(
-            "evaluating {} members on {} samples of {}",
-            ensemble.members(),
-            a.samples,
-            grid_name(&largest)
-        ),
-        estimate,
-    )
-    .map_err(anyhow::Error::msg)?;
     let request = EnsembleEvalRequest {
         grid: a.grid.0.clone(),
         samples: a.samples,
@@ -1263,14 +1200,12 @@ fn ensemble_eval(a: &EnsembleEvalArgs) -> Result<()> {
         batch: a.batch,
         time_one_by_one: a.time_one_by_one,
     };
-    let eval = evaluate_ensemble(&ensemble, &request)?;
-    if let Some(dir) = &a.plots {
-        let metrics = match ensemble.manifest().kind {
-            EnsembleKind::Lora => Some(read_finetune_metrics(&a.ensemble)?),
-            EnsembleKind::Explicit => None,
-        };
-        plots::write_evaluation_plots(&eval, metrics.as_deref(), dir)?;
-    }
+    let options = EnsembleEvalOptions {
+        plots: a.plots.clone(),
+        memory_check: Some(check_memory),
+        ..EnsembleEvalOptions::new(&a.ensemble, request)
+    };
+    let eval = evaluate_ensemble_dir(&options)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&eval)?);
         return Ok(());

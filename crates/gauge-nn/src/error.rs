@@ -237,6 +237,14 @@ pub enum Error {
         /// $\sum_b F_b^2$.
         sum_of_squares: f64,
     },
+
+    /// Work refused up front by the caller's memory check (a [`crate::ensemble::MemoryCheck`]):
+    /// its message names the work, the estimate, the limit and how to raise it.
+    #[error("{message}")]
+    MemoryLimit {
+        /// The check's message.
+        message: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

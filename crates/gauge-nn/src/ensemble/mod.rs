@@ -1,7 +1,8 @@
 //! Ensembles of trained networks and their calibrated uncertainty: a LoRA ensemble fine-tuned
 //! around a frozen checkpoint ([`LoraTrainer`]), the explicit ensemble of $M$ networks trained
 //! from scratch with different seeds ([`train_explicit`]), both read back as a
-//! [`TrainedEnsemble`] and evaluated the same way ([`evaluate_ensemble`]).
+//! [`TrainedEnsemble`] and evaluated the same way ([`evaluate_ensemble`]); [`train_ensemble`]
+//! and [`evaluate_ensemble_dir`] do either for a directory in one call.
 //!
 //! | module | what |
 //! |---|---|
@@ -10,6 +11,7 @@
 //! | [`members`] | [`TrainedEnsemble`]: the members' calibrated outputs, batched or one by one |
 //! | [`evaluate`] | [`evaluate_ensemble`]: the predictive distribution over integers, the metrics of `ensemble-uq`, the single-model baselines, OOD detection |
 //! | `plots` | SVG figures (feature `plots`) |
+//! | [`workflow`] | [`train_ensemble`], [`evaluate_ensemble_dir`]: a directory trained or evaluated from typed options (`genet ensemble`) |
 //!
 //! # An ensemble directory
 //!
@@ -37,6 +39,7 @@ pub mod finetune;
 pub mod members;
 #[cfg(feature = "plots")]
 pub mod plots;
+pub mod workflow;
 
 pub use evaluate::{
     DomainEvaluation, EnsembleEvalRequest, EnsembleEvaluation, OodSet, eigenphase_distance,
@@ -48,6 +51,10 @@ pub use finetune::{
     read_finetune_metrics,
 };
 pub use members::TrainedEnsemble;
+pub use workflow::{
+    EnsembleEvalOptions, EnsembleTrainOptions, EnsembleTrainReport, MemoryCheck,
+    evaluate_ensemble_dir, train_ensemble,
+};
 
 /// File name of the manifest, written last: its presence marks a complete ensemble.
 pub const ENSEMBLE_MANIFEST: &str = "ensemble.json";
