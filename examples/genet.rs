@@ -399,15 +399,16 @@ struct EnsembleTrainArgs {
     #[arg(long)]
     base: PathBuf,
     /// Members M (at least 1). Default: 5.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = non_negative_usize)]
     members: usize,
     /// Rank r of every adapter (at least 1; unused with --explicit). Default: 4.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = non_negative_usize)]
     rank: usize,
-    /// LoRA alpha: the update is (alpha / r) B A. Default: 8.
+    /// LoRA alpha: the update is (alpha / r) B A (unused with --explicit). Default: 8.
     #[arg(long, default_value_t = 8.0, value_parser = positive_f64)]
     alpha: f64,
-    /// lambda of the regulariser lambda * sum ||B_m A_m||_F^2. Default: 0.001.
+    /// lambda of the regulariser lambda * sum ||B_m A_m||_F^2 (unused with --explicit).
+    /// Default: 0.001.
     #[arg(long, default_value_t = 1e-3, value_parser = non_negative_f64)]
     lambda: f64,
     /// Train M full networks with the base run's configuration and seeds seed+1..seed+M
@@ -415,13 +416,13 @@ struct EnsembleTrainArgs {
     #[arg(long)]
     explicit: bool,
     /// Epochs. Default: 4 for LoRA; the base run's for --explicit.
-    #[arg(long)]
+    #[arg(long, value_parser = non_negative_usize)]
     epochs: Option<usize>,
     /// Fresh samples per epoch, read by every member in its own order (LoRA). Default: 1024.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = non_negative_usize)]
     samples_per_epoch: usize,
     /// Samples per member and optimiser step (LoRA). Default: 32.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = non_negative_usize)]
     batch: usize,
     /// Adam learning rate before the cosine decay to 5% of it (LoRA). Default: 0.002.
     #[arg(long, default_value_t = 2e-3, value_parser = positive_f64)]
@@ -435,16 +436,19 @@ struct EnsembleTrainArgs {
     seed: Option<u64>,
     /// The number of filled bands the base must have been trained on (a base of another band
     /// count is refused). Default: not checked.
-    #[arg(long)]
+    #[arg(long, value_parser = positive_usize)]
     bands: Option<usize>,
     /// libtorch threads. Default: 1.
     #[arg(long, default_value_t = 1, value_parser = positive_usize)]
     threads: usize,
-    /// Continue the interrupted training in --out (--epochs may raise the epoch count).
-    /// Default: off (a fresh ensemble; an existing one in --out is an error).
+    /// Continue the interrupted LoRA training in --out with its stored settings (--epochs may
+    /// raise the epoch count). --explicit always continues the member runs found in --out and
+    /// keeps the complete ones. Default: off (a fresh ensemble; an existing one in --out is an
+    /// error).
     #[arg(long)]
     resume: bool,
-    /// Device: `auto`, `cpu` or `cuda`. Default: cpu.
+    /// Device of the LoRA training: `auto`, `cpu` or `cuda` (--explicit trains on the base
+    /// run's device). Default: cpu.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
     /// Ensemble directory (required).

@@ -3,62 +3,24 @@
 //! conjugation-odd, resume equals an uninterrupted run, the NaN guard keeps the last good state,
 //! the explicit ensemble, the evaluation's consistency, and refused inputs. Small double-precision
 //! networks on 3x3 lattices, trained for a few steps.
-use std::path::{Path, PathBuf};
+mod common;
+use common::ensemble::{base, explicit, fine_tuned, haar, small};
 
-use gauge_nn::data::{GeneralConfig, HaarSource, SampleSource};
+use gauge_nn::Error;
+use gauge_nn::convert::Precision;
 use gauge_nn::ensemble::{
-    ENSEMBLE_MANIFEST, EnsembleEvalRequest, ExplicitConfig, FINETUNE_CHECKPOINT, FinetuneConfig,
-    LoraTrainer, OodSet, TrainedEnsemble, evaluate_ensemble, member_seeds, read_finetune_metrics,
-    train_explicit,
+    ENSEMBLE_MANIFEST, EnsembleEvalOptions, EnsembleEvalRequest, EnsembleKind,
+    EnsembleTrainOptions, FINETUNE_CHECKPOINT, FinetuneConfig, LoraTrainer, MemoryCheck, OodSet,
+    TrainedEnsemble, evaluate_ensemble, evaluate_ensemble_dir, member_seeds, read_finetune_metrics,
+    train_ensemble, train_explicit,
 };
 use gauge_nn::eval::predict;
-use gauge_nn::train::{Checkpoint, TrainConfig, Trainer};
-use gauge_nn::{Error, LossConfig, NetConfig};
+use gauge_nn::train::Checkpoint;
 use tch::{Device, Kind, Tensor};
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gauge-nn-ens-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// A trivial-only, conjugation-odd n = 2 base on 3x3 (channels 4, 4; double precision),
-/// trained for one short epoch into `dir`.
-fn base(dir: &Path, seed: u64) -> PathBuf {
-    let config = TrainConfig {
-        bands: 2,
-        grid: vec![3, 3],
-        trivial_only: true,
-        model: NetConfig {
-            channels: vec![4, 4],
-            conjugation_odd: true,
-            ..Default::default()
-        },
-        loss: LossConfig::ScaleInvariant,
-        epochs: 1,
-        samples_per_epoch: 32,
-        batch: 8,
-        seed,
-        calibration_samples: 64,
-        validation_samples: 0,
-        double_precision: true,
-        ..Default::default()
-    };
-    Trainer::new(config, dir).unwrap().train(false).unwrap();
-    dir.to_path_buf()
-}
-
-fn small(members: usize, seed: u64) -> FinetuneConfig {
-    FinetuneConfig {
-        rank: 2,
-        epochs: 2,
-        samples_per_epoch: 16,
-        batch: 8,
-        lr: 1e-2,
-        calibration_samples: 48,
-        validation_samples: 48,
-        ..FinetuneConfig::new(members, seed)
-    }
+/// A fresh scratch directory for the test `name`.
+fn tmp(name: &str) -> std::path::PathBuf {
+    common::ensemble::tmp("ens", name)
 }
 
 /// The adapters (A and B of every layer) of member `m`, in the ensemble's order.
@@ -85,13 +47,11 @@ fn one_pass_training_equals_each_member_trained_alone() {
     let root = tmp("one-pass");
     let b = base(&root.join("base"), 3);
     let seed = 40;
-    let mut all = LoraTrainer::new(&b, small(3, seed), &root.join("all")).unwrap();
-    all.train(false).unwrap();
+    let all = fine_tuned(&b, small(3, seed), &root.join("all"));
     for m in 0..3 {
         let mut config = small(1, seed);
         config.member_seeds = vec![member_seeds(seed, 3)[m]];
-        let mut alone = LoraTrainer::new(&b, config, &root.join(format!("alone-{m}"))).unwrap();
-        alone.train(false).unwrap();
+        let alone = fine_tuned(&b, config, &root.join(format!("alone-{m}")));
         let (x, y) = (member_adapters(&all, m as i64), member_adapters(&alone, 0));
         // B moved away from zero: the comparison is not between two untouched priors.
         assert!(
@@ -124,17 +84,8 @@ fn random_gauge(seed: i64) -> Tensor {
 fn every_fine_tuned_member_is_gauge_invariant_and_conjugation_odd() {
     let root = tmp("equivariance");
     let b = base(&root.join("base"), 5);
-    let mut t = LoraTrainer::new(&b, small(3, 7), &root.join("ens")).unwrap();
-    t.train(false).unwrap();
-    let mut source = HaarSource::new(GeneralConfig {
-        extents: vec![3, 3],
-        n: 2,
-        seed: 99,
-        precision: gauge_nn::convert::Precision::Double,
-        ..Default::default()
-    })
-    .unwrap();
-    let w = source.sample(4).unwrap().plaquettes;
+    let t = fine_tuned(&b, small(3, 7), &root.join("ens"));
+    let w = haar(&[3, 3], 99, Precision::Double, 4).plaquettes;
     let g = random_gauge(1);
     let wg = g
         .matmul(&w)
@@ -164,8 +115,7 @@ fn resume_reproduces_an_uninterrupted_run_and_epoch_zero_is_the_prior() {
     let root = tmp("resume");
     let b = base(&root.join("base"), 11);
     let (full_dir, cut_dir) = (root.join("full"), root.join("cut"));
-    let mut full = LoraTrainer::new(&b, small(2, 1), &full_dir).unwrap();
-    full.train(false).unwrap();
+    let full = fine_tuned(&b, small(2, 1), &full_dir);
     let mut cut = LoraTrainer::new(&b, small(2, 1), &cut_dir).unwrap();
     cut.train_epochs(1, false).unwrap();
     // Interrupted: a checkpoint, but no ensemble.
@@ -221,14 +171,7 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_good_state() {
         .chain(&member_adapters(&t, 1))
         .map(Tensor::copy)
         .collect();
-    let mut source = HaarSource::new(GeneralConfig {
-        extents: vec![3, 3],
-        n: 2,
-        seed: 5,
-        ..Default::default()
-    })
-    .unwrap();
-    let mut pool = source.sample(8).unwrap();
+    let mut pool = haar(&[3, 3], 5, Precision::Single, 8);
     pool.plaquettes = &pool.plaquettes * f64::NAN;
     let orders = vec![(0..8).collect::<Vec<i64>>(); 2];
     let batch = LoraTrainer::member_batch(&pool, &orders, 0, 8).unwrap();
@@ -263,23 +206,11 @@ fn the_explicit_ensemble_is_its_members_runs() {
     let root = tmp("explicit");
     let b = base(&root.join("base"), 17);
     let dir = root.join("ens");
-    let config = ExplicitConfig {
-        member_seeds: member_seeds(17, 2),
-        epochs: None,
-        threads: None,
-    };
+    let config = explicit(member_seeds(17, 2));
     let manifest = train_explicit(&b, &config, &dir, false).unwrap();
     assert_eq!(manifest.seeds, vec![18, 19]);
     let ens = TrainedEnsemble::open(&dir, Device::Cpu).unwrap();
-    let mut source = HaarSource::new(GeneralConfig {
-        extents: vec![4, 4],
-        n: 2,
-        seed: 8,
-        precision: gauge_nn::convert::Precision::Double,
-        ..Default::default()
-    })
-    .unwrap();
-    let data = source.sample(10).unwrap();
+    let data = haar(&[4, 4], 8, Precision::Double, 10);
     let y = ens.outputs(&data, 4).unwrap();
     for m in 0..2 {
         let ckpt = Checkpoint::read(&dir.join(format!("member-{m}"))).unwrap();
@@ -305,21 +236,10 @@ fn the_evaluation_is_consistent_with_its_parts() {
     let root = tmp("eval");
     let b = base(&root.join("base"), 19);
     let dir = root.join("ens");
-    LoraTrainer::new(&b, small(3, 2), &dir)
-        .unwrap()
-        .train(false)
-        .unwrap();
+    fine_tuned(&b, small(3, 2), &dir);
     let ens = TrainedEnsemble::open(&dir, Device::Cpu).unwrap();
     // Batched members equal the members merged into the base one at a time.
-    let mut source = HaarSource::new(GeneralConfig {
-        extents: vec![4, 4],
-        n: 2,
-        seed: 8,
-        precision: gauge_nn::convert::Precision::Double,
-        ..Default::default()
-    })
-    .unwrap();
-    let data = source.sample(12).unwrap();
+    let data = haar(&[4, 4], 8, Precision::Double, 12);
     let (y, z) = (
         ens.outputs(&data, 5).unwrap(),
         ens.outputs_one_by_one(&data, 5).unwrap(),
@@ -443,13 +363,8 @@ fn bad_configurations_are_refused() {
     assert!(c.validate().is_err());
     let root = tmp("refused");
     let b = base(&root.join("base"), 23);
-    let config = ExplicitConfig {
-        member_seeds: vec![],
-        epochs: None,
-        threads: None,
-    };
     assert!(matches!(
-        train_explicit(&b, &config, &root.join("x"), false),
+        train_explicit(&b, &explicit(vec![]), &root.join("x"), false),
         Err(Error::InvalidParameter {
             name: "members",
             ..
@@ -459,10 +374,7 @@ fn bad_configurations_are_refused() {
     let dir = root.join("ens");
     let mut cfg = small(2, 1);
     cfg.epochs = 1;
-    LoraTrainer::new(&b, cfg.clone(), &dir)
-        .unwrap()
-        .train(false)
-        .unwrap();
+    fine_tuned(&b, cfg.clone(), &dir);
     assert!(TrainedEnsemble::open(&dir, Device::Cpu).is_ok());
     // A second fresh run into the same directory is refused.
     assert!(matches!(
@@ -477,5 +389,104 @@ fn bad_configurations_are_refused() {
     .unwrap();
     let err = TrainedEnsemble::open(&dir, Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("sha256"), "{err}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn the_one_call_entry_point_trains_and_refuses_before_writing() {
+    let root = tmp("entry");
+    let b = base(&root.join("base"), 31);
+    let out = root.join("ens");
+    let options = EnsembleTrainOptions {
+        members: 2,
+        rank: 2,
+        epochs: Some(1),
+        samples_per_epoch: 16,
+        batch: 8,
+        ..EnsembleTrainOptions::new(&b, &out)
+    };
+    // Refused before anything is written: the directory is not even created.
+    let refuse_all: MemoryCheck = |what, bytes| Err(format!("{what} needs {bytes} bytes"));
+    let refusals = [
+        (
+            EnsembleTrainOptions {
+                bands: Some(3),
+                ..options.clone()
+            },
+            "trained on 2 filled bands",
+        ),
+        (
+            EnsembleTrainOptions {
+                members: 0,
+                ..options.clone()
+            },
+            "invalid members = 0",
+        ),
+        (
+            EnsembleTrainOptions {
+                members: 0,
+                kind: EnsembleKind::Explicit,
+                ..options.clone()
+            },
+            "invalid members = 0",
+        ),
+        (
+            EnsembleTrainOptions {
+                rank: 0,
+                ..options.clone()
+            },
+            "invalid rank = 0",
+        ),
+        (
+            EnsembleTrainOptions {
+                memory_check: Some(refuse_all),
+                ..options.clone()
+            },
+            "training n = 2 on 3x3 with batch 16 needs",
+        ),
+        (
+            EnsembleTrainOptions {
+                memory_check: Some(refuse_all),
+                kind: EnsembleKind::Explicit,
+                ..options.clone()
+            },
+            "training n = 2 on 3x3 with batch 8 needs",
+        ),
+    ];
+    for (o, needle) in refusals {
+        let err = train_ensemble(&o).unwrap_err().to_string();
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+        assert!(!out.exists(), "{needle}: {} was created", out.display());
+    }
+    // Trained: the report is the directory's state, and the ensemble opens.
+    let r = train_ensemble(&options).unwrap();
+    assert_eq!(
+        (r.kind, r.members, r.rank, r.epochs, r.epochs_now),
+        (EnsembleKind::Lora, 2, Some(2), 1, Some(1))
+    );
+    let metrics = read_finetune_metrics(&out).unwrap();
+    assert_eq!(r.last.as_ref(), metrics.last());
+    assert_eq!(r.last.as_ref().map(|m| m.epoch), Some(1));
+    assert_eq!(r.base_grid, vec![3, 3]);
+    let ens = TrainedEnsemble::open(&out, Device::Cpu).unwrap();
+    assert_eq!(ens.manifest().train_seconds, r.train_seconds);
+    // Evaluated in one call as well; asking for a missing ensemble names its manifest.
+    let mut request = EnsembleEvalRequest::new(vec![3, 3], 20);
+    request.calibration_samples = 20;
+    let eval = evaluate_ensemble_dir(&EnsembleEvalOptions::new(&out, request.clone())).unwrap();
+    let direct = evaluate_ensemble(&ens, &request).unwrap();
+    assert_eq!(eval.uncertainty, direct.uncertainty);
+    assert_eq!(eval.details, direct.details);
+    assert_eq!(
+        (eval.single_nll, eval.auroc_margin, eval.auroc_eigenphase),
+        (
+            direct.single_nll,
+            direct.auroc_margin,
+            direct.auroc_eigenphase
+        )
+    );
+    let missing = EnsembleEvalOptions::new(root.join("none"), request);
+    let err = evaluate_ensemble_dir(&missing).unwrap_err().to_string();
+    assert!(err.contains("ensemble.json"), "{err}");
     std::fs::remove_dir_all(&root).unwrap();
 }

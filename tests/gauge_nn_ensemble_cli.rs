@@ -3,41 +3,24 @@
 //! of another band count, a missing member), nothing left behind as a complete ensemble after
 //! a failure, and a stated default for every flag.
 mod common;
+use common::ensemble::{base_config, train_base};
 use common::run;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use gauge_nn::train::{TrainConfig, Trainer};
-use gauge_nn::{LossConfig, NetConfig};
+use gauge_nn::train::TrainConfig;
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gauge-nn-ens-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::ensemble::tmp("ens-cli", name)
 }
 
-/// A small trivial-only n = 2 base on 3x3 in `dir`.
+/// A small trivial-only n = 2 base on 3x3 in single precision (the default) in `dir`.
 fn base(dir: &Path) -> String {
     let config = TrainConfig {
-        bands: 2,
-        grid: vec![3, 3],
-        trivial_only: true,
-        model: NetConfig {
-            channels: vec![4, 4],
-            conjugation_odd: true,
-            ..Default::default()
-        },
-        loss: LossConfig::ScaleInvariant,
-        epochs: 1,
-        samples_per_epoch: 32,
-        batch: 8,
-        seed: 4,
-        calibration_samples: 64,
-        validation_samples: 0,
-        ..Default::default()
+        double_precision: false,
+        ..base_config(4)
     };
-    Trainer::new(config, dir).unwrap().train(false).unwrap();
-    dir.display().to_string()
+    train_base(dir, config).display().to_string()
 }
 
 /// Asserts exit status 1 and a one-line message containing `needle`.
@@ -142,6 +125,20 @@ fn train_then_eval_prints_the_metrics_as_json() {
         let svg = std::fs::read_to_string(root.join("plots").join(f)).unwrap();
         assert!(svg.starts_with("<svg"), "{f}");
     }
+    // Test samples of another band count: exit 1, one line naming the value (OOD sets take
+    // other band counts through --ood-bands).
+    let out = run(&[
+        "ensemble",
+        "eval",
+        "--ensemble",
+        &ens,
+        "--grid",
+        "4",
+        "--bands",
+        "3",
+        "--json",
+    ]);
+    assert_refused(&out, "bands = 3");
     // A missing member: exit 1, one line naming it.
     std::fs::remove_dir_all(Path::new(&ens).join("member-1")).unwrap();
     let out = run(&[
@@ -222,4 +219,27 @@ fn every_flag_states_its_default() {
             );
         }
     }
+}
+
+#[test]
+fn negative_counts_are_refused_by_the_flag_checks() {
+    for (flag, value) in [
+        ("--members", "-1"),
+        ("--rank", "-2"),
+        ("--epochs", "-1"),
+        ("--samples-per-epoch", "-3"),
+        ("--batch", "-8"),
+    ] {
+        let out = run(&[
+            "ensemble", "train", "--base", "none", flag, value, "--out", "none",
+        ]);
+        assert_refused(
+            &out,
+            &format!("`{value}` must be zero or a positive integer"),
+        );
+    }
+    let out = run(&[
+        "ensemble", "train", "--base", "none", "--bands", "0", "--out", "none",
+    ]);
+    assert_refused(&out, "`0` must be a positive integer");
 }

@@ -1,6 +1,10 @@
-//! Shared by the workspace tests that run the `genet` example as a user would.
+//! Shared by the workspace tests: running the `genet` example as a user would, and the
+//! ensemble tests' set-up ([`ensemble`]). Each test binary uses a part of it.
+#![allow(dead_code)]
 use std::path::PathBuf;
 use std::process::{Command, Output};
+
+pub mod ensemble;
 
 /// The `genet` example next to this test binary: `cargo test` builds the examples with the
 /// tests (a single `cargo test --test NAME` does not: build it first with
