@@ -255,7 +255,7 @@ pub const MAX_RESOLVED_FLUX: f64 = 0.75 * PI;
 
 /// [`Error::Unresolved`] naming the plaquette of largest $|F|$ if it exceeds
 /// [`MAX_RESOLVED_FLUX`].
-fn check_resolved(flux: &[f64], extents: &[usize]) -> Result<()> {
+pub(crate) fn check_resolved(flux: &[f64], extents: &[usize]) -> Result<()> {
     let (s, f) = flux.iter().enumerate().fold((0, 0.0f64), |(s, m), (t, f)| {
         if f.abs() > m.abs() { (t, *f) } else { (s, m) }
     });

@@ -56,6 +56,28 @@ pub enum Error {
         /// The largest modulus a resolved grid may show.
         limit: f64,
     },
+    /// The Wilson loops of neighbouring momenta $k_\perp$ differ too much to be followed from one
+    /// to the next: the Berry flux through the strip between two loops (the change of their
+    /// total phase, for a Chern number) or the movement of one Wannier charge centre (for the
+    /// $\mathbb Z_2$ flow) exceeds [`MAX_RESOLVED_FLUX`](crate::MAX_RESOLVED_FLUX) as a phase
+    /// (a centre moving by $3/8$ of the cell). A phase change near $\pi$ is as likely to be
+    /// $\mp 2\pi$ away, so the winding (or the count of centres passing the gap) could be off by
+    /// an integer.
+    #[error(
+        "grid too coarse: {what} changes by {phase:.3} (a Berry phase, radians) between the Wilson loops at k = {k_from:.6} and k = {k_to:.6} (momentum across the loops), more than {limit:.3} in modulus, so the loops are not followed from one to the next and the invariant may be off by an integer; refine the grid across the loops"
+    )]
+    WilsonLoopUnresolved {
+        /// What jumps: the total phase of the loops, or one Wannier charge centre.
+        what: &'static str,
+        /// Momentum across the loops of the first loop (radians).
+        k_from: f64,
+        /// Momentum across the loops of the second loop (radians).
+        k_to: f64,
+        /// The change of phase found (the largest in modulus).
+        phase: f64,
+        /// The largest modulus a resolved grid may show.
+        limit: f64,
+    },
     /// The grid has fewer points along an axis than the model needs to resolve its bands
     /// ([`BlochHamiltonian::min_resolving_extents`](crate::BlochHamiltonian::min_resolving_extents):
     /// the magnetic cell of [`Hofstadter`](crate::Hofstadter)); on such a grid the bands alias and

@@ -201,6 +201,7 @@ pub fn phase_diagram_of(
                 e @ (Error::GapClosed { .. }
                 | Error::SingularOverlap { .. }
                 | Error::Unresolved { .. }
+                | Error::WilsonLoopUnresolved { .. }
                 | Error::GridTooCoarse { .. }
                 | Error::SecondChernUnresolved { .. }),
             ) => PhasePoint {

@@ -445,7 +445,12 @@ fn spinful_hopping_lists_and_wannier90_files() {
             }
         }
         let w90 = Wannier90::parse(&text, std::path::Path::new("bhz_hr.dat")).unwrap();
-        let z = z2_indices(&w90, &theta, [12, 12, 2], &Z2Config::default()).unwrap();
+        // The layers do not couple, but the planes k1 = 0, pi and k2 = 0, pi still need 4 points
+        // along k3: on 2 every link back is the inverse of the link forth and any model's plane
+        // would come out 0 (refused since the grid-resolution checks of the Z2 routes).
+        let e = z2_indices(&w90, &theta, [12, 12, 2], &Z2Config::default()).unwrap_err();
+        assert!(matches!(e, Error::BadGrid { .. }), "{e}");
+        let z = z2_indices(&w90, &theta, [12, 12, 4], &Z2Config::default()).unwrap();
         assert_eq!(z.indices, [0, 0, 0, expected], "M = {m}: {z:?}");
     }
 }

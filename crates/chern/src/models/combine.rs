@@ -201,6 +201,10 @@ impl<H: BlochHamiltonian> BlochHamiltonian for Plane<H> {
     fn dim(&self) -> usize {
         2
     }
+    fn min_resolving_extents(&self) -> Option<Vec<usize>> {
+        let needed = self.inner.min_resolving_extents()?;
+        Some(vec![*needed.get(self.axes.0)?, *needed.get(self.axes.1)?])
+    }
     fn n_bands(&self) -> usize {
         self.inner.n_bands()
     }

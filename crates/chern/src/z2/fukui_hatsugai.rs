@@ -1,7 +1,7 @@
 //! Fukui and Hatsugai's lattice $\mathbb Z_2$: vortices of the Berry connection in half the
 //! Brillouin zone, in a gauge constrained by time reversal.
 use super::points;
-use crate::chern_number::principal_arg;
+use crate::chern_number::{MAX_RESOLVED_FLUX, principal_arg};
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use crate::links::{Tolerances, overlap_into};
@@ -140,7 +140,13 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
                             row_x(m, vb, j + 1, ux_next)
                         };
                         match links() {
-                            Ok(()) => out.count += row_vortices(ux, ux_next, uy, args),
+                            Ok(()) => {
+                                let (count, (i, f)) = row_vortices(ux, ux_next, uy, args);
+                                out.count += count;
+                                if f.abs() > out.max_flux.1.abs() {
+                                    out.max_flux = (j * l1 + i, f);
+                                }
+                            }
                             Err(e) => {
                                 out.link_error = Some(e);
                                 links_ok = false;
@@ -164,15 +170,30 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
     let min_gap = gap.check(pts, &index, r, tol.gap())?;
     let mut count = 0;
     let mut link_error = None;
+    let mut max_flux = (0, 0.0f64);
     for o in outcomes {
         if let Some(e) = o.gauge_error {
             return Err(e);
         }
         link_error = link_error.or(o.link_error);
         count += o.count;
+        if o.max_flux.1.abs() > max_flux.1.abs() {
+            max_flux = o.max_flux;
+        }
     }
     if let Some(e) = link_error {
         return Err(e);
+    }
+    // A plaquette flux near pi could as well be F -+ 2 pi: the vortex there is not resolved
+    // (the determinant route's bound).
+    let (s, flux) = max_flux;
+    if flux.abs() > MAX_RESOLVED_FLUX {
+        return Err(Error::Unresolved {
+            k: pts.k(s),
+            index: index(s),
+            flux,
+            limit: MAX_RESOLVED_FLUX,
+        });
     }
     Ok(Vortices { count, min_gap })
 }
@@ -181,6 +202,8 @@ pub(crate) fn vortices<H: BlochHamiltonian + Sync + ?Sized>(
 #[derive(Default)]
 struct Block {
     count: i64,
+    /// The plaquette of largest $|F|$ (its point on the half zone) and its flux.
+    max_flux: (usize, f64),
     gap: points::MinGap,
     gauge_error: Option<Error>,
     link_error: Option<Error>,
@@ -188,8 +211,14 @@ struct Block {
 
 /// $\sum_i n(k_i)$ along a row of plaquettes from the x-links of its lower (`ux`) and upper
 /// (`ux_next`) edge and its y-links `uy`: $2\pi n = F - (A_1(k) + A_2(k+\hat1) - A_1(k+\hat2) -
-/// A_2(k))$ with $A = \arg U$ and $F = \arg U_1U_2U_1^{-1}U_2^{-1}$.
-fn row_vortices(ux: &[C64], ux_next: &[C64], uy: &[C64], args: &mut [Vec<f64>; 3]) -> i64 {
+/// A_2(k))$ with $A = \arg U$ and $F = \arg U_1U_2U_1^{-1}U_2^{-1}$; with the plaquette of the
+/// row of largest $|F|$ and its flux.
+fn row_vortices(
+    ux: &[C64],
+    ux_next: &[C64],
+    uy: &[C64],
+    args: &mut [Vec<f64>; 3],
+) -> (i64, (usize, f64)) {
     let l1 = ux.len();
     // The connection A = arg U of every link of the row, once.
     for (a, u) in args.iter_mut().zip([ux, ux_next, uy]) {
@@ -198,14 +227,18 @@ fn row_vortices(ux: &[C64], ux_next: &[C64], uy: &[C64], args: &mut [Vec<f64>; 3
     }
     let [ax, ax_next, ay] = &*args;
     let mut total = 0i64;
+    let mut max_flux = (0, 0.0f64);
     for i in 0..l1 {
         let i1 = (i + 1) % l1;
         let (a, b, c, d) = (ux[i], uy[i1], ux_next[i], uy[i]);
         let f = principal_arg(a * b * (c * d).conj());
         let circulation = ax[i] + ay[i1] - ax_next[i] - ay[i];
         total += ((f - circulation) / (2.0 * PI)).round() as i64;
+        if f.abs() > max_flux.1.abs() {
+            max_flux = (i, f);
+        }
     }
-    total
+    (total, max_flux)
 }
 
 /// Imposes the time-reversal constraint on the eigenvectors `frames` ($r$ rows of $N$ per point)

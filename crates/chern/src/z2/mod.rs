@@ -171,6 +171,18 @@ fn prepare<H: BlochHamiltonian + Sync + ?Sized>(
             reason: "a Z2 invariant needs even extents of at least 2, so that k = 0 and k = pi are grid points",
         });
     }
+    // The two methods that follow the Berry connection across the grid need it to resolve the
+    // bands; the parity method reads only the time-reversal-invariant momenta (exact once the
+    // gap is open) and uses the grid for the gap check alone.
+    if config.method != Z2Method::Parity {
+        if grid.iter().any(|&l| l < crate::bands::MIN_RESOLVING_EXTENT) {
+            return Err(Error::BadGrid {
+                extents: grid.to_vec(),
+                reason: "grid too coarse: the Fukui-Hatsugai and Wilson-loop methods need even extents of at least 4 (on 2 points per axis every link back is the inverse of the link forth and the invariant comes out 0 whatever the bands), refine it",
+            });
+        }
+        crate::bands::check_model_resolves(h, grid)?;
+    }
     if config.symmetry_tolerance.is_nan() || config.symmetry_tolerance < 0.0 {
         return Err(Error::invalid(
             "symmetry_tolerance",
@@ -237,6 +249,15 @@ fn prepare<H: BlochHamiltonian + Sync + ?Sized>(
 ///   ([`Error::WccUnresolved`]).
 /// - [`Z2Method::Parity`]: the parities at $(0,0), (0,\pi), (\pi,0), (\pi,\pi)$; the gap is
 ///   still checked on the whole grid.
+///
+/// The first two follow the Berry connection across the grid, so they refuse grids that do not
+/// resolve it, as the Chern number does: extents below 4 and grids coarser than the model says
+/// its bands need ([`Error::BadGrid`], [`Error::GridTooCoarse`]); for Fukui–Hatsugai a
+/// plaquette flux above [`MAX_RESOLVED_FLUX`](crate::MAX_RESOLVED_FLUX) in modulus
+/// ([`Error::Unresolved`] naming the plaquette); for the Wilson loop a centre that moves by more
+/// than $3/8$ of the cell (that bound as a phase) between neighbouring lines even after the
+/// lines are refined ([`Error::WilsonLoopUnresolved`]). The parity method is exact at the
+/// time-reversal-invariant momenta once the gap is open and needs no more than the gap check.
 ///
 /// ```
 /// use chern::{KaneMele, Z2Config, Z2Method, z2_invariant};
@@ -395,7 +416,9 @@ fn in_3d(mut e: Error, axes: (usize, usize), fixed: f64, extent: usize) -> Error
         }
     };
     match &mut e {
-        Error::GapClosed { k, index, .. } | Error::SingularOverlap { k, index, .. } => {
+        Error::GapClosed { k, index, .. }
+        | Error::SingularOverlap { k, index, .. }
+        | Error::Unresolved { k, index, .. } => {
             lift_k(k);
             lift_index(index);
         }

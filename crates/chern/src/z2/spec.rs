@@ -391,6 +391,8 @@ pub fn z2_phase_diagram(
                     e @ (Error::GapClosed { .. }
                     | Error::SingularOverlap { .. }
                     | Error::WccUnresolved { .. }
+                    | Error::WilsonLoopUnresolved { .. }
+                    | Error::Unresolved { .. }
                     | Error::InconsistentPlanes { .. }),
                 ) => Z2PhasePoint {
                     x,

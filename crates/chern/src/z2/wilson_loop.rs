@@ -1,6 +1,7 @@
 //! $\mathbb Z_2$ from the flow of Wannier charge centres over half the Brillouin zone, followed
 //! by the largest gap between them (Soluyanov and Vanderbilt; the way Z2Pack counts).
 use super::points;
+use crate::chern_number::MAX_RESOLVED_FLUX;
 use crate::error::{Error, Result};
 use crate::hamiltonian::BlochHamiltonian;
 use crate::links::{Tolerances, overlap_into};
@@ -50,6 +51,11 @@ impl WccFlow {
         u8::from(odd)
     }
 }
+
+/// The largest movement of one Wannier charge centre between neighbouring lines that counts as
+/// resolved: the phase bound of the determinant route, [`MAX_RESOLVED_FLUX`] $= 3\pi/4$, as a
+/// fraction of the cell ($3/8$).
+const MAX_CENTRE_JUMP: f64 = MAX_RESOLVED_FLUX / (2.0 * PI);
 
 /// One line's centres and largest gap.
 struct Line {
@@ -283,11 +289,52 @@ fn wilson_line(
     })
 }
 
+/// Why the centres cannot be followed from line `a` to its neighbour `b` (`None` if they can):
+/// a centre of one line closer to the other line's largest gap than `move_tolerance` times that
+/// gap ([`Error::WccUnresolved`]; checked first), or a centre that moves by more than
+/// [`MAX_CENTRE_JUMP`] ([`Error::WilsonLoopUnresolved`]). `lines` is the number of lines so far.
+fn unfollowed(a: &Line, b: &Line, move_tolerance: f64, lines: usize) -> Option<Error> {
+    let close = |from: &Line, to: &Line| {
+        to.centres
+            .iter()
+            .map(|&x| distance(from.gap_position, x))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (dab, dba) = (close(a, b), close(b, a));
+    if dab < move_tolerance * a.gap_size || dba < move_tolerance * b.gap_size {
+        let (distance, gap) = if dab < move_tolerance * a.gap_size {
+            (dab, a.gap_size)
+        } else {
+            (dba, b.gap_size)
+        };
+        return Some(Error::WccUnresolved {
+            k_from: a.k2,
+            k_to: b.k2,
+            distance,
+            gap,
+            lines,
+        });
+    }
+    // Each centre followed from one line to the next (matched across the largest gap, as
+    // Z2Pack does) must move by less than the determinant route's flux bound allows a phase to.
+    let jump = max_move(&a.centres, &b.centres);
+    (jump > MAX_CENTRE_JUMP).then(|| Error::WilsonLoopUnresolved {
+        what: "a Wannier charge centre",
+        k_from: a.k2,
+        k_to: b.k2,
+        phase: 2.0 * PI * jump,
+        limit: MAX_RESOLVED_FLUX,
+    })
+}
+
 /// The centre flow on $L_2/2 + 1$ lines $k_2 = 2\pi j/L_2$, $j = 0..L_2/2$, each a loop of $L_1$
 /// points, with lines added half-way wherever a centre of one line comes closer than
-/// `move_tolerance` times the largest gap to the gap of its neighbour (Z2Pack's `move_tol`), at
-/// most `max_refinements` halvings deep and four times the initial number of lines in all;
-/// [`Error::WccUnresolved`] beyond that.
+/// `move_tolerance` times the largest gap to the gap of its neighbour (the check Z2Pack calls
+/// `gap_tol`), or wherever a centre moves by more than $3/8$ of the cell from one line to the
+/// next (the plaquette-flux bound [`MAX_RESOLVED_FLUX`] as a phase; Z2Pack's `move_tol` check
+/// bounds the same movement relative to the gap), at most `max_refinements` halvings deep and
+/// four times the initial number of lines in all; beyond that [`Error::WccUnresolved`] (a
+/// centre too close to the gap) or [`Error::WilsonLoopUnresolved`] (a centre jumps).
 pub(crate) fn wcc_flow<H: BlochHamiltonian + Sync + ?Sized>(
     h: &H,
     grid: [usize; 2],
@@ -309,53 +356,24 @@ pub(crate) fn wcc_flow<H: BlochHamiltonian + Sync + ?Sized>(
         let mut first_failure = None;
         for pair in all.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
-            let close = |from: &Line, to: &Line| {
-                to.centres
-                    .iter()
-                    .map(|&x| distance(from.gap_position, x))
-                    .fold(f64::INFINITY, f64::min)
+            let Some(failure) = unfollowed(a, b, move_tolerance, all.len()) else {
+                continue;
             };
-            let (dab, dba) = (close(a, b), close(b, a));
-            let ok = dab >= move_tolerance * a.gap_size && dba >= move_tolerance * b.gap_size;
-            if !ok {
-                if b.k2 - a.k2 <= finest * (1.0 + 1e-9) {
-                    let (distance, gap) = if dab < move_tolerance * a.gap_size {
-                        (dab, a.gap_size)
-                    } else {
-                        (dba, b.gap_size)
-                    };
-                    return Err(Error::WccUnresolved {
-                        k_from: a.k2,
-                        k_to: b.k2,
-                        distance,
-                        gap,
-                        lines: all.len(),
-                    });
-                }
-                if first_failure.is_none() {
-                    first_failure = Some(if dab < move_tolerance * a.gap_size {
-                        (a.k2, b.k2, dab, a.gap_size)
-                    } else {
-                        (a.k2, b.k2, dba, b.gap_size)
-                    });
-                }
-                fresh.push(0.5 * (a.k2 + b.k2));
+            if b.k2 - a.k2 <= finest * (1.0 + 1e-9) {
+                return Err(failure);
             }
+            first_failure.get_or_insert(failure);
+            fresh.push(0.5 * (a.k2 + b.k2));
         }
         if fresh.is_empty() {
             break;
         }
         // At most four times the initial lines in all: bounded memory and time where the
         // centres jump everywhere (a nearly closed gap).
-        if all.len() + fresh.len() > 4 * (half + 1) {
-            let (k_from, k_to, distance, gap) = first_failure.unwrap_or_default();
-            return Err(Error::WccUnresolved {
-                k_from,
-                k_to,
-                distance,
-                gap,
-                lines: all.len(),
-            });
+        if all.len() + fresh.len() > 4 * (half + 1)
+            && let Some(failure) = first_failure
+        {
+            return Err(failure);
         }
         let (more, gap) = lines(h, &fresh, l1, r, tol, check)?;
         min_gap = min_gap.min(gap);
@@ -387,6 +405,52 @@ mod tests {
         // 0.55 -> 0.45.
         let m = max_move(&[0.15, 0.55], &[0.2, 0.45]);
         assert!((m - 0.1).abs() < 1e-12, "{m}");
+    }
+
+    fn line(k2: f64, centres: &[f64]) -> Line {
+        let (gap_position, gap_size) = largest_gap(centres);
+        Line {
+            k2,
+            centres: centres.to_vec(),
+            gap_position,
+            gap_size,
+            points: 8,
+        }
+    }
+
+    /// Neighbouring lines are followed only if every centre stays clear of the other line's
+    /// largest gap and moves by at most 3/8 of the cell (the plaquette-flux bound as a phase).
+    #[test]
+    fn a_centre_that_jumps_between_lines_is_not_followed() {
+        // The largest gap (0.5, 1) stays put and no centre comes near it, but the second centre
+        // jumps from 0.05 to 0.45: the gap check alone would pass this pair.
+        let (a, b) = (
+            line(0.0, &[0.0, 0.05, 0.45, 0.5]),
+            line(0.1, &[0.0, 0.45, 0.46, 0.5]),
+        );
+        match unfollowed(&a, &b, 0.3, 2) {
+            Some(Error::WilsonLoopUnresolved {
+                phase,
+                limit,
+                k_from,
+                k_to,
+                ..
+            }) => {
+                assert!((phase - 2.0 * PI * 0.4).abs() < 1e-12, "{phase}");
+                assert_eq!(limit, MAX_RESOLVED_FLUX);
+                assert_eq!((k_from, k_to), (0.0, 0.1));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Just below the bound: followed.
+        let c = line(0.1, &[0.0, 0.05 + 0.37, 0.46, 0.5]);
+        assert!(unfollowed(&a, &c, 0.3, 2).is_none());
+        // A centre next to the neighbour's gap is the gap check's error, reported first.
+        let d = line(0.1, &[0.0, 0.05, 0.45, 0.7]);
+        assert!(matches!(
+            unfollowed(&a, &d, 0.3, 2),
+            Some(Error::WccUnresolved { .. })
+        ));
     }
 
     #[test]
