@@ -177,7 +177,7 @@ fn z2_routes_refuse_grids_that_do_not_resolve_the_connection() {
 #[test]
 fn z2_routes_honour_the_models_resolving_extents() {
     let hof = Hofstadter::new(1, 5, 1.0).unwrap();
-    let partner = hof.clone();
+    let partner = hof;
     let down = FnHamiltonian::new(2, 5, move |k: &[f64], out: &mut [C64]| {
         let h = partner.hamiltonian(&[-k[0], -k[1]]);
         for (o, z) in out.iter_mut().zip(h) {

@@ -318,7 +318,7 @@ fn unfollowed(a: &Line, b: &Line, move_tolerance: f64, lines: usize) -> Option<E
     // Each centre followed from one line to the next (matched across the largest gap, as
     // Z2Pack does) must move by less than the determinant route's flux bound allows a phase to.
     let jump = max_move(&a.centres, &b.centres);
-    (jump > MAX_CENTRE_JUMP).then(|| Error::WilsonLoopUnresolved {
+    (jump > MAX_CENTRE_JUMP).then_some(Error::WilsonLoopUnresolved {
         what: "a Wannier charge centre",
         k_from: a.k2,
         k_to: b.k2,
