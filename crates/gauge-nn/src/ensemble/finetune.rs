@@ -526,6 +526,17 @@ impl LoraTrainer {
         epochs::train_epochs(self, count, progress)
     }
 
+    /// Trains the remaining epochs, or with `budget_seconds` one epoch at a time while the run's
+    /// training seconds (all sessions) are below it: the epoch that starts within the budget is
+    /// finished, and a later call (or [`LoraTrainer::resume`]) continues from its checkpoint.
+    pub fn train_within(
+        &mut self,
+        budget_seconds: Option<f64>,
+        progress: bool,
+    ) -> Result<Vec<FinetuneMetrics>> {
+        epochs::train_within(self, budget_seconds, progress)
+    }
+
     /// Calibrated outputs `(M, N)` of every member on `data` and the fitted output scales.
     fn member_outputs(&self, data: &Batch, rescales: &[f64]) -> Result<Array2<f64>> {
         let raw = super::members::lora_outputs(&self.net, data, 64)?;
@@ -643,6 +654,10 @@ impl EpochRun for LoraTrainer {
 
     fn steps_per_epoch(&self) -> usize {
         self.config.samples_per_epoch.div_ceil(self.config.batch)
+    }
+
+    fn train_seconds(&self) -> f64 {
+        self.state.train_seconds
     }
 
     /// The epoch's fresh pool of samples, read by each member in its own order; then the

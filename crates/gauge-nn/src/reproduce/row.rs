@@ -323,18 +323,7 @@ fn train(config: &TrainConfig, dir: &Path, options: &RowOptions) -> Result<()> {
     } else {
         Trainer::new(wanted, dir)?
     };
-    match options.budget_seconds {
-        None => {
-            trainer.train(options.progress)?;
-        }
-        Some(budget) => {
-            while trainer.state().epoch < trainer.config().epochs
-                && trainer.state().train_seconds < budget
-            {
-                trainer.train_epochs(1, options.progress)?;
-            }
-        }
-    }
+    trainer.train_within(options.budget_seconds, options.progress)?;
     Ok(())
 }
 

@@ -237,6 +237,17 @@ impl Trainer {
         epochs::train_epochs(self, count, progress)
     }
 
+    /// Trains the remaining epochs, or with `budget_seconds` one epoch at a time while the run's
+    /// training seconds (all sessions) are below it: the epoch that starts within the budget is
+    /// finished, and a later call (or [`Trainer::resume`]) continues from its checkpoint.
+    pub fn train_within(
+        &mut self,
+        budget_seconds: Option<f64>,
+        progress: bool,
+    ) -> Result<Vec<EpochMetrics>> {
+        epochs::train_within(self, budget_seconds, progress)
+    }
+
     /// Writes the checkpoint atomically (temporary file, then rename).
     pub fn save(&self) -> Result<()> {
         let mut tensors: Vec<(String, Tensor)> = Vec::new();
@@ -266,6 +277,10 @@ impl EpochRun for Trainer {
 
     fn steps_per_epoch(&self) -> usize {
         self.config.samples_per_epoch.div_ceil(self.config.batch)
+    }
+
+    fn train_seconds(&self) -> f64 {
+        self.state.train_seconds
     }
 
     /// The epoch's fresh samples in batches; then the output scale is fitted on the calibration
