@@ -16,6 +16,9 @@ use gauge_nn::model::NetConfig;
 use gauge_nn::train::{Checkpoint, TrainConfig, Trainer};
 use gauge_nn::{Error, LossConfig};
 use proptest::prelude::*;
+use std::process::{Command, Output};
+
+mod common;
 
 struct Counting;
 
@@ -506,4 +509,182 @@ fn shipped_configs_are_valid() {
         }
     }
     assert!(count >= 7, "found {count} configs");
+}
+
+/// `genet` with `args` in a shell whose address space is capped at `cap_kib` KiB (`ulimit -v`):
+/// an allocation beyond the cap fails at once instead of being granted and then touched, so
+/// these tests never use more memory than the cap however much an evaluation asks for.
+/// `CHERNET_MEMORY_LIMIT` is raised so that the up-front estimate lets the work through to
+/// libtorch.
+fn genet_capped(cap_kib: u64, args: &[&str]) -> Output {
+    capped(cap_kib, args, true)
+}
+
+/// [`genet_capped`], with `CHERNET_MEMORY_LIMIT` raised or not.
+fn capped(cap_kib: u64, args: &[&str], raise_limit: bool) -> Output {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -v {cap_kib} && exec \"$0\" \"$@\""))
+        .arg(common::genet())
+        .args(args)
+        .env_remove("CHERNET_MEMORY_LIMIT")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
+    if raise_limit {
+        command.env("CHERNET_MEMORY_LIMIT", "1000T");
+    }
+    command.output().unwrap()
+}
+
+/// A run whose second layer's bilinear product holds 129 x 64 complex fields per site and
+/// sample (66 kB per site in single precision), trained for one epoch on 3x3.
+fn wide_run(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = TrainConfig {
+        samples_per_epoch: 2,
+        batch: 2,
+        model: NetConfig {
+            channels: vec![64, 64],
+            ..Default::default()
+        },
+        ..tiny_config()
+    };
+    Trainer::new(config, &dir).unwrap().train(false).unwrap();
+    dir
+}
+
+/// libtorch running out of memory inside an evaluation (as CUDA did on a GPU) is an error, not
+/// a panic in tch: evaluation halves its samples per pass and tries again, and where even one
+/// sample does not fit it stops with one line naming the device, the grid and the samples per
+/// pass.
+#[test]
+fn out_of_memory_in_an_evaluation_is_one_line_not_a_panic() {
+    let run = wide_run("wide-run");
+    let run = run.to_str().unwrap();
+    let cap_kib = 3_000_000;
+    // 256 x 256: one sample's bilinear product alone is 4.3 GB, beyond the cap; everything
+    // before it fits. Without CHERNET_MEMORY_LIMIT the up-front estimate may refuse it first
+    // (depending on the machine's memory) ...
+    let args = [
+        "eval",
+        "--checkpoint",
+        run,
+        "--grid",
+        "256",
+        "--samples",
+        "2",
+        "--batch",
+        "2",
+        "--threads",
+        "1",
+        "--json",
+    ];
+    let refused = capped(cap_kib, &args, false);
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+    // ... and with the limit raised, libtorch's allocation fails: one line, exit status 1.
+    let out = genet_capped(cap_kib, &args);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(
+        text.starts_with(
+            "genet: error: evaluation on cpu failed in libtorch with 1 samples per pass on the \
+             256x256 grid (halved from 2 after out-of-memory errors)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("can't allocate memory"), "{text}");
+    assert!(
+        text.contains("even one sample per pass does not fit"),
+        "{text}"
+    );
+    // The bytes libtorch asked for, per site of one sample.
+    let asked: f64 = text
+        .split("you tried to allocate ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no allocation size in {text}"));
+    let per_site = asked / (256.0 * 256.0);
+    // 64 x 64 in passes of 16 samples needs more than the cap in that one allocation: the
+    // evaluation gets through only by halving its passes, and gives what passes of one sample
+    // give.
+    assert!(
+        16.0 * per_site * 64.0 * 64.0 > 1024.0 * cap_kib as f64,
+        "{per_site}"
+    );
+    let eval = |batch: &str| {
+        let out = genet_capped(
+            cap_kib,
+            &[
+                "eval",
+                "--checkpoint",
+                run,
+                "--grid",
+                "64",
+                "--samples",
+                "16",
+                "--batch",
+                batch,
+                "--threads",
+                "1",
+                "--json",
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        let mut report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report.as_object_mut().unwrap().remove("seconds");
+        report
+    };
+    assert_eq!(eval("16"), eval("1"));
+}
+
+/// Hamiltonian samples whose grid does not resolve the model are not labelled: refused with the
+/// model, the grid and the draws, in one line.
+#[test]
+fn hamiltonian_samples_on_unresolving_grids_are_one_line_errors() {
+    let dir = scratch("hamiltonian-run");
+    let _ = std::fs::remove_dir_all(&dir);
+    Trainer::new(tiny_config(), &dir)
+        .unwrap()
+        .train(false)
+        .unwrap();
+    let run = dir.to_str().unwrap();
+    for (model, grid, expected) in [
+        (
+            "hofstadter:1/3",
+            "3",
+            "all 1 draws of hofstadter 1/3 on the 3x3 grid were refused (1 not resolved by the grid",
+        ),
+        (
+            "hofstadter:1/5",
+            "4",
+            "fewer points than the model's bands need ([3, 5]",
+        ),
+        ("qwz", "2", "grid too coarse"),
+    ] {
+        let out = common::run(&[
+            "eval",
+            "--checkpoint",
+            run,
+            "--grid",
+            grid,
+            "--hamiltonian",
+            model,
+            "--samples",
+            "4",
+            "--json",
+        ]);
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{model}: {text}");
+        assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+        assert!(text.contains(expected), "{model} on {grid}: {text}");
+    }
 }

@@ -29,6 +29,31 @@ pub enum Error {
     #[error("chern: {0}")]
     Chern(#[from] chern::Error),
 
+    /// libtorch failed inside a network pass (an out-of-memory error on the GPU or the CPU, a
+    /// device error), reported instead of tch's panic with what was being computed, where, on
+    /// how many samples at once, and what to do about it.
+    #[error(
+        "{what} on {device} failed in libtorch with {batch} samples per pass on the {grid} grid{}: {message}; {hint}",
+        halved_from.map(|b| format!(" (halved from {b} after out-of-memory errors)")).unwrap_or_default()
+    )]
+    Libtorch {
+        /// What was computed: `evaluation` or `training step`.
+        what: &'static str,
+        /// The device (`cpu`, `cuda:0`).
+        device: String,
+        /// The grid, as `L1xL2`.
+        grid: String,
+        /// Samples per network pass when it failed.
+        batch: usize,
+        /// The samples per pass first tried, where evaluation halved them after out-of-memory
+        /// errors.
+        halved_from: Option<usize>,
+        /// The first line of libtorch's message.
+        message: String,
+        /// What to change.
+        hint: String,
+    },
+
     /// A tensor has a kind that the operation does not accept.
     #[error("{what}: tensor kind {found:?} not accepted, expected one of {expected:?}")]
     Kind {
@@ -97,6 +122,29 @@ pub enum Error {
         sample: u64,
         /// Number of draws made.
         attempts: usize,
+    },
+
+    /// Every draw of a Hamiltonian sample was refused: its gap closed on the grid, or the grid
+    /// does not resolve it (a plaquette flux above chern's bound, so that its label could be off
+    /// by an integer).
+    #[error(
+        "sample {sample}: all {attempts} draws of {model} on the {grid} grid were refused ({unresolved} not resolved by the grid, {gapless} with the gap closed or a singular overlap; the last: {last}); use a finer grid or another model"
+    )]
+    HamiltonianDrawsRefused {
+        /// Index of the sample in the source's stream.
+        sample: u64,
+        /// The Hamiltonian family ([`crate::data::HamiltonianModel::describe`]).
+        model: String,
+        /// The grid, as `L1xL2`.
+        grid: String,
+        /// Number of draws made.
+        attempts: usize,
+        /// Draws whose plaquette flux exceeded chern's bound.
+        unresolved: usize,
+        /// Draws whose gap closed or whose overlaps were singular.
+        gapless: usize,
+        /// chern's message for the last refused draw.
+        last: String,
     },
 
     /// A file could not be read or written.

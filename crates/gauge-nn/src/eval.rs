@@ -47,25 +47,78 @@ pub struct EvalReport {
 /// gradients.
 ///
 /// A NaN or infinite output is an [`Error::NonFiniteOutput`] naming the sample: a damaged network
-/// gives no accuracy rather than a wrong one.
+/// gives no accuracy rather than a wrong one. Where libtorch runs out of memory on a chunk (on the
+/// GPU or the CPU), the chunk is halved and tried again, down to one sample per pass; a failure
+/// beyond that, or any other libtorch failure, is an [`Error::Libtorch`] naming the device, the
+/// grid and the samples per pass, never a panic. The predictions do not depend on the chunks.
 pub fn predict(net: &GaugeNet, data: &Batch, batch: usize) -> Result<Vec<f64>> {
+    let mut pass = batch.max(1);
+    predict_in_passes(net, data, &mut pass, batch.max(1))
+}
+
+/// [`predict`] with `pass` samples per network pass, halved in place after an out-of-memory
+/// error (so that the caller's next chunks start from the size that fits); `asked` is the size
+/// first asked for, for the error message.
+fn predict_in_passes(
+    net: &GaugeNet,
+    data: &Batch,
+    pass: &mut usize,
+    asked: usize,
+) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(data.len());
     let device = net.device();
-    let batch = batch.max(1);
     let mut start = 0;
     while start < data.len() {
-        let end = (start + batch).min(data.len());
-        let chunk = data.slice(start, end).to_device(device);
-        let links = match net.needs_links() {
-            true => Some(chunk.links()?),
-            false => None,
+        let end = (start + *pass).min(data.len());
+        let sums = crate::torch_failure::catch_libtorch(false, || -> Result<Vec<f64>> {
+            let chunk = data.slice(start, end).to_device(device);
+            let links = match net.needs_links() {
+                true => Some(chunk.links()?),
+                false => None,
+            };
+            let f = net.forward_checked(&chunk.plaquettes, links)?;
+            let sums = f
+                .flatten(1, -1)
+                .sum_dim_intlist(1, false, Kind::Double)
+                .to_device(tch::Device::Cpu);
+            Ok(Vec::<f64>::try_from(&sums)?)
+        });
+        let sums = match sums {
+            Ok(sums) => sums?,
+            Err(failure) if failure.out_of_memory() && end - start > 1 => {
+                *pass = (end - start) / 2;
+                continue;
+            }
+            Err(failure) => {
+                let extents = data.plaquettes.size();
+                let grid: Vec<usize> = extents[2..extents.len() - 2]
+                    .iter()
+                    .map(|&l| l as usize)
+                    .collect();
+                let hint = if failure.out_of_memory() {
+                    let mut hint = "even one sample per pass does not fit in the device's memory: \
+                         evaluate a smaller grid, or on a device with more memory"
+                        .to_string();
+                    if device.is_cuda() {
+                        hint += " (on a shared or fragmented GPU, \
+                             PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True may help)";
+                    }
+                    hint
+                } else {
+                    "not an out-of-memory error: check the device and the libtorch installation"
+                        .to_string()
+                };
+                return Err(Error::Libtorch {
+                    what: "evaluation",
+                    device: crate::torch_failure::device_name(device),
+                    grid: crate::data::grid_name(&grid),
+                    batch: end - start,
+                    halved_from: (end - start < asked).then_some(asked),
+                    message: failure.message,
+                    hint,
+                });
+            }
         };
-        let f = tch::no_grad(|| net.forward_checked(&chunk.plaquettes, links))?;
-        let sums = f
-            .flatten(1, -1)
-            .sum_dim_intlist(1, false, Kind::Double)
-            .to_device(tch::Device::Cpu);
-        let sums = Vec::<f64>::try_from(&sums)?;
         if let Some((i, &value)) = sums.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFiniteOutput {
                 sample: start + i,
@@ -205,18 +258,22 @@ pub fn evaluate_source_with_progress(
     );
     let (mut f, mut c) = (Vec::new(), Vec::new());
     let mut left = samples;
+    // Samples per network pass: halved for good after an out-of-memory error.
+    let mut pass = batch.max(1);
     while left > 0 {
         let b = left.min(batch.max(1));
         let data = source.sample(b)?;
         let done = f.len();
-        f.extend(predict(net, &data, b).map_err(|e| match e {
-            // The index within the whole evaluation, not within this chunk.
-            Error::NonFiniteOutput { sample, value } => Error::NonFiniteOutput {
-                sample: done + sample,
-                value,
-            },
-            other => other,
-        })?);
+        f.extend(
+            predict_in_passes(net, &data, &mut pass, batch.max(1)).map_err(|e| match e {
+                // The index within the whole evaluation, not within this chunk.
+                Error::NonFiniteOutput { sample, value } => Error::NonFiniteOutput {
+                    sample: done + sample,
+                    value,
+                },
+                other => other,
+            })?,
+        );
         c.extend(chern_numbers(&data)?);
         left -= b;
         bar.inc(b as u64);

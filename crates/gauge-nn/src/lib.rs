@@ -92,6 +92,7 @@ mod progress;
 pub mod reproduce;
 pub mod sweep;
 mod tensor_file;
+mod torch_failure;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,5 +1,8 @@
 //! Samples from gapped Bloch Hamiltonians of the `chern` crate.
-use chern::{BandSet, Hofstadter, Qwz, RandomSmooth, RandomSmoothConfig, Tolerances};
+use chern::{
+    BandSet, BandStructure, BlochHamiltonian, ChernConfig, Hofstadter, Method, Qwz, RandomSmooth,
+    RandomSmoothConfig, Tolerances,
+};
 use lattice_gauge::{GaugeTransform, Lattice};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -41,6 +44,20 @@ pub enum HamiltonianModel {
 }
 
 impl HamiltonianModel {
+    /// The family in words, for messages: `random-smooth (4 bands, harmonics up to 1)`,
+    /// `qwz (m in [-3, 3])`, `hofstadter 1/3`.
+    pub fn describe(&self) -> String {
+        match self {
+            HamiltonianModel::RandomSmooth {
+                n_bands,
+                max_harmonic,
+                ..
+            } => format!("random-smooth ({n_bands} bands, harmonics up to {max_harmonic})"),
+            HamiltonianModel::Qwz { m_min, m_max } => format!("qwz (m in [{m_min}, {m_max}])"),
+            HamiltonianModel::Hofstadter { p, q } => format!("hofstadter {p}/{q}"),
+        }
+    }
+
     /// The number of bands of the model's Hamiltonians.
     pub fn n_bands(&self) -> usize {
         match self {
@@ -156,7 +173,8 @@ pub struct HamiltonianConfig {
     /// Apply a random gauge transformation to each sample's links (the eigensolver's gauge is
     /// otherwise a fixed function of $H(k)$).
     pub random_gauge: bool,
-    /// Gap and overlap tolerances; a Hamiltonian that violates them on the grid is redrawn.
+    /// Gap and overlap tolerances; a Hamiltonian that violates them on the grid is redrawn (as
+    /// is one the grid does not resolve, see [`HamiltonianSource`]).
     pub tolerances: Tolerances,
     /// Seed of the sample streams.
     pub seed: u64,
@@ -164,7 +182,8 @@ pub struct HamiltonianConfig {
     pub threads: Option<usize>,
     /// Complex kind of the link and plaquette tensors.
     pub precision: Precision,
-    /// Draws per sample after which sampling gives up (gap closings, coarse grid).
+    /// Draws per sample after which sampling gives up (gap closings, draws the grid does not
+    /// resolve) with [`Error::HamiltonianDrawsRefused`].
     pub max_attempts: usize,
 }
 
@@ -190,8 +209,17 @@ impl HamiltonianConfig {
 /// eigenvectors made unitary by their polar factor, `chern::links_of`) on the training grid,
 /// labelled like the general dataset by the principal eigenphase sums of the plaquettes.
 ///
-/// On a coarse grid the lattice Chern number (the sum of the labels) need not be the continuum
-/// one; it is the exact integer the network can learn from these links.
+/// Labels come only from grids that resolve the drawn Hamiltonian, by chern's own checks
+/// (`chern::chern_number` with the eigenphase sum, the labels' formula): a draw whose gap closes
+/// on the grid, whose overlaps are singular, or whose plaquette flux exceeds
+/// [`chern::MAX_RESOLVED_FLUX`] $= 3\pi/4$ in modulus (so that its lattice Chern number could be
+/// off by an integer from the Hamiltonian's) is redrawn from the sample's own random stream, at
+/// most [`HamiltonianConfig::max_attempts`] times, then
+/// [`Error::HamiltonianDrawsRefused`] names the model, the grid and how many draws were refused
+/// for which reason. A Hofstadter model is the same on every draw, so it is refused at the first.
+/// Grids coarser than 3 points per axis, or than the model's magnetic cell, are refused by
+/// [`HamiltonianSource::new`]. (About a third of the random smooth 3-band Hamiltonians on
+/// $8\times8$ are redrawn.)
 pub struct HamiltonianSource {
     config: HamiltonianConfig,
     lattice: Lattice,
@@ -228,6 +256,14 @@ impl HamiltonianSource {
                 "Hamiltonian samples are two-dimensional: give two extents",
             );
         }
+        if config.extents.iter().any(|&l| l < 3) {
+            return invalid(
+                "extents",
+                format!("{:?}", config.extents),
+                "grid too coarse: Hamiltonian samples need at least 3 points per axis (on 1 or 2 the \
+                 Berry fluxes cancel and every label is 0)",
+            );
+        }
         let bands = config.model.n_bands();
         if config.occupied == 0 || config.occupied >= bands {
             return invalid(
@@ -247,7 +283,16 @@ impl HamiltonianSource {
                 );
             }
             HamiltonianModel::Hofstadter { p, q } => {
-                Hofstadter::new(*p, *q, 1.0)?;
+                let h = Hofstadter::new(*p, *q, 1.0)?;
+                if let Some(needed) = h.min_resolving_extents()
+                    && config.extents.iter().zip(&needed).any(|(l, n)| l < n)
+                {
+                    return Err(chern::Error::GridTooCoarse {
+                        extents: config.extents.clone(),
+                        needed,
+                    }
+                    .into());
+                }
             }
             HamiltonianModel::RandomSmooth { .. } => {
                 model_for(&config.model, 0, 0.0)?;
@@ -273,21 +318,35 @@ impl HamiltonianSource {
     fn hamiltonian_sample(&self, index: u64) -> Result<LinkSample> {
         let mut rng = sample_rng(self.config.seed, index);
         let set = BandSet::lowest(self.config.occupied);
-        for _ in 0..self.config.max_attempts {
+        // The same Hamiltonian on every draw: one refusal is final.
+        let draws = match self.config.model {
+            HamiltonianModel::Hofstadter { .. } => 1,
+            _ => self.config.max_attempts,
+        };
+        let (mut unresolved, mut gapless, mut last) = (0, 0, String::new());
+        for _ in 0..draws {
             let model_seed: u64 = rng.random();
             let mass = match self.config.model {
                 HamiltonianModel::Qwz { m_min, m_max } => rng.random_range(m_min..=m_max),
                 _ => 0.0,
             };
             let h = model_for(&self.config.model, model_seed, mass)?;
-            let links =
-                match chern::links_of(&h, &self.config.extents, &set, &self.config.tolerances) {
-                    Ok(links) => links,
-                    Err(chern::Error::GapClosed { .. } | chern::Error::SingularOverlap { .. }) => {
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
+            let links = match self.resolved_links(h.as_ref(), &set) {
+                Ok(links) => links,
+                Err(
+                    e @ (chern::Error::GapClosed { .. } | chern::Error::SingularOverlap { .. }),
+                ) => {
+                    gapless += 1;
+                    last = e.to_string();
+                    continue;
+                }
+                Err(e @ chern::Error::Unresolved { .. }) => {
+                    unresolved += 1;
+                    last = e.to_string();
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let links = if self.config.random_gauge {
                 GaugeTransform::random(&self.lattice, self.config.occupied, &mut rng)?
                     .apply_links(&links)?
@@ -303,10 +362,34 @@ impl HamiltonianSource {
                 chern,
             });
         }
-        Err(Error::RejectionExhausted {
+        Err(Error::HamiltonianDrawsRefused {
             sample: index,
-            attempts: self.config.max_attempts,
+            model: self.config.model.describe(),
+            grid: super::grid_name(&self.config.extents),
+            attempts: draws,
+            unresolved,
+            gapless,
+            last,
         })
+    }
+
+    /// The occupied links of `h` on the grid if chern's checked route accepts the grid for it:
+    /// its eigenphase-sum Chern number (the labels' formula) checks the model's resolving
+    /// extents, the gap, the overlaps and every plaquette's flux against
+    /// [`chern::MAX_RESOLVED_FLUX`]. The links are those of `chern::links_of`, bit for bit.
+    fn resolved_links(
+        &self,
+        h: &(dyn BlochHamiltonian + Send + Sync),
+        set: &BandSet,
+    ) -> std::result::Result<lattice_gauge::LinkField, chern::Error> {
+        let tolerances = self.config.tolerances;
+        let bands = BandStructure::compute_for(h, &self.config.extents, set)?;
+        let config = ChernConfig {
+            method: Method::EigenphaseSum,
+            tolerances,
+        };
+        chern::chern_number(&bands, set, &config)?;
+        chern::occupied_links(&bands, set, &tolerances)
     }
 }
 
@@ -439,6 +522,140 @@ mod tests {
             assert!((f / std::f64::consts::TAU - label).abs() < 1e-12);
         }
         Ok(())
+    }
+
+    /// About a third of random smooth 3-band Hamiltonians have a plaquette flux above chern's
+    /// bound on 8 x 8: their lattice Chern number is not resolved, so they are redrawn from the
+    /// sample's stream. Each sample is the first draw of its stream that chern accepts, its links
+    /// are chern's, its labels sum to chern's Chern number of that draw, and no label plaquette
+    /// exceeds the bound.
+    #[test]
+    fn draws_the_grid_does_not_resolve_are_redrawn() -> Result<()> {
+        let model = HamiltonianModel::RandomSmooth {
+            n_bands: 3,
+            max_harmonic: 1,
+            decay: 0.5,
+            spread: 1.0,
+        };
+        let (grid, seed) = (vec![8, 8], 11);
+        let s = HamiltonianSource::new(HamiltonianConfig {
+            random_gauge: false,
+            ..HamiltonianConfig::new(grid.clone(), model.clone(), 1, seed)
+        })?;
+        let set = BandSet::lowest(1);
+        let eigenphase = ChernConfig {
+            method: Method::EigenphaseSum,
+            ..ChernConfig::default()
+        };
+        let mut first_refused = 0;
+        for index in 0..40 {
+            let sample = s.sample_at(index)?;
+            // Replay the sample's stream: the draws chern refuses, then the one it accepts.
+            let mut rng = sample_rng(seed, index);
+            let mut refused = 0;
+            let (h, c) = loop {
+                let h = model_for(&model, rng.random(), 0.0)?;
+                match chern_number_of(&h, &grid, &set, &eigenphase) {
+                    Ok(c) => break (h, c),
+                    Err(chern::Error::Unresolved { flux, .. }) => {
+                        assert!(flux.abs() > chern::MAX_RESOLVED_FLUX);
+                        refused += 1;
+                    }
+                    Err(chern::Error::GapClosed { .. } | chern::Error::SingularOverlap { .. }) => {
+                        refused += 1
+                    }
+                    Err(e) => panic!("sample {index}: {e}"),
+                }
+            };
+            first_refused += usize::from(refused > 0);
+            let links = chern::links_of(&h, &grid, &set, &Tolerances::default())?;
+            assert!(links.max_abs_diff(&sample.links)? < 1e-12, "sample {index}");
+            assert_eq!(sample.chern, c.chern, "sample {index}");
+            let bound = chern::MAX_RESOLVED_FLUX / std::f64::consts::TAU;
+            assert!(
+                sample.site_labels.iter().all(|l| l.abs() <= bound),
+                "sample {index}"
+            );
+        }
+        // Seed 11: 13 of the 40 samples needed a second draw or more.
+        assert!((8..=20).contains(&first_refused), "{first_refused} of 40");
+        Ok(())
+    }
+
+    /// A model the grid never resolves is an error naming the model, the grid and the draws,
+    /// not a wrongly labelled sample; grids coarser than 3 points or the magnetic cell are refused
+    /// before any draw.
+    #[test]
+    fn unresolvable_models_and_grids_are_errors() {
+        // Hofstadter 1/3 on 3 x 3: a plaquette flux of -2.91 (the same on every draw).
+        let config = HamiltonianConfig::new(
+            vec![3, 3],
+            HamiltonianModel::Hofstadter { p: 1, q: 3 },
+            1,
+            0,
+        );
+        let e = HamiltonianSource::new(config)
+            .unwrap()
+            .sample_at(0)
+            .unwrap_err();
+        match &e {
+            Error::HamiltonianDrawsRefused {
+                model,
+                grid,
+                attempts: 1,
+                unresolved: 1,
+                gapless: 0,
+                ..
+            } => assert_eq!((model.as_str(), grid.as_str()), ("hofstadter 1/3", "3x3")),
+            e => panic!("{e}"),
+        }
+        assert!(e.to_string().contains("Berry flux"), "{e}");
+        // QWZ masses in [0.8, 1.2] on 3 x 3: every draw has a plaquette flux near pi.
+        let config = HamiltonianConfig {
+            max_attempts: 20,
+            ..HamiltonianConfig::new(
+                vec![3, 3],
+                HamiltonianModel::Qwz {
+                    m_min: 0.8,
+                    m_max: 1.2,
+                },
+                1,
+                0,
+            )
+        };
+        let e = HamiltonianSource::new(config)
+            .unwrap()
+            .sample_at(0)
+            .unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::HamiltonianDrawsRefused {
+                    attempts: 20,
+                    unresolved: 20,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let too_coarse = |extents: Vec<usize>, model| {
+            HamiltonianSource::new(HamiltonianConfig::new(extents, model, 1, 0)).unwrap_err()
+        };
+        let qwz = HamiltonianModel::Qwz {
+            m_min: 1.0,
+            m_max: 1.0,
+        };
+        assert!(matches!(
+            too_coarse(vec![2, 8], qwz),
+            Error::InvalidParameter {
+                name: "extents",
+                ..
+            }
+        ));
+        assert!(matches!(
+            too_coarse(vec![4, 4], HamiltonianModel::Hofstadter { p: 1, q: 5 }),
+            Error::Chern(chern::Error::GridTooCoarse { .. })
+        ));
     }
 
     #[test]

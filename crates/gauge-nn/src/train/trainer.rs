@@ -175,8 +175,39 @@ impl Trainer {
     }
 
     /// One optimiser step on `batch`; returns the loss. A non-finite loss is an error and leaves
-    /// the weights untouched.
+    /// the weights untouched. A libtorch failure inside the step (out of memory on the GPU or the
+    /// CPU) is an [`Error::Libtorch`] naming the device, the batch and the grid, not a panic; the
+    /// trainer should not be stepped further after it (the last checkpoint is the last good
+    /// state).
     pub fn train_step(&mut self, batch: &Batch) -> Result<f64> {
+        match crate::torch_failure::catch_libtorch(true, || self.step(batch)) {
+            Ok(outcome) => outcome,
+            Err(failure) => {
+                let hint = if failure.out_of_memory() {
+                    "lower --batch, or set `micro_batch` in the training config (the step then \
+                     accumulates gradients over passes of that many samples), or train on a \
+                     smaller grid or a device with more memory"
+                } else {
+                    "not an out-of-memory error: check the device and the libtorch installation"
+                };
+                Err(Error::Libtorch {
+                    what: "training step",
+                    device: crate::torch_failure::device_name(self.device),
+                    grid: crate::data::grid_name(&self.config.grid),
+                    batch: match self.config.micro_batch {
+                        0 => batch.len(),
+                        m => m.min(batch.len()),
+                    },
+                    halved_from: None,
+                    message: failure.message,
+                    hint: hint.into(),
+                })
+            }
+        }
+    }
+
+    /// [`Self::train_step`] without the catch of libtorch's panics.
+    fn step(&mut self, batch: &Batch) -> Result<f64> {
         let batch = batch.to_device(self.device);
         let vars = ordered_vars(&self.vs);
         zero_grads(&vars);
