@@ -33,25 +33,26 @@ pub enum Error {
     /// device error), reported instead of tch's panic with what was being computed, where, on
     /// how many samples at once, and what to do about it.
     #[error(
-        "{what} on {device} failed in libtorch with {batch} samples per pass on the {grid} grid{}: {message}; {hint}",
-        halved_from.map(|b| format!(" (halved from {b} after out-of-memory errors)")).unwrap_or_default()
+        "{what} on {} failed in libtorch with {batch} samples per pass on the {grid} grid{}: {message}; {hint}",
+        crate::torch_failure::device_name(*device),
+        if first_batch > batch { format!(" (halved from {first_batch} after out-of-memory errors)") } else { String::new() }
     )]
     Libtorch {
         /// What was computed: `evaluation` or `training step`.
         what: &'static str,
-        /// The device (`cpu`, `cuda:0`).
-        device: String,
+        /// The device.
+        device: tch::Device,
         /// The grid, as `L1xL2`.
         grid: String,
         /// Samples per network pass when it failed.
         batch: usize,
-        /// The samples per pass first tried, where evaluation halved them after out-of-memory
-        /// errors.
-        halved_from: Option<usize>,
+        /// The samples per pass first tried (more than `batch` where evaluation halved them
+        /// after out-of-memory errors).
+        first_batch: usize,
         /// The first line of libtorch's message.
         message: String,
         /// What to change.
-        hint: String,
+        hint: &'static str,
     },
 
     /// A tensor has a kind that the operation does not accept.

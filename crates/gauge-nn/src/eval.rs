@@ -95,25 +95,29 @@ fn predict_in_passes(
                     .iter()
                     .map(|&l| l as usize)
                     .collect();
-                let hint = if failure.out_of_memory() {
-                    let mut hint = "even one sample per pass does not fit in the device's memory: \
-                         evaluate a smaller grid, or on a device with more memory"
-                        .to_string();
-                    if device.is_cuda() {
-                        hint += " (on a shared or fragmented GPU, \
-                             PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True may help)";
+                let hint = match (failure.out_of_memory(), device.is_cuda()) {
+                    (true, false) => {
+                        "even one sample per pass does not fit in the device's memory: evaluate \
+                         a smaller grid, or on a device with more memory"
                     }
-                    hint
-                } else {
-                    "not an out-of-memory error: check the device and the libtorch installation"
-                        .to_string()
+                    (true, true) => {
+                        "even one sample per pass does not fit in the device's memory: evaluate \
+                         a smaller grid, or on a device with more memory (on a shared or \
+                         fragmented GPU, PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True may \
+                         help)"
+                    }
+                    (false, _) => {
+                        "not an out-of-memory error: check the device and the libtorch installation"
+                    }
                 };
                 return Err(Error::Libtorch {
                     what: "evaluation",
-                    device: crate::torch_failure::device_name(device),
+                    device,
                     grid: crate::data::grid_name(&grid),
                     batch: end - start,
-                    halved_from: (end - start < asked).then_some(asked),
+                    // Halved only where out-of-memory errors made the passes smaller (a last
+                    // chunk is smaller by itself).
+                    first_batch: if *pass < asked { asked } else { end - start },
                     message: failure.message,
                     hint,
                 });

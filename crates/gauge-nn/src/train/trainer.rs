@@ -183,6 +183,10 @@ impl Trainer {
         match crate::torch_failure::catch_libtorch(true, || self.step(batch)) {
             Ok(outcome) => outcome,
             Err(failure) => {
+                let pass = match self.config.micro_batch {
+                    0 => batch.len(),
+                    m => m.min(batch.len()),
+                };
                 let hint = if failure.out_of_memory() {
                     "lower --batch, or set `micro_batch` in the training config (the step then \
                      accumulates gradients over passes of that many samples), or train on a \
@@ -192,15 +196,12 @@ impl Trainer {
                 };
                 Err(Error::Libtorch {
                     what: "training step",
-                    device: crate::torch_failure::device_name(self.device),
+                    device: self.device,
                     grid: crate::data::grid_name(&self.config.grid),
-                    batch: match self.config.micro_batch {
-                        0 => batch.len(),
-                        m => m.min(batch.len()),
-                    },
-                    halved_from: None,
+                    batch: pass,
+                    first_batch: pass,
                     message: failure.message,
-                    hint: hint.into(),
+                    hint,
                 })
             }
         }
