@@ -201,6 +201,48 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_good_state() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// A libtorch failure inside a fine-tuning step (here plaquettes that are not square matrices)
+/// is an error naming the step, the device, the samples per member and the grid, not a panic,
+/// and leaves the adapters untouched.
+#[test]
+fn a_libtorch_failure_in_a_fine_tuning_step_is_an_error() {
+    let root = tmp("libtorch");
+    let b = base(&root.join("base"), 13);
+    let mut t = LoraTrainer::new(&b, small(2, 3), &root.join("ens")).unwrap();
+    let adapters: Vec<Tensor> = member_adapters(&t, 0)
+        .iter()
+        .chain(&member_adapters(&t, 1))
+        .map(Tensor::copy)
+        .collect();
+    let mut pool = haar(&[3, 3], 5, Precision::Single, 8);
+    pool.plaquettes = pool.plaquettes.narrow(-1, 0, 1).contiguous();
+    let orders = vec![(0..8).collect::<Vec<i64>>(); 2];
+    let batch = LoraTrainer::member_batch(&pool, &orders, 0, 8).unwrap();
+    let error = t.train_step(&batch).unwrap_err();
+    assert!(matches!(error, Error::Libtorch { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.starts_with(
+            "fine-tuning step on cpu failed in libtorch with 8 samples per pass on the 3x3 grid: "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "; not an out-of-memory error: check the device and the libtorch installation"
+        ),
+        "{text}"
+    );
+    let after: Vec<Tensor> = member_adapters(&t, 0)
+        .into_iter()
+        .chain(member_adapters(&t, 1))
+        .collect();
+    for (x, y) in adapters.iter().zip(&after) {
+        assert!(x.equal(y));
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 #[test]
 fn the_explicit_ensemble_is_its_members_runs() {
     let root = tmp("explicit");

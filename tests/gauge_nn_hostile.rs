@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use gauge_nn::data::{Dataset, GeneralConfig, HaarSource, SampleSource};
+use gauge_nn::ensemble::FinetuneConfig;
 use gauge_nn::model::NetConfig;
 use gauge_nn::train::{Checkpoint, TrainConfig, Trainer};
 use gauge_nn::{Error, LossConfig};
@@ -644,6 +645,94 @@ fn out_of_memory_in_an_evaluation_is_one_line_not_a_panic() {
         report
     };
     assert_eq!(eval("16"), eval("1"));
+}
+
+/// A LoRA ensemble of 2 members (rank 2) around a base whose second layer's bilinear product
+/// holds 129 x 64 complex fields per site and sample (double precision: 132 kB per site and
+/// member), base and members trained briefly on 3x3.
+fn wide_lora_ensemble(name: &str) -> PathBuf {
+    let base = common::ensemble::tmp("hostile", &format!("{name}-base"));
+    let dir = common::ensemble::tmp("hostile", name);
+    let mut config = common::ensemble::base_config(5);
+    config.model.channels = vec![64, 64];
+    config.samples_per_epoch = 8;
+    config.calibration_samples = 16;
+    let base = common::ensemble::train_base(&base, config);
+    let finetune = FinetuneConfig {
+        samples_per_epoch: 8,
+        epochs: 1,
+        calibration_samples: 16,
+        validation_samples: 16,
+        ..common::ensemble::small(2, 6)
+    };
+    common::ensemble::fine_tuned(&base, finetune, &dir);
+    dir
+}
+
+/// libtorch running out of memory in the ensemble's batched pass of all members is an error, not
+/// a panic: the pass is halved and tried again, and where even one sample does not fit `genet
+/// ensemble eval` stops with one line naming the device, the grid and the samples per pass.
+#[test]
+fn out_of_memory_in_an_ensemble_evaluation_is_one_line_not_a_panic() {
+    let ens = wide_lora_ensemble("wide-lora");
+    let ens = ens.to_str().unwrap();
+    let cap_kib = 2_000_000;
+    let eval = |grid: &str, samples: &str, batch: &str| {
+        genet_capped(
+            cap_kib,
+            &[
+                "ensemble",
+                "eval",
+                "--ensemble",
+                ens,
+                "--grid",
+                grid,
+                "--samples",
+                samples,
+                "--calibration-samples",
+                "2",
+                "--batch",
+                batch,
+                "--threads",
+                "1",
+                "--json",
+            ],
+        )
+    };
+    // 256 x 256: one sample of one member is 8.7 GB in one tensor, beyond the cap.
+    let out = eval("256", "2", "2");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(
+        text.starts_with(
+            "genet: error: ensemble evaluation on cpu failed in libtorch with 1 samples per pass \
+             on the 256x256 grid (halved from 2 after out-of-memory errors)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("can't allocate memory"), "{text}");
+    assert!(
+        text.contains("even one sample per pass does not fit"),
+        "{text}"
+    );
+    // 16 x 16 in passes of 8 samples of both members gets through only by halving (without the
+    // cap it peaked at 4.9 GB resident; under it at 1.4 GB, and passes of one sample at
+    // 0.8 GB), and gives what passes of one sample give.
+    let report = |batch: &str| {
+        let out = eval("16", "8", batch);
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        let mut report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let fields = report.as_object_mut().unwrap();
+        for timing in ["seconds", "seconds_members", "seconds_single"] {
+            fields.remove(timing);
+        }
+        report
+    };
+    assert_eq!(report("8"), report("1"));
 }
 
 /// Hamiltonian samples whose grid does not resolve the model are not labelled: refused with the

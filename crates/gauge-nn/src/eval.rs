@@ -67,24 +67,50 @@ fn predict_in_passes(
 ) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(data.len());
     let device = net.device();
+    in_passes("evaluation", data, device, pass, asked, |start, end| {
+        let chunk = data.slice(start, end).to_device(device);
+        let links = match net.needs_links() {
+            true => Some(chunk.links()?),
+            false => None,
+        };
+        let f = net.forward_checked(&chunk.plaquettes, links)?;
+        let sums = f
+            .flatten(1, -1)
+            .sum_dim_intlist(1, false, Kind::Double)
+            .to_device(tch::Device::Cpu);
+        let sums = Vec::<f64>::try_from(&sums)?;
+        if let Some((i, &value)) = sums.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFiniteOutput {
+                sample: start + i,
+                value,
+            });
+        }
+        out.extend(sums);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Runs the network passes `run(start, end)` over the samples of `data` in order, `pass` at a
+/// time, each without gradients and under [`crate::torch_failure::catch_libtorch`]: after an
+/// out-of-memory error in libtorch the pass is halved in place (for good: the caller's next
+/// chunks start from the size that fits) and tried again, down to one sample; a failure beyond
+/// that, or any other libtorch failure, is an [`Error::Libtorch`] of `what` on `device` naming
+/// the grid and the samples per pass (`asked`: the size first asked for). `run` must leave no
+/// trace of a pass that fails (extend its outputs only at its end).
+pub(crate) fn in_passes(
+    what: &'static str,
+    data: &Batch,
+    device: tch::Device,
+    pass: &mut usize,
+    asked: usize,
+    mut run: impl FnMut(usize, usize) -> Result<()>,
+) -> Result<()> {
     let mut start = 0;
     while start < data.len() {
         let end = (start + *pass).min(data.len());
-        let sums = crate::torch_failure::catch_libtorch(false, || -> Result<Vec<f64>> {
-            let chunk = data.slice(start, end).to_device(device);
-            let links = match net.needs_links() {
-                true => Some(chunk.links()?),
-                false => None,
-            };
-            let f = net.forward_checked(&chunk.plaquettes, links)?;
-            let sums = f
-                .flatten(1, -1)
-                .sum_dim_intlist(1, false, Kind::Double)
-                .to_device(tch::Device::Cpu);
-            Ok(Vec::<f64>::try_from(&sums)?)
-        });
-        let sums = match sums {
-            Ok(sums) => sums?,
+        match crate::torch_failure::catch_libtorch(false, || run(start, end)) {
+            Ok(outcome) => outcome?,
             Err(failure) if failure.out_of_memory() && end - start > 1 => {
                 *pass = (end - start) / 2;
                 continue;
@@ -111,7 +137,7 @@ fn predict_in_passes(
                     }
                 };
                 return Err(Error::Libtorch {
-                    what: "evaluation",
+                    what,
                     device,
                     grid: crate::data::grid_name(&grid),
                     batch: end - start,
@@ -122,17 +148,10 @@ fn predict_in_passes(
                     hint,
                 });
             }
-        };
-        if let Some((i, &value)) = sums.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFiniteOutput {
-                sample: start + i,
-                value,
-            });
         }
-        out.extend(sums);
         start = end;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The Chern numbers of a batch as integers.

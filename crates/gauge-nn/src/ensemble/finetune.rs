@@ -470,8 +470,37 @@ impl LoraTrainer {
     /// One optimiser step on stacked member batches (`[M, B, ..]`, see
     /// [`LoraTrainer::member_batch`]); returns each member's loss and regulariser. A non-finite
     /// loss is an error ([`Error::NonFiniteLoss`]) and leaves the adapters and the optimiser
-    /// untouched.
+    /// untouched. A libtorch failure inside the step (out of memory on the GPU or the CPU) is an
+    /// [`Error::Libtorch`] naming the device, the samples per member and the grid, not a panic;
+    /// the trainer should not be stepped further after it (the last checkpoint is the last good
+    /// state).
     pub fn train_step(&mut self, batch: &Batch) -> Result<(Vec<f64>, Vec<f64>)> {
+        match crate::torch_failure::catch_libtorch(true, || self.step(batch)) {
+            Ok(outcome) => outcome,
+            Err(failure) => {
+                let size = batch.plaquettes.size();
+                let pass = size.get(1).map_or(0, |&b| b as usize);
+                let hint = if failure.out_of_memory() {
+                    "lower --batch (samples per member and step) or the members, or fine-tune on \
+                     a device with more memory"
+                } else {
+                    "not an out-of-memory error: check the device and the libtorch installation"
+                };
+                Err(Error::Libtorch {
+                    what: "fine-tuning step",
+                    device: self.ensemble.var_store().device(),
+                    grid: crate::data::grid_name(&self.base_config.grid),
+                    batch: pass,
+                    first_batch: pass,
+                    message: failure.message,
+                    hint,
+                })
+            }
+        }
+    }
+
+    /// [`Self::train_step`] without the catch of libtorch's panics.
+    fn step(&mut self, batch: &Batch) -> Result<(Vec<f64>, Vec<f64>)> {
         let vars = ordered_vars(self.ensemble.var_store());
         zero_grads(&vars);
         let f = self

@@ -16,39 +16,49 @@ use crate::lora_net::LoraGaugeNet;
 use crate::model::GaugeNet;
 use crate::train::{Checkpoint, TrainConfig};
 
-/// Unscaled sums $F_m$ of every member of `net` on `data` `(M, N)`, in chunks of `chunk`
-/// samples, without gradients; a non-finite output is an error naming the sample.
+/// Unscaled sums $F_m$ of every member of `net` on `data` `(M, N)`, in passes of `chunk`
+/// samples (all members at once), without gradients; a non-finite output is an error naming the
+/// sample. Where libtorch runs out of memory in a pass, the pass is halved and tried again (as
+/// [`crate::eval::predict`] does), down to one sample; beyond that, or on any other libtorch
+/// failure, it is an [`Error::Libtorch`] naming the device, the grid and the samples per pass.
 pub(crate) fn lora_outputs(net: &LoraGaugeNet, data: &Batch, chunk: usize) -> Result<Array2<f64>> {
     let m = net.members();
     let n = data.len();
     let device = net.base().device();
     let mut out = Array2::zeros((m, n));
-    let mut start = 0;
-    while start < n {
-        let end = (start + chunk.max(1)).min(n);
-        let part = data.slice(start, end).to_device(device);
-        let links = match net.base().needs_links() {
-            true => Some(part.links()?),
-            false => None,
-        };
-        let sums = tch::no_grad(|| net.predict(&part.plaquettes, links))
-            .to_kind(Kind::Double)
-            .to_device(Device::Cpu);
-        let values = Vec::<f64>::try_from(sums.flatten(0, -1))?;
-        for i in 0..m {
-            for j in start..end {
-                let v = values[i * (end - start) + (j - start)];
-                if !v.is_finite() {
-                    return Err(Error::NonFiniteOutput {
-                        sample: j,
-                        value: v,
-                    });
+    let mut pass = chunk.max(1);
+    crate::eval::in_passes(
+        "ensemble evaluation",
+        data,
+        device,
+        &mut pass,
+        chunk.max(1),
+        |start, end| {
+            let part = data.slice(start, end).to_device(device);
+            let links = match net.base().needs_links() {
+                true => Some(part.links()?),
+                false => None,
+            };
+            let sums = net
+                .predict(&part.plaquettes, links)
+                .to_kind(Kind::Double)
+                .to_device(Device::Cpu);
+            let values = Vec::<f64>::try_from(sums.flatten(0, -1))?;
+            for i in 0..m {
+                for j in start..end {
+                    let v = values[i * (end - start) + (j - start)];
+                    if !v.is_finite() {
+                        return Err(Error::NonFiniteOutput {
+                            sample: j,
+                            value: v,
+                        });
+                    }
+                    out[[i, j]] = v;
                 }
-                out[[i, j]] = v;
             }
-        }
-        start = end;
-    }
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
