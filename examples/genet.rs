@@ -283,6 +283,10 @@ enum Command {
         /// libtorch threads. Default: libtorch's choice.
         #[arg(long, value_parser = positive_usize)]
         threads: Option<usize>,
+        /// Device: `auto` (CUDA when available, else the CPU), `cpu`, or `cuda` (an error without a
+        /// CUDA device and a CUDA build of libtorch). Default: auto.
+        #[arg(long, value_enum, default_value = "auto")]
+        device: DeviceArg,
         /// Print the report as JSON (no progress bar). Default: a text report.
         #[arg(long)]
         json: bool,
@@ -665,9 +669,11 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             batch,
             threads,
+            device,
             json,
         } => {
             set_threads(threads.unwrap_or(0));
+            let device = device_of(device).device()?;
             let ckpt = Checkpoint::read(&checkpoint)?;
             let request = EvalRequest {
                 grid: grid.map(|g| g.0),
@@ -701,7 +707,7 @@ fn run(cli: Cli) -> Result<()> {
                 estimate,
             )
             .map_err(anyhow::Error::msg)?;
-            let result = ckpt.evaluate(&request, tch::Device::cuda_if_available())?;
+            let result = ckpt.evaluate(&request, device)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {

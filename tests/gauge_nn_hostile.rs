@@ -647,6 +647,72 @@ fn out_of_memory_in_an_evaluation_is_one_line_not_a_panic() {
     assert_eq!(eval("16"), eval("1"));
 }
 
+/// `genet eval --device` is `auto`, `cpu` or `cuda` (default auto, as --help says); `cuda`
+/// without a usable CUDA libtorch is refused in one line, before the checkpoint is read.
+#[test]
+fn eval_device_is_a_choice_and_cuda_without_cuda_is_one_line() {
+    let dir = scratch("device-run");
+    let _ = std::fs::remove_dir_all(&dir);
+    Trainer::new(tiny_config(), &dir)
+        .unwrap()
+        .train(false)
+        .unwrap();
+    let run = dir.to_str().unwrap();
+    let eval = |checkpoint: &str, device: &str| {
+        common::run(&[
+            "eval",
+            "--checkpoint",
+            checkpoint,
+            "--samples",
+            "4",
+            "--threads",
+            "1",
+            "--json",
+            "--device",
+            device,
+        ])
+    };
+    let report = |out: &Output| {
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        let mut report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report.as_object_mut().unwrap().remove("seconds");
+        report
+    };
+    let cpu = report(&eval(run, "cpu"));
+    assert_eq!(cpu["samples"], 4, "{cpu}");
+    let cuda = tch::Cuda::is_available();
+    if !cuda {
+        assert_eq!(report(&eval(run, "auto")), cpu);
+    }
+    for checkpoint in [run, "no-such-run"] {
+        let out = eval(checkpoint, "cuda");
+        let text = String::from_utf8_lossy(&out.stderr);
+        if cuda && checkpoint == run {
+            assert_eq!(report(&out)["samples"], 4, "{text}");
+        } else if !cuda {
+            assert_eq!(out.status.code(), Some(1), "{text}");
+            assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+            assert!(
+                text.starts_with("genet: error: invalid device = cuda: this libtorch has"),
+                "{text}"
+            );
+        }
+    }
+    let out = common::run(&["eval", "--checkpoint", run, "--device", "gpu"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+    assert!(
+        text.contains("'gpu'") && text.contains("possible values: auto, cpu, cuda"),
+        "{text}"
+    );
+    let help = common::run(&["eval", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--device <DEVICE>"), "{help}");
+    assert!(help.contains("Default: auto"), "{help}");
+}
+
 /// A LoRA ensemble of 2 members (rank 2) around a base whose second layer's bilinear product
 /// holds 129 x 64 complex fields per site and sample (double precision: 132 kB per site and
 /// member), base and members trained briefly on 3x3.
