@@ -25,7 +25,8 @@ use gauge_nn::plot;
 use gauge_nn::reproduce::{self, Job, Row, RowOptions, RowStatus, Shard};
 use gauge_nn::sweep::{BandRun, BandSweepConfig, SweepStep, run_band_sweep};
 use gauge_nn::train::{
-    Checkpoint, DataConfig, DeviceChoice, EvalRequest, TrainConfig, Trainer, read_metrics,
+    Checkpoint, DataConfig, DeviceChoice, EvalRequest, RunEvalOptions, RunStart, TrainConfig,
+    TrainRunOptions, evaluate_run, open_run, read_metrics,
 };
 use serde::Serialize;
 
@@ -584,25 +585,20 @@ fn run(cli: Cli) -> Result<()> {
             resume,
             out,
         } => {
-            let mut trainer = if resume {
-                let mut ckpt = Checkpoint::read(&out)
-                    .with_context(|| format!("resuming {}", out.display()))?;
-                if let Some(e) = run.epochs {
-                    ckpt.config.epochs = e;
+            let start = if resume {
+                RunStart::Resume {
+                    epochs: run.epochs,
+                    threads: run.threads,
                 }
-                if let Some(t) = run.threads {
-                    ckpt.config.threads = t;
-                }
-                ckpt.config.validate()?;
-                check_run_memory(&ckpt.config)?;
-                set_threads(ckpt.config.threads);
-                Trainer::resume_with(&out, ckpt)?
             } else {
-                let cfg = run.train_config(bands)?;
-                check_run_memory(&cfg)?;
-                set_threads(cfg.threads);
-                Trainer::new(cfg, &out)?
+                RunStart::New(Box::new(run.train_config(bands)?))
             };
+            let mut trainer = open_run(&TrainRunOptions {
+                dir: out.clone(),
+                start,
+                memory_check: Some(check_memory),
+            })?;
+            set_threads(trainer.config().threads);
             println!("training on {:?}", trainer.var_store().device());
             let metrics = trainer.train(true)?;
             let last = metrics.last();
@@ -673,41 +669,19 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => {
             set_threads(threads.unwrap_or(0));
-            let device = device_of(device).device()?;
-            let ckpt = Checkpoint::read(&checkpoint)?;
-            let request = EvalRequest {
-                grid: grid.map(|g| g.0),
-                samples,
-                hamiltonian,
-                seed,
-                batch,
-                progress: !json,
-            };
-            let eval_grid = request.grid.as_deref().unwrap_or(&ckpt.config.grid);
-            let real_bytes = if ckpt.config.double_precision { 8 } else { 4 };
-            let mut estimate = evaluation_memory(
-                &ckpt.config.model,
-                eval_grid,
-                ckpt.config.bands,
-                batch,
-                samples,
-                real_bytes,
-            );
-            if let Some(spec) = hamiltonian {
-                // One Bloch Hamiltonian and its eigenvectors per k-point of a sample.
-                let bands = spec.model(ckpt.config.bands).n_bands() as f64;
-                let volume: f64 = eval_grid.iter().map(|&l| l as f64).product();
-                estimate += batch.min(samples) as f64 * volume * bands * bands * 16.0 * 3.0;
-            }
-            check_memory(
-                &format!(
-                    "evaluating {samples} samples on {} in batches of {batch}",
-                    grid_name(eval_grid)
-                ),
-                estimate,
-            )
-            .map_err(anyhow::Error::msg)?;
-            let result = ckpt.evaluate(&request, device)?;
+            let result = evaluate_run(&RunEvalOptions {
+                checkpoint,
+                request: EvalRequest {
+                    grid: grid.map(|g| g.0),
+                    samples,
+                    hamiltonian,
+                    seed,
+                    batch,
+                    progress: !json,
+                },
+                device: device_of(device).device()?,
+                memory_check: Some(check_memory),
+            })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {

@@ -287,7 +287,7 @@ pub enum Error {
         sum_of_squares: f64,
     },
 
-    /// Work refused up front by the caller's memory check (a [`crate::ensemble::MemoryCheck`]):
+    /// Work refused up front by the caller's memory check (a [`crate::eval::MemoryCheck`]):
     /// its message names the work, the estimate, the limit and how to raise it.
     #[error("{message}")]
     MemoryLimit {

@@ -322,6 +322,13 @@ fn check_evaluation(samples: usize, rescale: f64) -> Result<()> {
     Ok(())
 }
 
+/// A memory check of the caller: given what is about to run and its estimated bytes, `Err` with
+/// a message refuses it (the root crate's `chernet::cli::check_memory` has this signature; the
+/// message becomes [`crate::Error::MemoryLimit`]). The one-call entry points
+/// ([`crate::train::open_run`], [`crate::train::evaluate_run`], [`crate::ensemble::train_ensemble`],
+/// [`crate::ensemble::evaluate_ensemble_dir`]) take one.
+pub type MemoryCheck = fn(&str, f64) -> std::result::Result<(), String>;
+
 /// An upper estimate of the bytes evaluating `samples` samples of $U(n)$ links on `grid` in
 /// chunks of `batch` needs: the samples of one chunk (fields and tensors), the network's
 /// activations on it, and the predictions kept for the report. For refusing work up front.

@@ -20,10 +20,7 @@ use crate::error::{Error, Result};
 use crate::eval::evaluation_memory;
 use crate::train::{Checkpoint, DeviceChoice, TrainConfig};
 
-/// A memory check of the caller: given what is about to run and its estimated bytes, `Err` with
-/// a message refuses it (the root crate's `chernet::cli::check_memory` has this signature; the
-/// message becomes [`Error::MemoryLimit`]).
-pub type MemoryCheck = fn(&str, f64) -> std::result::Result<(), String>;
+pub use crate::eval::MemoryCheck;
 
 /// What [`train_ensemble`] trains. [`EnsembleTrainOptions::new`] gives the defaults (those of
 /// [`FinetuneConfig::new`] for the LoRA fields, five members, one thread, the CPU).

@@ -43,6 +43,7 @@ mod config;
 pub(crate) mod epochs;
 pub(crate) mod metrics;
 pub(crate) mod optimiser;
+mod run;
 mod schedule;
 pub(crate) mod trainer;
 
@@ -50,6 +51,7 @@ pub use checkpoint::{Checkpoint, CheckpointEvaluation, EvalRequest, TrainState};
 pub use config::{DataConfig, DeviceChoice, TrainConfig};
 pub use metrics::{EpochMetrics, read_metrics};
 pub use optimiser::AdamConfig;
+pub use run::{RunEvalOptions, RunStart, TrainRunOptions, evaluate_run, open_run};
 pub use schedule::Schedule;
 pub use trainer::{Trainer, seconds_per_step};
 
