@@ -82,16 +82,21 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// A fresh run directory `name` (in this process's scratch folder) of the tiny trained run.
+fn tiny_run(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    Trainer::new(tiny_config(), &dir)
+        .unwrap()
+        .train(false)
+        .unwrap();
+    dir
+}
+
 /// A tiny trained run's checkpoint (3x3, one band, channels 2), made once.
 fn checkpoint_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| {
-        let dir = scratch("run");
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut t = Trainer::new(tiny_config(), &dir).unwrap();
-        t.train(false).unwrap();
-        std::fs::read(dir.join("checkpoint.safetensors")).unwrap()
-    })
+    BYTES.get_or_init(|| std::fs::read(tiny_run("run").join("checkpoint.safetensors")).unwrap())
 }
 
 fn tiny_config() -> TrainConfig {
@@ -651,12 +656,7 @@ fn out_of_memory_in_an_evaluation_is_one_line_not_a_panic() {
 /// without a usable CUDA libtorch is refused in one line, before the checkpoint is read.
 #[test]
 fn eval_device_is_a_choice_and_cuda_without_cuda_is_one_line() {
-    let dir = scratch("device-run");
-    let _ = std::fs::remove_dir_all(&dir);
-    Trainer::new(tiny_config(), &dir)
-        .unwrap()
-        .train(false)
-        .unwrap();
+    let dir = tiny_run("device-run");
     let run = dir.to_str().unwrap();
     let eval = |checkpoint: &str, device: &str| {
         common::run(&[
@@ -805,12 +805,7 @@ fn out_of_memory_in_an_ensemble_evaluation_is_one_line_not_a_panic() {
 /// model, the grid and the draws, in one line.
 #[test]
 fn hamiltonian_samples_on_unresolving_grids_are_one_line_errors() {
-    let dir = scratch("hamiltonian-run");
-    let _ = std::fs::remove_dir_all(&dir);
-    Trainer::new(tiny_config(), &dir)
-        .unwrap()
-        .train(false)
-        .unwrap();
+    let dir = tiny_run("hamiltonian-run");
     let run = dir.to_str().unwrap();
     for (model, grid, expected) in [
         (
