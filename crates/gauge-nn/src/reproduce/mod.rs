@@ -420,6 +420,9 @@ mod tests {
         ))
         .unwrap();
         let by_hand = f.iter().zip(&q).map(|(f, q)| (f - q).abs()).sum::<f64>() / 12.0;
+        let zero = q.iter().map(|q| q.abs()).sum::<f64>() / 12.0;
+        assert!((mae.zero_prediction_error.unwrap() - zero).abs() < 1e-9);
+        assert!(zero > 0.0, "the labels are not all 0");
         assert!(
             (mae.value - by_hand).abs() < 1e-9,
             "{} vs {by_hand}",
@@ -428,6 +431,14 @@ mod tests {
         let md = std::fs::read_to_string(dir.join(report::RESULTS_MD)).unwrap();
         let line = md.lines().find(|l| l.starts_with("| table2_n1 |")).unwrap();
         assert!(line.contains("50.00%"), "paper figure beside ours: {line}");
+        let line_4d = md
+            .lines()
+            .find(|l| l.starts_with("| table4d_n1 |"))
+            .unwrap();
+        assert!(
+            line_4d.contains(&format!("MAE {by_hand:.3} (predicting 0: {zero:.3})")),
+            "the error beside that of predicting 0: {line_4d}"
+        );
         assert!(line.contains("genet reproduce --only table2_n1"), "{line}");
         assert!(md.contains("MAE"), "{md}");
         assert!(md.contains("Not measured: b, b_4x4."), "{md}");

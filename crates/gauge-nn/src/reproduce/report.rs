@@ -142,7 +142,10 @@ pub fn markdown(results: &Results) -> String {
             r.samples,
             grid_name(&r.grid),
             r.data,
-            value(r.metric, r.value),
+            match r.zero_prediction_error {
+                Some(zero) => format!("{} (predicting 0: {zero:.3})", value(r.metric, r.value)),
+                None => value(r.metric, r.value),
+            },
             se,
             r.accuracy_nontrivial
                 .map_or_else(|| "-".into(), |a| format!("{:.2}%", 100.0 * a)),

@@ -84,6 +84,10 @@ pub struct RowResult {
     pub standard_error: f64,
     /// Accuracy on the samples with $C\ne0$, where there were any (accuracy rows).
     pub accuracy_nontrivial: Option<f64>,
+    /// For a mean absolute error: the error of predicting 0 for every sample, the mean of
+    /// $|\sum_x q(x)|$ over the same samples (the scale the network's error compares with).
+    #[serde(default)]
+    pub zero_prediction_error: Option<f64>,
     /// Samples evaluated.
     pub samples: usize,
     /// Filled bands $n$ of the network.
@@ -219,7 +223,7 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
     let device_choice = options.device.unwrap_or(ckpt.config.device);
     let device = device_choice.device()?;
     let eval_start = Instant::now();
-    let (value, standard_error, accuracy_nontrivial) = match row.metric() {
+    let (value, standard_error, accuracy_nontrivial, zero_prediction_error) = match row.metric() {
         Metric::Accuracy => {
             let e = ckpt.evaluate(
                 &EvalRequest {
@@ -237,12 +241,13 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
                 e.accuracy,
                 (e.accuracy * (1.0 - e.accuracy) / n).sqrt(),
                 e.accuracy_nontrivial,
+                None,
             )
         }
         Metric::MeanAbsError => {
             let batch = options.batch_on(&row.evaluation.grid);
-            let (mae, se) = density_error(&ckpt, &row.evaluation, device, batch)?;
-            (mae, se, None)
+            let e = density_error(&ckpt, &row.evaluation, device, batch)?;
+            (e.mean, e.standard_error, None, Some(e.zero_prediction))
         }
     };
     let result = RowResult {
@@ -253,6 +258,7 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
         value,
         standard_error,
         accuracy_nontrivial,
+        zero_prediction_error,
         samples: row.evaluation.samples,
         bands: ckpt.config.bands,
         grid: row.evaluation.grid.clone(),
@@ -327,14 +333,21 @@ fn train(config: &TrainConfig, dir: &Path, options: &RowOptions) -> Result<()> {
     Ok(())
 }
 
+/// The mean absolute error of a 4D row, its standard error, and the error of predicting 0.
+struct DensityError {
+    mean: f64,
+    standard_error: f64,
+    zero_prediction: f64,
+}
+
 /// Mean absolute error of $k\sum_x f$ against the summed second-Chern density $\sum_x q(x)$ of
-/// fresh four-dimensional samples, and its standard error.
+/// fresh four-dimensional samples, its standard error, and the mean of $|\sum_x q(x)|$.
 fn density_error(
     ckpt: &Checkpoint,
     evaluation: &RowEvaluation,
     device: Device,
     batch: usize,
-) -> Result<(f64, f64)> {
+) -> Result<DensityError> {
     let (_vs, net) = ckpt.network(device)?;
     let mut source = ckpt
         .config
@@ -342,6 +355,7 @@ fn density_error(
     source.set_links(net.needs_links());
     let k = ckpt.state.rescale;
     let mut errors = Vec::with_capacity(evaluation.samples);
+    let mut zero = 0.0;
     while errors.len() < evaluation.samples {
         let b = (evaluation.samples - errors.len()).min(batch.max(1));
         let data = source.sample(b)?;
@@ -351,12 +365,17 @@ fn density_error(
             .flatten(1, -1)
             .sum_dim_intlist(1, false, Kind::Double);
         let q = Vec::<f64>::try_from(&q)?;
+        zero += q.iter().map(|q| q.abs()).sum::<f64>();
         errors.extend(f.iter().zip(&q).map(|(f, q)| (k * f - q).abs()));
     }
     let n = errors.len() as f64;
     let mean = errors.iter().sum::<f64>() / n;
     let var = errors.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    Ok((mean, (var / n).sqrt()))
+    Ok(DensityError {
+        mean,
+        standard_error: (var / n).sqrt(),
+        zero_prediction: zero / n,
+    })
 }
 
 /// `genet train` / `genet eval` commands that give the row's number without `reproduce`.
