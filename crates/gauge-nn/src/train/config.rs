@@ -189,7 +189,8 @@ impl TrainConfig {
     /// published architecture is this with `model.conjugation_odd = false`. On four extents the
     /// network stays the published one: complex conjugation of the links flips the sign of the
     /// field strength twice in $\operatorname{tr} F \wedge F$, so the second Chern number is even
-    /// under it and an odd network could not learn it.
+    /// under it and an odd network could not learn it; it trains for [`Self::FOUR_D_EPOCHS`]
+    /// epochs whatever $n$.
     pub fn recipe(bands: usize, grid: Vec<usize>, trivial_only: bool) -> TrainConfig {
         let odd = grid.len() == 2;
         TrainConfig {
@@ -210,7 +211,11 @@ impl TrainConfig {
                 ..AdamConfig::default()
             },
             schedule: Schedule::Cosine { min_factor: 0.05 },
-            epochs: Self::recipe_epochs(bands),
+            epochs: if odd {
+                Self::recipe_epochs(bands)
+            } else {
+                Self::FOUR_D_EPOCHS
+            },
             samples_per_epoch: 1024,
             batch: 32,
             seed: 1,
@@ -221,7 +226,12 @@ impl TrainConfig {
         }
     }
 
-    /// The recipe's number of epochs for `bands` filled bands: $8+4n$ (12 for $n=1$, 24 for
+    /// The recipe's epochs on four extents. Measured on $3\times3\times3\times3$, $n = 2$ (500
+    /// samples): the mean absolute error of the summed second-Chern density was 0.670 after 16
+    /// epochs ($8+4n$) and 0.441 after 64, against 1.04 for predicting 0.
+    pub const FOUR_D_EPOCHS: usize = 64;
+
+    /// The recipe's number of epochs for `bands` filled bands on two extents: $8+4n$ (12 for $n=1$, 24 for
     /// $n=4$, 40 for $n=8$).
     pub fn recipe_epochs(bands: usize) -> usize {
         8 + 4 * bands.min(LARGE)
@@ -539,5 +549,6 @@ mod tests {
         let four = TrainConfig::recipe(2, vec![3, 3, 3, 3], false);
         four.validate().unwrap();
         assert!(!four.model.conjugation_odd);
+        assert_eq!(four.epochs, TrainConfig::FOUR_D_EPOCHS);
     }
 }
