@@ -505,7 +505,9 @@ struct EnsembleEvalArgs {
     /// Seed of the test samples. Default: 12345.
     #[arg(long, default_value_t = 12345)]
     seed: u64,
-    /// Samples per forward pass. Default: 64.
+    /// Samples per forward pass (of every member), halved until the memory estimate fits the
+    /// limit (CHERNET_MEMORY_LIMIT or the machine's memory); it changes the predictions by
+    /// rounding only. Default: 64.
     #[arg(long, default_value_t = 64, value_parser = positive_usize)]
     batch: usize,
     /// libtorch threads. Default: 1.

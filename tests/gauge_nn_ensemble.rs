@@ -527,6 +527,46 @@ fn the_one_call_entry_point_trains_and_refuses_before_writing() {
             direct.auroc_eigenphase
         )
     );
+    // The passes shrink until the memory check accepts them (20 samples, then 10, 5, 2 per
+    // pass; the figures change by rounding only), and a check that refuses even one sample per pass
+    // is an error that names the work.
+    let two_per_pass_only: MemoryCheck = |what, bytes| {
+        if what.ends_with("(2 per pass)") {
+            Ok(())
+        } else {
+            Err(format!("{what} needs {bytes} bytes"))
+        }
+    };
+    let fitted = evaluate_ensemble_dir(&EnsembleEvalOptions {
+        memory_check: Some(two_per_pass_only),
+        ..EnsembleEvalOptions::new(&out, request.clone())
+    })
+    .unwrap();
+    let (f, d) = (&fitted.uncertainty, &direct.uncertainty);
+    assert_eq!(
+        (f.samples, f.accuracy, f.window),
+        (d.samples, d.accuracy, d.window)
+    );
+    for (a, b) in [
+        (f.sigma, d.sigma),
+        (f.nll, d.nll),
+        (f.ece, d.ece),
+        (f.predictive_entropy, d.predictive_entropy),
+        (f.mutual_information, d.mutual_information),
+        (f.aurc, d.aurc),
+    ] {
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    let err = evaluate_ensemble_dir(&EnsembleEvalOptions {
+        memory_check: Some(refuse_all),
+        ..EnsembleEvalOptions::new(&out, request.clone())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("evaluating 2 members on 20 samples of 3x3 (1 per pass) needs "),
+        "{err}"
+    );
     let missing = EnsembleEvalOptions::new(root.join("none"), request);
     let err = evaluate_ensemble_dir(&missing).unwrap_err().to_string();
     assert!(err.contains("ensemble.json"), "{err}");

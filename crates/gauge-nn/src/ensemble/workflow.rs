@@ -263,9 +263,8 @@ pub fn evaluate_ensemble_dir(options: &EnsembleEvalOptions) -> Result<EnsembleEv
         });
     }
     let ensemble = TrainedEnsemble::open(&options.ensemble, options.device)?;
-    let (what, bytes) = evaluation_estimate(&ensemble, &options.request);
-    check_memory(options.memory_check, &what, bytes)?;
-    let eval = evaluate_ensemble(&ensemble, &options.request)?;
+    let request = fit_passes(&ensemble, &options.request, options.memory_check)?;
+    let eval = evaluate_ensemble(&ensemble, &request)?;
     #[cfg(feature = "plots")]
     if let Some(dir) = &options.plots {
         let metrics = match ensemble.manifest().kind {
@@ -277,9 +276,32 @@ pub fn evaluate_ensemble_dir(options: &EnsembleEvalOptions) -> Result<EnsembleEv
     Ok(eval)
 }
 
+/// `request` with its samples per pass lowered (halved, down to one) until the caller's memory
+/// check accepts the estimate; the passes' size changes the predictions by rounding only. An
+/// error when even one sample per pass is refused.
+fn fit_passes(
+    ensemble: &TrainedEnsemble,
+    request: &EnsembleEvalRequest,
+    check: Option<MemoryCheck>,
+) -> Result<EnsembleEvalRequest> {
+    let mut request = request.clone();
+    let Some(check) = check else {
+        return Ok(request);
+    };
+    loop {
+        let (what, bytes) = evaluation_estimate(ensemble, &request);
+        match check(&what, bytes) {
+            Ok(()) => return Ok(request),
+            Err(_) if request.batch > 1 => request.batch /= 2,
+            Err(message) => return Err(Error::MemoryLimit { message }),
+        }
+    }
+}
+
 /// What the evaluation of `request` holds at once, and an upper estimate of its bytes: the
-/// members' activations on one chunk of the largest grid (forward only, bounded by the training
-/// estimate), and the drawn test, OOD and calibration sets (links and plaquettes).
+/// members' activations on one pass over the largest grid (`batch` samples for each of the $M$
+/// members, forward only, bounded by the training estimate), and the drawn test, OOD and
+/// calibration sets (links and plaquettes).
 fn evaluation_estimate(ensemble: &TrainedEnsemble, request: &EnsembleEvalRequest) -> (String, f64) {
     let base = ensemble.base_config();
     let real_bytes = if base.double_precision { 8 } else { 4 };
@@ -296,17 +318,19 @@ fn evaluation_estimate(ensemble: &TrainedEnsemble, request: &EnsembleEvalRequest
     let volume: f64 = largest.iter().map(|&l| l as f64).product();
     let d = largest.len() as f64;
     let per_sample = volume * (n * n) as f64 * 16.0 * 2.0 * (d + d * (d - 1.0) / 2.0);
+    let samples = request.samples.max(request.calibration_samples);
+    let pass = request.batch.max(1).min(samples);
     let bytes = evaluation_memory(
         &base.model,
         &largest,
         n,
-        request.batch.saturating_mul(ensemble.members()),
-        1,
+        pass.saturating_mul(ensemble.members()),
+        samples.saturating_mul(ensemble.members()),
         real_bytes,
     ) + per_sample
         * (2.0 * request.samples as f64 + request.calibration_samples as f64);
     let what = format!(
-        "evaluating {} members on {} samples of {}",
+        "evaluating {} members on {} samples of {} ({pass} per pass)",
         ensemble.members(),
         request.samples,
         grid_name(&largest)
