@@ -329,6 +329,15 @@ fn check_evaluation(samples: usize, rescale: f64) -> Result<()> {
 /// [`crate::ensemble::evaluate_ensemble_dir`]) take one.
 pub type MemoryCheck = fn(&str, f64) -> std::result::Result<(), String>;
 
+/// Runs the caller's memory check, if any, on `what` and its estimated `bytes`; a refusal is
+/// [`crate::Error::MemoryLimit`].
+pub(crate) fn check_memory(check: Option<MemoryCheck>, what: &str, bytes: f64) -> Result<()> {
+    match check {
+        Some(check) => check(what, bytes).map_err(|message| crate::Error::MemoryLimit { message }),
+        None => Ok(()),
+    }
+}
+
 /// An upper estimate of the bytes evaluating `samples` samples of $U(n)$ links on `grid` in
 /// chunks of `batch` needs: the samples of one chunk (fields and tensors), the network's
 /// activations on it, and the predictions kept for the report. For refusing work up front.

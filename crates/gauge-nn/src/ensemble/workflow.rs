@@ -18,7 +18,8 @@ use super::{
 use crate::data::grid_name;
 use crate::error::{Error, Result};
 use crate::eval::evaluation_memory;
-use crate::train::{Checkpoint, DeviceChoice, TrainConfig};
+use crate::train::run::check_training_memory;
+use crate::train::{Checkpoint, DeviceChoice};
 
 pub use crate::eval::MemoryCheck;
 
@@ -144,7 +145,7 @@ pub fn train_ensemble(options: &EnsembleTrainOptions) -> Result<EnsembleTrainRep
     let seed = options.seed.unwrap_or(base.config.seed);
     if options.kind == EnsembleKind::Explicit {
         check_members(options.members)?;
-        check_training_memory(options, &base.config)?;
+        check_training_memory(options.memory_check, &base.config)?;
         let config = ExplicitConfig {
             member_seeds: member_seeds(seed, options.members),
             epochs: options.epochs,
@@ -182,7 +183,7 @@ pub fn train_ensemble(options: &EnsembleTrainOptions) -> Result<EnsembleTrainRep
         // All members step together: the base network sees M member batches at once.
         let mut run = base.config.clone();
         run.batch = config.batch.saturating_mul(config.members());
-        check_training_memory(options, &run)?;
+        check_training_memory(options.memory_check, &run)?;
         LoraTrainer::new(&options.base, config, &options.out)?
     };
     let now = trainer.train(options.progress)?;
@@ -200,24 +201,6 @@ pub fn train_ensemble(options: &EnsembleTrainOptions) -> Result<EnsembleTrainRep
         base_grid: base.config.grid.clone(),
         last: all.last().cloned(),
     })
-}
-
-/// The caller's memory check on training `run`.
-fn check_training_memory(options: &EnsembleTrainOptions, run: &TrainConfig) -> Result<()> {
-    let what = format!(
-        "training n = {} on {} with batch {}",
-        run.bands,
-        grid_name(&run.grid),
-        run.batch
-    );
-    check_memory(options.memory_check, &what, run.memory_estimate())
-}
-
-fn check_memory(check: Option<MemoryCheck>, what: &str, bytes: f64) -> Result<()> {
-    match check {
-        Some(check) => check(what, bytes).map_err(|message| Error::MemoryLimit { message }),
-        None => Ok(()),
-    }
 }
 
 /// What [`evaluate_ensemble_dir`] evaluates.

@@ -43,7 +43,7 @@ mod config;
 pub(crate) mod epochs;
 pub(crate) mod metrics;
 pub(crate) mod optimiser;
-mod run;
+pub(crate) mod run;
 mod schedule;
 pub(crate) mod trainer;
 

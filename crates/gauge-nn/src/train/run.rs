@@ -9,7 +9,7 @@ use tch::Device;
 use super::{Checkpoint, CheckpointEvaluation, EvalRequest, TrainConfig, Trainer};
 use crate::data::grid_name;
 use crate::error::{Error, Result};
-use crate::eval::{MemoryCheck, evaluation_memory};
+use crate::eval::{MemoryCheck, check_memory, evaluation_memory};
 
 /// How [`open_run`] starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +74,11 @@ pub fn open_run(options: &TrainRunOptions) -> Result<Trainer> {
     }
 }
 
-fn check_training_memory(check: Option<MemoryCheck>, config: &TrainConfig) -> Result<()> {
+/// The caller's memory check on training `config` (its [`TrainConfig::memory_estimate`]).
+pub(crate) fn check_training_memory(
+    check: Option<MemoryCheck>,
+    config: &TrainConfig,
+) -> Result<()> {
     let what = format!(
         "training n = {} on {} with batch {}",
         config.bands,
@@ -82,13 +86,6 @@ fn check_training_memory(check: Option<MemoryCheck>, config: &TrainConfig) -> Re
         config.batch
     );
     check_memory(check, &what, config.memory_estimate())
-}
-
-fn check_memory(check: Option<MemoryCheck>, what: &str, bytes: f64) -> Result<()> {
-    match check {
-        Some(check) => check(what, bytes).map_err(|message| Error::MemoryLimit { message }),
-        None => Ok(()),
-    }
 }
 
 /// What [`evaluate_run`] evaluates.
