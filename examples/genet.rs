@@ -26,7 +26,7 @@ use gauge_nn::reproduce::{self, Job, Row, RowOptions, RowStatus, Shard};
 use gauge_nn::sweep::{BandRun, BandSweepConfig, SweepStep, run_band_sweep};
 use gauge_nn::train::{
     Checkpoint, DataConfig, DeviceChoice, EvalRequest, RunEvalOptions, RunStart, TrainConfig,
-    TrainRunOptions, evaluate_run, open_run, read_metrics,
+    TrainRunOptions, check_training_memory, evaluate_run, open_run, read_metrics,
 };
 use serde::Serialize;
 
@@ -541,20 +541,6 @@ fn set_threads(threads: usize) {
     }
 }
 
-/// Refuses a run whose memory estimate exceeds the limit.
-fn check_run_memory(cfg: &TrainConfig) -> Result<()> {
-    check_memory(
-        &format!(
-            "training n = {} on {} with batch {}",
-            cfg.bands,
-            grid_name(&cfg.grid),
-            cfg.batch
-        ),
-        cfg.memory_estimate(),
-    )
-    .map_err(anyhow::Error::msg)
-}
-
 fn device_of(arg: DeviceArg) -> DeviceChoice {
     match arg {
         DeviceArg::Auto => DeviceChoice::Auto,
@@ -635,7 +621,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let real_bytes = if config.train.double_precision { 8 } else { 4 };
             for &n in &config.bands {
-                check_run_memory(&config.run_config(n))?;
+                check_training_memory(Some(check_memory), &config.run_config(n))?;
                 for grid in config.eval_grids() {
                     let estimate = evaluation_memory(
                         &config.train.model,
@@ -796,7 +782,7 @@ fn run_reproduce(
                 continue;
             };
             if let Job::Train(_) = r.job {
-                check_run_memory(config)?;
+                check_training_memory(Some(check_memory), config)?;
             }
             let real_bytes = if config.double_precision { 8 } else { 4 };
             let estimate = evaluation_memory(
@@ -1071,7 +1057,7 @@ fn bench(
         validation_samples: 0,
         ..Default::default()
     };
-    check_run_memory(&cfg)?;
+    check_training_memory(Some(check_memory), &cfg)?;
     let per_step = gauge_nn::train::seconds_per_step(&cfg, steps)?;
     let secs = per_step * steps as f64;
     let rate = batch as f64 / per_step;

@@ -51,7 +51,9 @@ pub use checkpoint::{Checkpoint, CheckpointEvaluation, EvalRequest, TrainState};
 pub use config::{DataConfig, DeviceChoice, TrainConfig};
 pub use metrics::{EpochMetrics, read_metrics};
 pub use optimiser::AdamConfig;
-pub use run::{RunEvalOptions, RunStart, TrainRunOptions, evaluate_run, open_run};
+pub use run::{
+    RunEvalOptions, RunStart, TrainRunOptions, check_training_memory, evaluate_run, open_run,
+};
 pub use schedule::Schedule;
 pub use trainer::{Trainer, seconds_per_step};
 

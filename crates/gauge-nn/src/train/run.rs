@@ -74,11 +74,9 @@ pub fn open_run(options: &TrainRunOptions) -> Result<Trainer> {
     }
 }
 
-/// The caller's memory check on training `config` (its [`TrainConfig::memory_estimate`]).
-pub(crate) fn check_training_memory(
-    check: Option<MemoryCheck>,
-    config: &TrainConfig,
-) -> Result<()> {
+/// The caller's memory check on training `config` (its [`TrainConfig::memory_estimate`]), as
+/// [`open_run`] runs it: a refusal is [`Error::MemoryLimit`] with the check's message.
+pub fn check_training_memory(check: Option<MemoryCheck>, config: &TrainConfig) -> Result<()> {
     let what = format!(
         "training n = {} on {} with batch {}",
         config.bands,
