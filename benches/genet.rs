@@ -24,7 +24,9 @@ fn geblnet(c: &mut Criterion) {
         group.bench_function(format!("n{n}"), |b| {
             b.iter(|| {
                 let f = net.forward(&batch.plaquettes, None);
-                let loss = LossConfig::Local.loss(&f, &batch.site_labels, &batch.chern);
+                let loss = LossConfig::Local
+                    .loss(&f, &batch.site_labels, &batch.chern, &batch.plaquettes)
+                    .expect("a loss");
                 loss.backward();
                 loss.double_value(&[])
             })

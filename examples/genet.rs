@@ -19,10 +19,10 @@ use chernet::cli::{
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gauge_nn::data::{EigenphaseDistribution, ModelSpec, grid_name};
-use gauge_nn::eval::{EvalReport, evaluation_memory};
+use gauge_nn::eval::EvalReport;
 use gauge_nn::loss::LossConfig;
 use gauge_nn::plot;
-use gauge_nn::reproduce::{self, Job, Row, RowOptions, RowStatus, Shard};
+use gauge_nn::reproduce::{self, RowOptions, RowStatus, Shard};
 use gauge_nn::sweep::{BandRun, BandSweepConfig, SweepStep, run_band_sweep};
 use gauge_nn::train::{
     Checkpoint, DataConfig, DeviceChoice, EvalRequest, RunEvalOptions, RunStart, TrainConfig,
@@ -619,29 +619,7 @@ fn run(cli: Cli) -> Result<()> {
                 eval_seed,
                 ..Default::default()
             };
-            let real_bytes = if config.train.double_precision { 8 } else { 4 };
-            for &n in &config.bands {
-                check_training_memory(Some(check_memory), &config.run_config(n))?;
-                for grid in config.eval_grids() {
-                    let estimate = evaluation_memory(
-                        &config.train.model,
-                        &grid,
-                        n,
-                        config.eval_batch,
-                        config.eval_samples,
-                        real_bytes,
-                    );
-                    check_memory(
-                        &format!(
-                            "evaluating n = {n} on {} ({} samples)",
-                            grid_name(&grid),
-                            config.eval_samples
-                        ),
-                        estimate,
-                    )
-                    .map_err(anyhow::Error::msg)?;
-                }
-            }
+            config.check_memory(Some(check_memory))?;
             set_threads(config.train.threads);
             sweep(&config, &out)?;
         }
@@ -772,37 +750,7 @@ fn run_reproduce(
         return Ok(());
     }
     if !assemble_only {
-        for r in &rows {
-            let model = plan.iter().find(|m| m.id == r.model());
-            let Some(Row {
-                job: Job::Train(config),
-                ..
-            }) = model
-            else {
-                continue;
-            };
-            if let Job::Train(_) = r.job {
-                check_training_memory(Some(check_memory), config)?;
-            }
-            let real_bytes = if config.double_precision { 8 } else { 4 };
-            let estimate = evaluation_memory(
-                &config.model,
-                &r.evaluation.grid,
-                config.bands,
-                options.batch_on(&r.evaluation.grid),
-                r.evaluation.samples,
-                real_bytes,
-            );
-            check_memory(
-                &format!(
-                    "row {}: evaluation on {}",
-                    r.id,
-                    grid_name(&r.evaluation.grid)
-                ),
-                estimate,
-            )
-            .map_err(anyhow::Error::msg)?;
-        }
+        reproduce::check_memory(&plan, &rows, options, Some(check_memory))?;
         set_threads(options.threads.unwrap_or(1));
         println!(
             "{} rows{} in {}",

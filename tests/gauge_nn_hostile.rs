@@ -335,6 +335,18 @@ fn empty_or_misspelled_configs_are_errors() {
             r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "optimizer": {"lr": -1}}"#,
             "optimizer.lr",
         ),
+        (
+            r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "loss": {"kind": "cut_weighted", "weight": 4, "width": 0}}"#,
+            "loss.width",
+        ),
+        (
+            r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "loss": {"kind": "cut_weighted", "weight": -1, "width": 0.1}}"#,
+            "loss.weight",
+        ),
+        (
+            r#"{"bands": 1, "grid": [5, 5], "epochs": 2, "trivial_only": true, "loss": {"kind": "cut_weighted", "weight": 1, "width": 0.1}}"#,
+            "loss",
+        ),
         (r#"{"bands": 0, "grid": [5, 5], "epochs": 2}"#, "bands"),
         (r#"{"bands": 1, "grid": [5, 0], "epochs": 2}"#, "grid"),
         (r#"{"bands": 1, "grid": [5, 5, 5], "epochs": 2}"#, "grid"),

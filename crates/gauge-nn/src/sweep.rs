@@ -13,10 +13,14 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::grid_name;
 use crate::error::{Error, Result};
-use crate::eval::{ChernBucket, EvalReport, evaluate_source};
+use crate::eval::{ChernBucket, EvalReport, MemoryCheck, evaluate_source};
 use crate::tensor_file::write_atomic;
-use crate::train::{Checkpoint, EpochMetrics, TrainConfig, Trainer, read_metrics};
+use crate::train::{
+    Checkpoint, EpochMetrics, EvalRequest, TrainConfig, Trainer, check_training_memory,
+    read_metrics,
+};
 
 /// What to sweep: the numbers of filled bands, the training run shared by all of them, and the
 /// evaluation.
@@ -82,6 +86,33 @@ impl BandSweepConfig {
     /// The directory of the run with `n` filled bands inside the sweep directory `dir`.
     pub fn run_dir(dir: &Path, n: usize) -> PathBuf {
         dir.join(format!("n{n}"))
+    }
+
+    /// The caller's memory check on every run of the sweep before anything starts: each $n$'s
+    /// training ([`check_training_memory`]) and its evaluation on every grid
+    /// ([`TrainConfig::evaluation_memory`]); the first refusal is [`Error::MemoryLimit`].
+    pub fn check_memory(&self, check: Option<MemoryCheck>) -> Result<()> {
+        for &n in &self.bands {
+            let run = self.run_config(n);
+            check_training_memory(check, &run)?;
+            for grid in self.eval_grids() {
+                let what = format!(
+                    "evaluating n = {n} on {} ({} samples)",
+                    grid_name(&grid),
+                    self.eval_samples
+                );
+                let request = EvalRequest {
+                    grid: Some(grid),
+                    samples: self.eval_samples,
+                    hamiltonian: None,
+                    seed: self.eval_seed,
+                    batch: self.eval_batch,
+                    progress: false,
+                };
+                run.check_evaluation_memory(check, &what, &request)?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks the band list, the evaluation settings and every run's configuration.
@@ -492,6 +523,30 @@ mod tests {
         assert_eq!(report.runs[0].epochs, 2);
         assert_eq!(metric_lines(&run_dir), 2, "one more epoch, not a fresh run");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_memory_check_covers_every_training_and_evaluation() {
+        fn refuse_n2_on_4x4(what: &str, _bytes: f64) -> std::result::Result<(), String> {
+            if what == "evaluating n = 2 on 4x4 (24 samples)" {
+                Err(format!("{what}: too large"))
+            } else {
+                Ok(())
+            }
+        }
+        let err = tiny().check_memory(Some(refuse_n2_on_4x4)).unwrap_err();
+        assert!(matches!(err, Error::MemoryLimit { .. }), "{err}");
+        assert!(err.to_string().contains("n = 2 on 4x4"), "{err}");
+        fn refuse_training(what: &str, _bytes: f64) -> std::result::Result<(), String> {
+            if what.starts_with("training n = 1") {
+                Err(what.to_string())
+            } else {
+                Ok(())
+            }
+        }
+        let err = tiny().check_memory(Some(refuse_training)).unwrap_err();
+        assert!(err.to_string().contains("training n = 1 on 3x3"), "{err}");
+        tiny().check_memory(None).unwrap();
     }
 
     #[test]

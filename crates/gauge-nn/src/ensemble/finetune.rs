@@ -514,9 +514,10 @@ impl LoraTrainer {
                         &f.get(i),
                         &batch.site_labels.get(i),
                         &batch.chern.get(i),
+                        &batch.plaquettes.get(i),
                     )
                 })
-                .collect::<Vec<_>>(),
+                .collect::<Result<Vec<_>>>()?,
             0,
         );
         let values = Vec::<f64>::try_from(losses.detach().to_kind(Kind::Double))?;

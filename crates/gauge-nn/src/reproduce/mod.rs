@@ -38,9 +38,45 @@ pub mod row;
 
 pub use plan::{Job, Metric, Row, Shard, paper_plan};
 pub use report::{Results, assemble};
-pub use row::{RowOptions, RowResult, RowStatus, run_row};
+pub use row::{RowOptions, RowResult, RowStatus, eval_request, run_row};
 
-use crate::error::Result;
+use crate::data::grid_name;
+use crate::error::{Error, Result};
+use crate::eval::MemoryCheck;
+use crate::train::check_training_memory;
+
+/// The caller's memory check on the `rows` of `plan` before any runs: the training of every
+/// training row and the evaluation of every row (with `options`' batching); the first refusal
+/// is [`Error::MemoryLimit`].
+pub fn check_memory(
+    plan: &[Row],
+    rows: &[&Row],
+    options: &RowOptions,
+    check: Option<MemoryCheck>,
+) -> Result<()> {
+    for row in rows {
+        let config = match plan.iter().find(|m| m.id == row.model()).map(|m| &m.job) {
+            Some(Job::Train(config)) => config,
+            _ => {
+                return Err(Error::InvalidParameter {
+                    name: "model",
+                    value: row.model().to_string(),
+                    reason: format!("row {}: no training row of that name in the plan", row.id),
+                });
+            }
+        };
+        if let Job::Train(_) = row.job {
+            check_training_memory(check, config)?;
+        }
+        let what = format!(
+            "row {}: evaluation on {}",
+            row.id,
+            grid_name(&row.evaluation.grid)
+        );
+        config.check_evaluation_memory(check, &what, &eval_request(row, options))?;
+    }
+    Ok(())
+}
 
 /// Runs the `rows` of `plan` in order with `options`, calling `on_row` with each row's status
 /// as it is known (an error it returns stops the run). Rows are validated first.
@@ -178,6 +214,49 @@ mod tests {
         // Epochs grow with n in Table 2.
         let epochs: Vec<usize> = (4..=8).map(|n| plan::table2_config(n).epochs).collect();
         assert!(epochs.windows(2).all(|w| w[0] < w[1]), "{epochs:?}");
+    }
+
+    #[test]
+    fn the_memory_check_sees_every_selected_row_and_names_the_refused_one() {
+        let plan = tiny_plan();
+        let rows: Vec<&Row> = plan.iter().collect();
+        let options = RowOptions::new(tmp_dir("reproduce-memory"));
+        // A check that accepts everything sees the two trainings and the four evaluations.
+        thread_local!(static SEEN: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) });
+        fn record(what: &str, bytes: f64) -> std::result::Result<(), String> {
+            assert!(bytes > 0.0 && bytes.is_finite(), "{what}: {bytes}");
+            SEEN.with(|s| s.borrow_mut().push(what.to_string()));
+            Ok(())
+        }
+        check_memory(&plan, &rows, &options, Some(record)).unwrap();
+        let seen = SEEN.with(|s| s.borrow().clone());
+        assert_eq!(seen.len(), 6, "{seen:?}");
+        assert!(
+            seen.iter().any(|w| w == "row b_4x4: evaluation on 4x4"),
+            "{seen:?}"
+        );
+        // The estimate of the larger grid is the larger one: refuse above the 3x3 rows'.
+        let Job::Train(config) = &plan[0].job else {
+            unreachable!("row a trains")
+        };
+        let small = config.evaluation_memory(&eval_request(&plan[0], &options));
+        let large = config.evaluation_memory(&eval_request(&plan[2], &options));
+        assert!(large > small, "{large} vs {small}");
+        fn refuse_large(what: &str, bytes: f64) -> std::result::Result<(), String> {
+            if what.contains("4x4") {
+                Err(format!("{what} needs {bytes:.0} bytes"))
+            } else {
+                Ok(())
+            }
+        }
+        let err = check_memory(&plan, &rows, &options, Some(refuse_large)).unwrap_err();
+        assert!(matches!(err, Error::MemoryLimit { .. }), "{err}");
+        assert!(
+            err.to_string().contains("row a_4x4: evaluation on 4x4"),
+            "{err}"
+        );
+        // Without a check nothing is refused.
+        check_memory(&plan, &rows, &options, None).unwrap();
     }
 
     #[test]

@@ -225,17 +225,7 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
     let eval_start = Instant::now();
     let (value, standard_error, accuracy_nontrivial, zero_prediction_error) = match row.metric() {
         Metric::Accuracy => {
-            let e = ckpt.evaluate(
-                &EvalRequest {
-                    grid: Some(row.evaluation.grid.clone()),
-                    samples: row.evaluation.samples,
-                    hamiltonian: row.evaluation.hamiltonian,
-                    seed: row.evaluation.seed,
-                    batch: options.batch_on(&row.evaluation.grid),
-                    progress: options.progress,
-                },
-                device,
-            )?;
+            let e = ckpt.evaluate(&eval_request(row, options), device)?;
             let n = e.samples as f64;
             (
                 e.accuracy,
@@ -288,6 +278,18 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
     let json = serde_json::to_string_pretty(&result).expect("row result serialises");
     write_atomic(&dir.join(ROW_JSON), json.as_bytes())?;
     Ok(RowStatus::Measured(result))
+}
+
+/// The evaluation of `row` with `options`' batching (the samples, grid and family of the row).
+pub fn eval_request(row: &Row, options: &RowOptions) -> EvalRequest {
+    EvalRequest {
+        grid: Some(row.evaluation.grid.clone()),
+        samples: row.evaluation.samples,
+        hamiltonian: row.evaluation.hamiltonian,
+        seed: row.evaluation.seed,
+        batch: options.batch_on(&row.evaluation.grid),
+        progress: options.progress,
+    }
 }
 
 /// The stored result of `row` when nothing is left to do: a training row trained through all its

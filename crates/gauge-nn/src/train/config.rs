@@ -369,6 +369,22 @@ impl TrainConfig {
         }
         match self.loss {
             LossConfig::Local | LossConfig::ScaleInvariant => {}
+            LossConfig::CutWeighted { weight, width } => {
+                if !(weight >= 0.0 && weight.is_finite()) {
+                    return bad(
+                        "loss.weight",
+                        weight,
+                        "must be zero or positive, and finite",
+                    );
+                }
+                if !(width > 0.0 && width.is_finite()) {
+                    return bad(
+                        "loss.width",
+                        width,
+                        "must be a positive, finite angle in radians",
+                    );
+                }
+            }
             LossConfig::Global {
                 delta,
                 spread_weight,
@@ -385,10 +401,15 @@ impl TrainConfig {
                 }
             }
         }
-        if self.trivial_only && self.loss == LossConfig::Local {
+        if self.trivial_only
+            && matches!(
+                self.loss,
+                LossConfig::Local | LossConfig::CutWeighted { .. }
+            )
+        {
             return bad(
                 "loss",
-                "local",
+                self.loss.name(),
                 "trivial-only training needs a global loss (local labels are not C = 0 only)",
             );
         }

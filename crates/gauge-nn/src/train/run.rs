@@ -121,28 +121,47 @@ pub fn evaluate_run(options: &RunEvalOptions) -> Result<CheckpointEvaluation> {
 }
 
 impl Checkpoint {
-    /// An upper estimate of the bytes [`Checkpoint::evaluate`] needs for `request`: the
+    /// An upper estimate of the bytes [`Checkpoint::evaluate`] needs for `request`
+    /// ([`TrainConfig::evaluation_memory`] of the checkpoint's configuration).
+    pub fn evaluation_memory(&self, request: &EvalRequest) -> f64 {
+        self.config.evaluation_memory(request)
+    }
+}
+
+impl TrainConfig {
+    /// An upper estimate of the bytes evaluating this run's network on `request` needs: the
     /// network's activations on one pass ([`evaluation_memory`]) and, for Hamiltonian samples,
     /// one Bloch Hamiltonian and its eigenvectors per k-point of a pass. For refusing work up
     /// front; not a measurement.
     pub fn evaluation_memory(&self, request: &EvalRequest) -> f64 {
-        let grid = request.grid.as_deref().unwrap_or(&self.config.grid);
-        let real_bytes = if self.config.double_precision { 8 } else { 4 };
+        let grid = request.grid.as_deref().unwrap_or(&self.grid);
+        let real_bytes = if self.double_precision { 8 } else { 4 };
         let mut bytes = evaluation_memory(
-            &self.config.model,
+            &self.model,
             grid,
-            self.config.bands,
+            self.bands,
             request.batch,
             request.samples,
             real_bytes,
         );
         if let Some(spec) = request.hamiltonian {
-            let bands = spec.model(self.config.bands).n_bands() as f64;
+            let bands = spec.model(self.bands).n_bands() as f64;
             let volume: f64 = grid.iter().map(|&l| l as f64).product();
             bytes +=
                 request.batch.min(request.samples) as f64 * volume * bands * bands * 16.0 * 3.0;
         }
         bytes
+    }
+
+    /// The caller's memory check on evaluating this run's network on `request`
+    /// ([`TrainConfig::evaluation_memory`]), `what` naming the work in the refusal.
+    pub fn check_evaluation_memory(
+        &self,
+        check: Option<MemoryCheck>,
+        what: &str,
+        request: &EvalRequest,
+    ) -> Result<()> {
+        check_memory(check, what, self.evaluation_memory(request))
     }
 }
 

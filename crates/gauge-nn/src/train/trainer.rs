@@ -235,7 +235,11 @@ impl Trainer {
             };
             let f = self.net.forward(&part.plaquettes, links);
             let weight = (end - start) as f64 / size as f64;
-            let loss = self.config.loss.loss(&f, &part.site_labels, &part.chern) * weight;
+            let loss =
+                self.config
+                    .loss
+                    .loss(&f, &part.site_labels, &part.chern, &part.plaquettes)?
+                    * weight;
             let v = loss.double_value(&[]);
             if let Err(e) = check_finite_loss(&[v], self.state.epoch + 1, self.state.step + 1) {
                 zero_grads(&vars);
@@ -475,6 +479,19 @@ pub(crate) mod tests {
     #[test]
     fn training_lowers_the_loss() {
         assert_training_lowers_the_loss(small_config(), 16, "lowers");
+    }
+
+    #[test]
+    fn cut_weighted_training_lowers_the_loss() {
+        let cfg = TrainConfig {
+            loss: LossConfig::CutWeighted {
+                weight: 10.0,
+                width: 0.05,
+            },
+            bands: 2,
+            ..small_config()
+        };
+        assert_training_lowers_the_loss(cfg, 16, "cut_weighted");
     }
 
     #[test]
