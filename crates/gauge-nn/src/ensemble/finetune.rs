@@ -349,16 +349,13 @@ impl LoraTrainer {
             Ok(t.to_kind(like.kind()))
         };
         let vars = ordered_vars(trainer.ensemble.var_store());
-        for (i, name) in ordered_names(trainer.ensemble.var_store())
-            .iter()
-            .enumerate()
-        {
+        let names = ordered_names(trainer.ensemble.var_store());
+        for (i, name) in names.iter().enumerate() {
             let v = read(&format!("lora.{name}"), &vars[i])?;
             tch::no_grad(|| vars[i].shallow_clone().copy_(&v));
-            trainer.adam.m[i] = read(&format!("adam.m.{name}"), &vars[i])?;
-            trainer.adam.v[i] = read(&format!("adam.v.{name}"), &vars[i])?;
         }
-        trainer.adam.t = trainer.state.adam_t;
+        let t = trainer.state.adam_t;
+        trainer.adam.restore_moments(&names, &vars, t, read)?;
         Ok(trainer)
     }
 
@@ -622,16 +619,12 @@ impl LoraTrainer {
         let vs = self.ensemble.var_store();
         let vars = ordered_vars(vs);
         let mut stored = Vec::new();
-        for (i, name) in ordered_names(vs).iter().enumerate() {
+        let names = ordered_names(vs);
+        for (i, name) in names.iter().enumerate() {
             stored.push(Stored::from_tensor(format!("lora.{name}"), &vars[i])?);
-            stored.push(Stored::from_tensor(
-                format!("adam.m.{name}"),
-                &self.adam.m[i],
-            )?);
-            stored.push(Stored::from_tensor(
-                format!("adam.v.{name}"),
-                &self.adam.v[i],
-            )?);
+        }
+        for (name, moment) in self.adam.moment_entries(&names) {
+            stored.push(Stored::from_tensor(name, &moment)?);
         }
         let json = |v: serde_json::Result<String>| v.expect("serialisable");
         let meta = HashMap::from([

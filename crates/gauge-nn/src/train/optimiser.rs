@@ -67,6 +67,36 @@ impl Adam {
     }
 }
 
+impl Adam {
+    /// The moments as checkpoint entries `adam.m.<name>` and `adam.v.<name>`, in the order of
+    /// `names` (the variables' [`ordered_names`]).
+    pub(crate) fn moment_entries(&self, names: &[String]) -> Vec<(String, Tensor)> {
+        let mut out = Vec::with_capacity(2 * names.len());
+        for (i, name) in names.iter().enumerate() {
+            out.push((format!("adam.m.{name}"), self.m[i].shallow_clone()));
+            out.push((format!("adam.v.{name}"), self.v[i].shallow_clone()));
+        }
+        out
+    }
+
+    /// Restores the moments of the variables `vars` named `names` from the checkpoint entries
+    /// that `read(field, like)` returns (checked against the variable `like`), and the step `t`.
+    pub(crate) fn restore_moments(
+        &mut self,
+        names: &[String],
+        vars: &[Tensor],
+        t: i64,
+        mut read: impl FnMut(&str, &Tensor) -> crate::Result<Tensor>,
+    ) -> crate::Result<()> {
+        for (i, name) in names.iter().enumerate() {
+            self.m[i] = read(&format!("adam.m.{name}"), &vars[i])?;
+            self.v[i] = read(&format!("adam.v.{name}"), &vars[i])?;
+        }
+        self.t = t;
+        Ok(())
+    }
+}
+
 /// Trainable variables' names, sorted (the stable order of the optimiser state and of the
 /// checkpoints' `adam.m.*`/`adam.v.*` entries).
 pub(crate) fn ordered_names(vs: &nn::VarStore) -> Vec<String> {

@@ -91,22 +91,24 @@ impl Trainer {
         let mut trainer = Self::build(ckpt.config.clone(), dir, ckpt.state.clone())?;
         ckpt.load_into(&trainer.vs, "model.")?;
         let vars = ordered_vars(&trainer.vs);
-        for (i, name) in ordered_names(&trainer.vs).iter().enumerate() {
-            for (moment, slot) in [("m", &mut trainer.adam.m[i]), ("v", &mut trainer.adam.v[i])] {
-                let field = format!("adam.{moment}.{name}");
-                let t = ckpt.tensor(&field, trainer.device)?;
-                if t.size() != vars[i].size() {
+        let device = trainer.device;
+        trainer.adam.restore_moments(
+            &ordered_names(&trainer.vs),
+            &vars,
+            ckpt.state.adam_t,
+            |field, like| {
+                let t = ckpt.tensor(field, device)?;
+                if t.size() != like.size() {
                     return Err(Error::BadField {
                         path: ckpt.path().to_path_buf(),
-                        field,
-                        expected: format!("shape {:?}", vars[i].size()),
+                        field: field.to_string(),
+                        expected: format!("shape {:?}", like.size()),
                         found: format!("shape {:?}", t.size()),
                     });
                 }
-                *slot = t.f_to_kind(vars[i].kind())?;
-            }
-        }
-        trainer.adam.t = ckpt.state.adam_t;
+                Ok(t.f_to_kind(like.kind())?)
+            },
+        )?;
         let json = serde_json::to_string_pretty(&trainer.config).expect("config serialises");
         write_atomic(&trainer.dir.join(CONFIG), json.as_bytes())?;
         Ok(trainer)
@@ -290,10 +292,7 @@ impl Trainer {
         for (name, t) in self.vs.variables() {
             tensors.push((format!("model.{name}"), t));
         }
-        for (i, name) in ordered_names(&self.vs).iter().enumerate() {
-            tensors.push((format!("adam.m.{name}"), self.adam.m[i].shallow_clone()));
-            tensors.push((format!("adam.v.{name}"), self.adam.v[i].shallow_clone()));
-        }
+        tensors.extend(self.adam.moment_entries(&ordered_names(&self.vs)));
         let path = self.dir.join(CHECKPOINT);
         let bytes = Checkpoint::encode(&tensors, &self.state, &self.config, &path)?;
         write_atomic(&path, &bytes)
