@@ -714,7 +714,7 @@ fn scan(model: &ScanModel) -> Result<()> {
                     p.raw.unwrap_or(f64::NAN)
                 ),
                 (None, error) => println!(
-                    "{parameter} = {:>8.4}  gap closes: {}",
+                    "{parameter} = {:>8.4}  undefined: {}",
                     p.value,
                     error.as_deref().unwrap_or("")
                 ),
@@ -913,10 +913,11 @@ fn scan_z2(command: &Z2ScanCommand) -> Result<()> {
     if common.json {
         println!("{}", serde_json::to_value(&diagram)?);
     } else {
-        // One row per value of the second parameter (largest on top): 1, 0, or . where the gap
-        // closes on the grid.
+        // One row per value of the second parameter (largest on top): 1, 0, or . where the
+        // invariant is undefined on the grid (a closed gap, a singular overlap, or a grid too
+        // coarse; `--json` gives each point's reason).
         println!(
-            "Z2 of {} over {x_name} (columns) and {y_name} (rows); . = gap closes",
+            "Z2 of {} over {x_name} (columns) and {y_name} (rows); . = undefined on the grid (gap closes or grid too coarse; --json says which)",
             model.name()
         );
         let nx = diagram.x.len();

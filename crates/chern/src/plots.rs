@@ -62,7 +62,8 @@ pub fn berry_curvature(c: &ChernNumber, path: &Path) -> crate::Result<()> {
 }
 
 /// The invariant against the swept parameter: a dot per resolved point, a red cross on the axis
-/// where the gap closes on the grid.
+/// where it is undefined on the grid (the gap closes, an overlap is singular, or the grid does not
+/// resolve the curvature; the point's `error` says which).
 ///
 /// # Errors
 /// [`crate::Error::Io`] naming the file if it cannot be written.
@@ -106,7 +107,7 @@ pub fn phase_diagram(diagram: &PhaseDiagram, path: &Path) -> crate::Result<()> {
                     .filter(|p| p.chern.is_none())
                     .map(|p| Cross::new((p.value, 0.0), 6, RED.stroke_width(2))),
             )?
-            .label("gap closes on the grid")
+            .label("undefined on the grid (gap closes or too coarse)")
             .legend(chart_svg::cross_marker(6, RED.stroke_width(2)));
         chart_svg::draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
         Ok(())
@@ -187,7 +188,7 @@ pub fn z2_phase_diagram(diagram: &crate::Z2PhaseDiagram, path: &Path) -> crate::
         let grey = RGBColor(190, 190, 190);
         chart
             .draw_series(cells(None).map(|c| Rectangle::new(c, grey.filled())))?
-            .label("gap closes on the grid")
+            .label("undefined on the grid (gap closes or too coarse)")
             .legend(chart_svg::bar_marker(grey.filled()));
         chart_svg::draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())

@@ -310,7 +310,7 @@ pub struct Z2PhasePoint {
     pub x: f64,
     /// The second parameter's value.
     pub y: f64,
-    /// $\mathbb Z_2$ (the strong index in 3D); `None` where the gap closes on the grid.
+    /// $\mathbb Z_2$ (the strong index in 3D); `None` where it is undefined on the grid (see `error`).
     pub z2: Option<u8>,
     /// Smallest gap.
     #[serde(skip_serializing_if = "Option::is_none")]
