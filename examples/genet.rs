@@ -55,6 +55,7 @@ enum LossArg {
     ScaleInvariant,
     /// L1 on the per-plaquette labels, plaquettes with an eigenphase within ~0.05 rad of the
     /// branch cut at +-pi weighted up to 11x (weight 10, width 0.05; other values in a config).
+    /// Experimental: no gain measured at n = 2
     CutWeighted,
 }
 
