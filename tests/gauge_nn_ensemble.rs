@@ -73,7 +73,9 @@ fn one_pass_training_equals_each_member_trained_alone() {
 
 /// A random U(2) per site of a 3x3 lattice, `(1, 1, 3, 3, 2, 2)`, from a QR decomposition.
 fn random_gauge(seed: i64) -> Tensor {
-    tch::manual_seed(seed);
+    // Through the crate's lock on libtorch's global generator, so that networks built by tests
+    // running in parallel keep the weights of their own seeds.
+    let _seed = gauge_nn::model::seed_libtorch(seed as u64);
     let re = Tensor::randn([1, 1, 3, 3, 2, 2], (Kind::Double, Device::Cpu));
     let im = Tensor::randn([1, 1, 3, 3, 2, 2], (Kind::Double, Device::Cpu));
     let (q, _) = Tensor::linalg_qr(&Tensor::complex(&re, &im), "reduced");

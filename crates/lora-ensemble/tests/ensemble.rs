@@ -94,8 +94,7 @@ fn untargeted_layer_is_the_base_for_every_member() {
 
 fn trained(seeds: Vec<u64>, kind: Kind) -> (LoraEnsemble, GoldenNet) {
     let (ensemble, net) = plain(seeds, kind);
-    tch::manual_seed(3);
-    let x = Tensor::randn([40, D_IN], (kind, Device::Cpu));
+    let x = seeded_normal(&[40, D_IN], kind, 3);
     let y = x.narrow(1, 0, D_OUT).sin();
     let cfg = TrainConfig {
         epochs: 3,

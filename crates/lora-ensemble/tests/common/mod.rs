@@ -140,12 +140,26 @@ pub fn tmp_dir(name: &str) -> PathBuf {
     d
 }
 
-/// Gives every member's B random entries (so that the adapters matter).
-pub fn randomise_b(ensemble: &LoraEnsemble, seed: i64) {
-    tch::manual_seed(seed);
-    for u in ensemble.updates() {
+/// Standard normal entries of `shape` in `kind` from a generator of this test's own, seeded with
+/// `seed`. libtorch's global generator is shared by the tests that run in parallel threads, so two
+/// draws after `tch::manual_seed` in one test can differ when another test draws in between;
+/// tests that need the same input twice draw it here.
+pub fn seeded_normal(shape: &[i64], kind: Kind, seed: u64) -> Tensor {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let count: i64 = shape.iter().product();
+    let values: Vec<f64> = (0..count)
+        .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal))
+        .collect();
+    Tensor::from_slice(&values).reshape(shape).to_kind(kind)
+}
+
+/// Gives every member's B random entries (so that the adapters matter), the same for the same
+/// `seed` whatever else runs.
+pub fn randomise_b(ensemble: &LoraEnsemble, seed: u64) {
+    for (i, u) in ensemble.updates().iter().enumerate() {
         tch::no_grad(|| {
-            let r = Tensor::randn(u.b().size(), (u.b().kind(), Device::Cpu)) * 0.3;
+            let r = seeded_normal(&u.b().size(), u.b().kind(), seed.wrapping_add(i as u64)) * 0.3;
             u.b().shallow_clone().copy_(&r);
         });
     }
