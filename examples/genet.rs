@@ -117,6 +117,11 @@ struct RunArgs {
     /// Adam learning rate before the cosine decay to 5% of it. Default: 1e-3 (or the config's).
     #[arg(long, value_parser = positive_f64)]
     lr: Option<f64>,
+    /// Clip the gradient of all weights together to this Euclidean norm before each Adam update
+    /// (torch's `clip_grad_norm_` rule). Default: no clipping (or the config's
+    /// `optimizer.clip_grad_norm`).
+    #[arg(long, value_parser = positive_f64)]
+    clip_grad_norm: Option<f64>,
     /// Seed of the weights and of the sample stream. Default: 1 (or the config's).
     #[arg(long)]
     seed: Option<u64>,
@@ -212,6 +217,9 @@ impl RunArgs {
         set!(epochs, samples_per_epoch, batch, seed, threads);
         if let Some(lr) = self.lr {
             cfg.optimizer.lr = lr;
+        }
+        if let Some(c) = self.clip_grad_norm {
+            cfg.optimizer.clip_grad_norm = Some(c);
         }
         if let Some(d) = self.device {
             cfg.device = device_of(d);

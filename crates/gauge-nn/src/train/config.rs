@@ -336,6 +336,7 @@ impl TrainConfig {
             beta1,
             beta2,
             eps,
+            clip_grad_norm,
         } = self.optimizer;
         if !(lr > 0.0 && lr.is_finite()) {
             return bad("optimizer.lr", lr, "must be positive and finite");
@@ -348,6 +349,15 @@ impl TrainConfig {
         }
         if !(eps > 0.0 && eps.is_finite()) {
             return bad("optimizer.eps", eps, "must be positive and finite");
+        }
+        if let Some(c) = clip_grad_norm
+            && !(c > 0.0 && c.is_finite())
+        {
+            return bad(
+                "optimizer.clip_grad_norm",
+                c,
+                "must be positive and finite (leave it out for no clipping)",
+            );
         }
         match self.schedule {
             Schedule::Constant => {}

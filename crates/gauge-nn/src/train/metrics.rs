@@ -28,6 +28,10 @@ pub struct EpochMetrics {
     pub rescale: Option<f64>,
     /// Accuracy on the validation set (with `rescale`), if there is one.
     pub val_accuracy: Option<f64>,
+    /// The largest gradient norm of the epoch's steps, before clipping (absent in the metrics
+    /// of runs from before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_norm_max: Option<f64>,
 }
 
 /// The per-epoch metrics of the run in `dir` (its `metrics.jsonl`, one JSON object per line, all

@@ -14,6 +14,11 @@ pub struct AdamConfig {
     pub beta2: f64,
     /// Denominator floor.
     pub eps: f64,
+    /// Gradient-norm clipping: before each update the gradient of all parameters together is
+    /// scaled by $\min(1, c / (\lVert g\rVert_2 + 10^{-6}))$, torch's `clip_grad_norm_` rule.
+    /// `None` (the default, left out of a saved config): no clipping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
 }
 
 impl Default for AdamConfig {
@@ -23,6 +28,7 @@ impl Default for AdamConfig {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            clip_grad_norm: None,
         }
     }
 }
@@ -43,7 +49,10 @@ impl Adam {
         Adam { config, m, v, t: 0 }
     }
 
-    pub(crate) fn step(&mut self, vars: &[Tensor], lr: f64) {
+    /// One update of `vars` from their accumulated gradients, clipped first when the config
+    /// says so. Returns the gradient norm before clipping.
+    pub(crate) fn step(&mut self, vars: &[Tensor], lr: f64) -> f64 {
+        let norm = clip_grad_norm(vars, self.config.clip_grad_norm);
         self.t += 1;
         let c = self.config;
         let bc1 = 1.0 - c.beta1.powi(self.t as i32);
@@ -64,7 +73,43 @@ impl Adam {
                 p -= update;
             }
         });
+        norm
     }
+}
+
+/// The Euclidean norm of the gradients of `vars` taken together (undefined gradients count as
+/// zero); with `max_norm = Some(c)` the gradients are then scaled in place by
+/// $\min(1, c / (\lVert g\rVert_2 + 10^{-6}))$. Returns the norm before scaling.
+pub(crate) fn clip_grad_norm(vars: &[Tensor], max_norm: Option<f64>) -> f64 {
+    tch::no_grad(|| {
+        let grads: Vec<Tensor> = vars
+            .iter()
+            .map(|p| p.grad())
+            .filter(|g| g.defined())
+            .collect();
+        if grads.is_empty() {
+            return 0.0;
+        }
+        let squares: Vec<Tensor> = grads
+            .iter()
+            .map(|g| g.square().sum(tch::Kind::Double))
+            .collect();
+        // One reduction and one read, so that a GPU synchronises once per step.
+        let norm = Tensor::stack(&squares, 0)
+            .sum(tch::Kind::Double)
+            .double_value(&[])
+            .sqrt();
+        if let Some(c) = max_norm {
+            let factor = c / (norm + 1e-6);
+            if factor < 1.0 {
+                for g in &grads {
+                    let mut g = g.shallow_clone();
+                    g *= factor;
+                }
+            }
+        }
+        norm
+    })
 }
 
 impl Adam {
@@ -112,4 +157,86 @@ pub(crate) fn ordered_vars(vs: &nn::VarStore) -> Vec<Tensor> {
         .iter()
         .map(|n| vars[n].shallow_clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    /// Two variables whose gradients are (3, 0) and (0, 4): norm 5 together.
+    fn vars_with_grads() -> Vec<Tensor> {
+        let a = Tensor::zeros([2], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let b = Tensor::zeros([2], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let loss = (&a * Tensor::from_slice(&[3.0f32, 0.0])).sum(Kind::Float)
+            + (&b * Tensor::from_slice(&[0.0f32, 4.0])).sum(Kind::Float);
+        loss.backward();
+        vec![a, b]
+    }
+
+    fn grads(vars: &[Tensor]) -> Vec<f64> {
+        vars.iter()
+            .flat_map(|v| Vec::<f64>::try_from(v.grad().to_kind(Kind::Double)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn clipping_scales_the_joint_gradient_to_the_bound() {
+        let vars = vars_with_grads();
+        let norm = clip_grad_norm(&vars, Some(1.0));
+        assert!((norm - 5.0).abs() < 1e-6, "norm before clipping {norm}");
+        let g = grads(&vars);
+        let scale = 1.0 / (5.0 + 1e-6);
+        for (got, want) in g.iter().zip([3.0 * scale, 0.0, 0.0, 4.0 * scale]) {
+            assert!((got - want).abs() < 1e-6, "{g:?}");
+        }
+        let after: f64 = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((after - 1.0).abs() < 1e-5, "norm after clipping {after}");
+    }
+
+    #[test]
+    fn a_gradient_within_the_bound_or_without_one_is_left_alone() {
+        for bound in [Some(5.5), None] {
+            let vars = vars_with_grads();
+            let norm = clip_grad_norm(&vars, bound);
+            assert!((norm - 5.0).abs() < 1e-6);
+            assert_eq!(grads(&vars), vec![3.0, 0.0, 0.0, 4.0], "bound {bound:?}");
+        }
+    }
+
+    #[test]
+    fn a_clipped_adam_step_moves_as_far_as_an_unclipped_one_at_the_first_step() {
+        // Adam's first update is lr * g / (|g| + eps'), independent of the gradient's scale:
+        // clipping changes the moments' history, not the first step's size.
+        let clipped = vars_with_grads();
+        let plain = vars_with_grads();
+        let mut a = Adam::new(
+            AdamConfig {
+                clip_grad_norm: Some(1.0),
+                ..Default::default()
+            },
+            &clipped,
+        );
+        let mut b = Adam::new(AdamConfig::default(), &plain);
+        assert!((a.step(&clipped, 0.1) - 5.0).abs() < 1e-6);
+        assert!((b.step(&plain, 0.1) - 5.0).abs() < 1e-6);
+        for (x, y) in clipped.iter().zip(&plain) {
+            let d = (x - y).abs().max().double_value(&[]);
+            assert!(d < 1e-6, "first steps differ by {d}");
+        }
+        // The second moments differ by the clipping factor squared.
+        let ratio =
+            a.v[0].sum(Kind::Double).double_value(&[]) / b.v[0].sum(Kind::Double).double_value(&[]);
+        assert!((ratio - 1.0 / 25.0).abs() < 1e-4, "ratio {ratio}");
+    }
+
+    #[test]
+    fn the_default_config_saves_without_a_clipping_key() {
+        let json = serde_json::to_value(AdamConfig::default()).unwrap();
+        assert!(json.get("clip_grad_norm").is_none(), "{json}");
+        let back: AdamConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back, AdamConfig::default());
+        let clipped: AdamConfig = serde_json::from_str(r#"{"clip_grad_norm": 0.5}"#).unwrap();
+        assert_eq!(clipped.clip_grad_norm, Some(0.5));
+    }
 }

@@ -29,6 +29,8 @@ pub struct Trainer {
     source: Box<dyn SampleSource>,
     calibration: Option<Batch>,
     validation: Option<Batch>,
+    /// The largest gradient norm (before clipping) of the epoch in progress.
+    grad_norm_max: f64,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -148,6 +150,7 @@ impl Trainer {
             source,
             calibration,
             validation,
+            grad_norm_max: 0.0,
         })
     }
 
@@ -257,7 +260,8 @@ impl Trainer {
                 .config
                 .schedule
                 .factor(self.state.step, total, self.steps_per_epoch());
-        self.adam.step(&vars, lr);
+        let norm = self.adam.step(&vars, lr);
+        self.grad_norm_max = self.grad_norm_max.max(norm);
         self.state.step += 1;
         self.state.adam_t = self.adam.t;
         Ok(value)
@@ -326,6 +330,7 @@ impl EpochRun for Trainer {
         let first = (self.state.epoch * self.config.samples_per_epoch) as u64;
         self.source.seek(first);
         let mut sum = 0.0;
+        self.grad_norm_max = 0.0;
         let mut left = self.config.samples_per_epoch;
         while left > 0 {
             let b = left.min(self.config.batch);
@@ -365,6 +370,7 @@ impl EpochRun for Trainer {
             samples_per_second: self.config.samples_per_epoch as f64 / seconds,
             rescale,
             val_accuracy,
+            grad_norm_max: Some(self.grad_norm_max),
         })
     }
 
@@ -425,7 +431,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::loss::LossConfig;
     use crate::model::NetConfig;
-    use crate::train::{AdamConfig, Schedule};
+    use crate::train::{AdamConfig, Schedule, read_metrics};
 
     /// A run small enough for unit tests (3x3, channels 4, 4, double precision).
     pub(crate) fn small_config() -> TrainConfig {
@@ -478,6 +484,40 @@ pub(crate) mod tests {
     #[test]
     fn training_lowers_the_loss() {
         assert_training_lowers_the_loss(small_config(), 16, "lowers");
+    }
+
+    #[test]
+    fn clipped_training_lowers_the_loss_and_the_metrics_record_the_norm() {
+        let clipped = TrainConfig {
+            optimizer: AdamConfig {
+                lr: 1e-2,
+                clip_grad_norm: Some(0.01),
+                ..Default::default()
+            },
+            ..small_config()
+        };
+        assert_training_lowers_the_loss(clipped.clone(), 16, "clipped");
+        // A whole epoch with and without the bound: the same first gradient, different steps.
+        let mut runs = Vec::new();
+        for (name, cfg) in [("clip-on", clipped), ("clip-off", small_config())] {
+            let dir = tmp_dir(name);
+            let mut t = Trainer::new(cfg, &dir).unwrap();
+            let m = t.train_epochs(1, false).unwrap().remove(0);
+            let logged = read_metrics(&dir).unwrap().remove(0);
+            assert_eq!(logged.grad_norm_max, m.grad_norm_max, "{name}");
+            std::fs::remove_dir_all(&dir).unwrap();
+            runs.push(m);
+        }
+        let (on, off) = (&runs[0], &runs[1]);
+        let norm = on.grad_norm_max.unwrap();
+        assert!(
+            norm > 0.01 && norm.is_finite(),
+            "norm {norm} should exceed the bound"
+        );
+        assert_ne!(
+            on.loss, off.loss,
+            "the bound at 0.01 left training unchanged"
+        );
     }
 
     #[test]
@@ -686,5 +726,27 @@ pub(crate) mod tests {
             ..small_config()
         };
         assert!(c.validate().is_err());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let c = TrainConfig {
+                optimizer: AdamConfig {
+                    clip_grad_norm: Some(bad),
+                    ..Default::default()
+                },
+                ..small_config()
+            };
+            let message = c.validate().unwrap_err().to_string();
+            assert!(
+                message.contains("optimizer.clip_grad_norm"),
+                "{bad}: {message}"
+            );
+        }
+        let c = TrainConfig {
+            optimizer: AdamConfig {
+                clip_grad_norm: Some(0.5),
+                ..Default::default()
+            },
+            ..small_config()
+        };
+        c.validate().unwrap();
     }
 }
