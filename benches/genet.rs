@@ -1,5 +1,6 @@
 //! Forward + backward of the default GEBLNet (153,217 parameters) on 5x5 plaquettes, batch 32,
-//! for n = 1, 2 and 4 filled bands.
+//! for n = 1, 2 and 4 filled bands, with glibc keeping freed memory as `genet` does
+//! (`CHERNET_MALLOC=system` measures the C library's defaults).
 use criterion::{Criterion, criterion_group, criterion_main};
 use gauge_nn::data::{GeneralConfig, HaarSource, SampleSource};
 use gauge_nn::loss::LossConfig;
@@ -7,6 +8,7 @@ use gauge_nn::model::{NetConfig, gauge_net};
 use tch::{Device, nn};
 
 fn geblnet(c: &mut Criterion) {
+    gauge_nn::allocator::keep_freed_memory();
     let mut group = c.benchmark_group("geblnet_forward_backward_5x5_b32");
     group.sample_size(10);
     for n in [1usize, 2, 4] {

@@ -7,7 +7,9 @@
 #   benches/compare/genet/run.sh [--bands 4] [--grid 5] [--batch 32] [--threads 2] [--steps 5] [--micro-batch 8]
 #
 # gauge-nn runs twice: the whole batch at once, and with gradients accumulated over micro-batches
-# (identical gradients, lower peak memory).
+# (identical gradients, lower peak memory). Both sides run with glibc's allocator keeping freed
+# memory (`genet` sets it itself, see gauge_nn::allocator; PyTorch gets the same settings through
+# GLIBC_TUNABLES), so the ratio compares the computation, not the allocator's defaults.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
@@ -28,7 +30,8 @@ bash "$HERE/setup_venv.sh"
 GENET="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/genet"
 ours=$("$GENET" bench --bands "$BANDS" --grid "$GRID" --batch "$BATCH" --threads "$THREADS" --steps "$((STEPS * 4))" --json)
 micro=$("$GENET" bench --bands "$BANDS" --grid "$GRID" --batch "$BATCH" --threads "$THREADS" --steps "$((STEPS * 4))" --micro-batch "$MICRO" --json)
-theirs=$(OMP_NUM_THREADS="$THREADS" "$HERE/.venv/bin/python" "$HERE/geblnet_torch.py" --bands "$BANDS" --grid "$GRID" --batch "$BATCH" --threads "$THREADS" --steps "$STEPS")
+KEEP_FREED=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=268435456
+theirs=$(GLIBC_TUNABLES="$KEEP_FREED" OMP_NUM_THREADS="$THREADS" "$HERE/.venv/bin/python" "$HERE/geblnet_torch.py" --bands "$BANDS" --grid "$GRID" --batch "$BATCH" --threads "$THREADS" --steps "$STEPS")
 echo "gauge-nn: $ours"
 echo "gauge-nn (micro-batches): $micro"
 echo "pytorch:  $theirs"

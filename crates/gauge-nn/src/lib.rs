@@ -75,6 +75,7 @@
 
 #![deny(missing_docs)]
 
+pub mod allocator;
 pub mod chern_distribution;
 pub mod convert;
 pub mod data;
