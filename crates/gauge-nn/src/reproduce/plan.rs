@@ -121,16 +121,16 @@ pub fn table2_config(n: usize) -> TrainConfig {
 }
 
 /// The training configuration of a Table 3 row: trivial-only $n=4$ on $5\times5$ with `seed`,
-/// on diagonal plaquettes (CUE eigenphases, as the paper) or on Haar-random links, with the
-/// gradient clipped to norm 1 before each update. Without the clipping, seed 2 on diagonal
-/// samples collapsed in its 23rd epoch (one step with a gradient norm of 756 against 4-36 in
-/// the epochs before; 57.9% on all-C samples); with it the same seed reaches 92.05% and the
-/// four diagonal seeds 94.8% on average.
+/// on diagonal plaquettes (CUE eigenphases, as the paper) or on Haar-random links. The diagonal
+/// rows clip the gradient to norm 1 before each update: without it seed 2 collapsed in its 23rd
+/// epoch (one step with a gradient norm of 756 against 4-36 in the epochs before; 57.9% on all-C
+/// samples), with it the four diagonal seeds reach 94.8% on average (85.98% unclipped). The Haar
+/// rows do not clip: there it cost 1.3 points on average (94.14% against 95.41% over four seeds).
 pub fn table3_config(diagonal: bool, seed: u64) -> TrainConfig {
     let mut c = TrainConfig::recipe(4, vec![5, 5], true);
     c.seed = seed;
-    c.optimizer.clip_grad_norm = Some(1.0);
     if diagonal {
+        c.optimizer.clip_grad_norm = Some(1.0);
         c.data = DataConfig::Diagonal {
             eigenphases: EigenphaseDistribution::Cue,
             max_chern: 3,
