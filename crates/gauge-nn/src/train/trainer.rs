@@ -8,7 +8,7 @@ use super::checkpoint::{Checkpoint, TrainState};
 use super::config::TrainConfig;
 use super::epochs::{self, EpochRun, check_finite_loss, zero_grads};
 use super::metrics::EpochMetrics;
-use super::optimiser::{Adam, ordered_names, ordered_vars};
+use super::optimiser::{Adam, clip_grad_norm, ordered_names, ordered_vars};
 use super::{CHECKPOINT, CONFIG, METRICS};
 use crate::data::{Batch, SampleSource};
 use crate::error::{Error, Result};
@@ -260,8 +260,9 @@ impl Trainer {
                 .config
                 .schedule
                 .factor(self.state.step, total, self.steps_per_epoch());
-        let norm = self.adam.step(&vars, lr);
+        let norm = clip_grad_norm(&vars, self.config.optimizer.clip_grad_norm);
         self.grad_norm_max = self.grad_norm_max.max(norm);
+        self.adam.step(&vars, lr);
         self.state.step += 1;
         self.state.adam_t = self.adam.t;
         Ok(value)
