@@ -994,6 +994,12 @@ struct BenchReport {
     seconds_per_step: f64,
     samples_per_second: f64,
     peak_rss_bytes: u64,
+    /// `keep_freed_memory` when `gauge_nn::allocator` set glibc's `malloc` up, `default` otherwise.
+    allocator: &'static str,
+    /// The same allocator settings as a `GLIBC_TUNABLES` value, for a reference process that
+    /// should allocate the same way (absent when the settings are not in effect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    glibc_tunables: Option<String>,
 }
 
 /// Peak resident memory of this process in bytes (VmHWM), if the kernel reports it.
@@ -1029,6 +1035,8 @@ fn bench(
     let secs = per_step * steps as f64;
     let rate = batch as f64 / per_step;
     let peak = peak_rss().unwrap_or(0);
+    let kept = gauge_nn::allocator::keeps_freed_memory();
+    let allocator = if kept { "keep_freed_memory" } else { "default" };
     if json {
         println!(
             "{}",
@@ -1043,12 +1051,14 @@ fn bench(
                 seconds_per_step: secs / steps as f64,
                 samples_per_second: rate,
                 peak_rss_bytes: peak,
+                allocator,
+                glibc_tunables: kept.then(gauge_nn::allocator::glibc_tunables),
             })?
         );
     } else {
         println!(
             "gauge-nn GEBLNet train step, n = {bands}, {grid}x{grid}, batch {batch}, {threads} threads: \
-             {:.3} s/step, {rate:.1} samples/s, peak RSS {:.2} GiB",
+             {:.3} s/step, {rate:.1} samples/s, peak RSS {:.2} GiB, {allocator} allocator",
             secs / steps as f64,
             peak as f64 / (1u64 << 30) as f64
         );

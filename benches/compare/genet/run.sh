@@ -8,8 +8,9 @@
 #
 # gauge-nn runs twice: the whole batch at once, and with gradients accumulated over micro-batches
 # (identical gradients, lower peak memory). Both sides run with glibc's allocator keeping freed
-# memory (`genet` sets it itself, see gauge_nn::allocator; PyTorch gets the same settings through
-# GLIBC_TUNABLES), so the ratio compares the computation, not the allocator's defaults.
+# memory (`genet` sets it itself, see gauge_nn::allocator, and reports the settings in its JSON;
+# PyTorch gets those through GLIBC_TUNABLES), so the ratio compares the computation, not the
+# allocator's defaults.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
@@ -30,7 +31,9 @@ bash "$HERE/setup_venv.sh"
 GENET="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/genet"
 ours=$("$GENET" bench --bands "$BANDS" --grid "$GRID" --batch "$BATCH" --threads "$THREADS" --steps "$((STEPS * 4))" --json)
 micro=$("$GENET" bench --bands "$BANDS" --grid "$GRID" --batch "$BATCH" --threads "$THREADS" --steps "$((STEPS * 4))" --micro-batch "$MICRO" --json)
-KEEP_FREED=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=268435456
+# PyTorch allocates the way gauge-nn did: the settings gauge-nn reports it ran with (none when
+# CHERNET_MALLOC=system kept glibc's defaults).
+KEEP_FREED=$("$HERE/.venv/bin/python" -c 'import json, sys; print(json.loads(sys.argv[1]).get("glibc_tunables", ""))' "$ours")
 theirs=$(GLIBC_TUNABLES="$KEEP_FREED" OMP_NUM_THREADS="$THREADS" "$HERE/.venv/bin/python" "$HERE/geblnet_torch.py" --bands "$BANDS" --grid "$GRID" --batch "$BATCH" --threads "$THREADS" --steps "$STEPS")
 echo "gauge-nn: $ours"
 echo "gauge-nn (micro-batches): $micro"
@@ -39,7 +42,7 @@ echo "pytorch:  $theirs"
 import json, sys
 o, t, m = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
 gib = 1 << 30
-print(f"n = {o['bands']}, {o['grid']}x{o['grid']}, batch {o['batch']}, {o['threads']} threads")
+print(f"n = {o['bands']}, {o['grid']}x{o['grid']}, batch {o['batch']}, {o['threads']} threads, allocator {o['allocator']} on both sides")
 print(f"  gauge-nn: {o['samples_per_second']:8.1f} samples/s, {o['seconds_per_step']:.3f} s/step, peak RSS {o['peak_rss_bytes'] / gib:.2f} GiB")
 print(f"  pytorch:  {t['samples_per_second']:8.1f} samples/s, {t['seconds_per_step']:.3f} s/step, peak RSS {t['peak_rss_bytes'] / gib:.2f} GiB")
 print(f"  gauge-nn, micro-batches of {m['micro_batch']}: {m['samples_per_second']:8.1f} samples/s, {m['seconds_per_step']:.3f} s/step, peak RSS {m['peak_rss_bytes'] / gib:.2f} GiB")

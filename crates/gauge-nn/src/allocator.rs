@@ -19,8 +19,22 @@
 //! It changes a setting of the whole process, so the library never calls it on its own: the
 //! `genet` binary does at start-up. Programs of your own can call it first thing in `main`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 /// Environment variable that turns [`keep_freed_memory`] off when set to `system`.
 pub const ENV_OPT_OUT: &str = "CHERNET_MALLOC";
+
+const MIB: i32 = 1 << 20;
+
+/// The settings, as glibc's tunable names (the `GLIBC_TUNABLES` form, for processes this crate
+/// does not start, such as a Python reference) and values in bytes; `mallopt` gets the same.
+const SETTINGS: [(&str, i32); 3] = [
+    ("glibc.malloc.mmap_threshold", 32 * MIB),
+    ("glibc.malloc.trim_threshold", 1024 * MIB),
+    ("glibc.malloc.top_pad", 256 * MIB),
+];
+
+static APPLIED: AtomicBool = AtomicBool::new(false);
 
 /// Sets glibc's `malloc` to keep freed memory for reuse (see the [module](self) documentation);
 /// returns whether the settings were applied. Does nothing and returns `false` where the C
@@ -30,18 +44,39 @@ pub fn keep_freed_memory() -> bool {
     if std::env::var(ENV_OPT_OUT).is_ok_and(|v| v == "system") {
         return false;
     }
-    apply()
+    let applied = apply();
+    if applied {
+        APPLIED.store(true, Ordering::Relaxed);
+    }
+    applied
+}
+
+/// Whether [`keep_freed_memory`] has applied its settings in this process.
+pub fn keeps_freed_memory() -> bool {
+    APPLIED.load(Ordering::Relaxed)
+}
+
+/// The same settings as one `GLIBC_TUNABLES` value
+/// (`glibc.malloc.mmap_threshold=33554432:...`): what another process (a PyTorch reference in a
+/// side-by-side benchmark, say) needs in its environment to allocate the way
+/// [`keep_freed_memory`] makes this one allocate.
+pub fn glibc_tunables() -> String {
+    SETTINGS
+        .iter()
+        .map(|(name, bytes)| format!("{name}={bytes}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn apply() -> bool {
-    const MIB: libc::c_int = 1 << 20;
-    let settings = [
-        (libc::M_MMAP_THRESHOLD, 32 * MIB),
-        (libc::M_TRIM_THRESHOLD, 1024 * MIB),
-        (libc::M_TOP_PAD, 256 * MIB),
-    ];
-    settings.iter().all(|&(param, value)| {
+    SETTINGS.iter().all(|&(name, value)| {
+        let param = match name {
+            "glibc.malloc.mmap_threshold" => libc::M_MMAP_THRESHOLD,
+            "glibc.malloc.trim_threshold" => libc::M_TRIM_THRESHOLD,
+            "glibc.malloc.top_pad" => libc::M_TOP_PAD,
+            _ => return false,
+        };
         // SAFETY: mallopt only changes the allocator's parameters (under its own lock) and
         // reports 0 for a value it refuses; it does not touch memory the program holds.
         unsafe { libc::mallopt(param, value) == 1 }
@@ -67,10 +102,22 @@ mod tests {
             return;
         }
         assert!(keep_freed_memory(), "glibc refused a mallopt setting");
+        assert!(keeps_freed_memory());
         let t = tch::Tensor::ones([1 << 22], (tch::Kind::Float, tch::Device::Cpu));
         assert_eq!(
             t.sum(tch::Kind::Double).double_value(&[]),
             (1u64 << 22) as f64
+        );
+    }
+
+    /// The `GLIBC_TUNABLES` form names glibc's three tunables with the byte values `mallopt`
+    /// gets (32 MiB, 1 GiB, 256 MiB), in glibc's `name=value:name=value` syntax.
+    #[test]
+    fn the_tunables_string_spells_the_same_settings() {
+        assert_eq!(
+            glibc_tunables(),
+            "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824:\
+             glibc.malloc.top_pad=268435456"
         );
     }
 }
