@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chernet::cli::{
     check_memory, non_negative_f64, non_negative_usize, positive_f64, positive_usize,
+    unit_interval_f64,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gauge_nn::data::{EigenphaseDistribution, ModelSpec, grid_name};
+use gauge_nn::data::{EigenphaseDistribution, ModelSpec, NearIdentity, grid_name};
 use gauge_nn::eval::EvalReport;
 use gauge_nn::loss::LossConfig;
 use gauge_nn::plot;
@@ -104,6 +105,16 @@ struct RunArgs {
     /// CUE eigenphases, |C| <= 3). Default: general (or the config's).
     #[arg(long, value_enum)]
     data: Option<DataArg>,
+    /// Mix weak fields into the general data: this share of the training samples (0 to 1) has
+    /// links near the identity (eigenphase spread drawn up to --near-identity-spread), the small
+    /// fluxes of smooth Bloch bundles that Haar-random links never give. Default: none (or the
+    /// config's `data.near_identity`).
+    #[arg(long, value_parser = unit_interval_f64)]
+    near_identity: Option<f64>,
+    /// Largest eigenphase spread of a weak-field link in radians (with --near-identity).
+    /// Default: 1.0 (or the config's).
+    #[arg(long, value_parser = positive_f64, requires = "near_identity")]
+    near_identity_spread: Option<f64>,
     /// Epochs. Default: the config's, else 8 + 4n (12 for n = 1, 16 for n = 2, 24 for n = 4;
     /// also per n in `sweep` without a config).
     #[arg(long, value_parser = positive_usize)]
@@ -202,14 +213,33 @@ impl RunArgs {
             cfg.model.conjugation_odd = true;
         }
         match self.data {
-            Some(DataArg::General) => cfg.data = DataConfig::General,
+            // A config's general data keeps its weak-field share.
+            Some(DataArg::General) if !matches!(cfg.data, DataConfig::General { .. }) => {
+                cfg.data = DataConfig::default();
+            }
             Some(DataArg::Diagonal) => {
                 cfg.data = DataConfig::Diagonal {
                     eigenphases: EigenphaseDistribution::Cue,
                     max_chern: 3,
                 }
             }
-            None => {}
+            Some(DataArg::General) | None => {}
+        }
+        if let Some(fraction) = self.near_identity {
+            let DataConfig::General { near_identity } = &mut cfg.data else {
+                anyhow::bail!(
+                    "--near-identity {fraction}: weak fields mix into the general data only, \
+                     not the diagonal data"
+                );
+            };
+            let max_spread = self
+                .near_identity_spread
+                .or(near_identity.map(|n| n.max_spread))
+                .unwrap_or(1.0);
+            *near_identity = Some(NearIdentity {
+                fraction,
+                max_spread,
+            });
         }
         macro_rules! set {
             ($($f:ident),*) => { $(if let Some(v) = self.$f { cfg.$f = v; })* };
@@ -671,6 +701,12 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {
                 print_report(&result.report, &result.grid, result.bands);
+                if let Some(slope) = result.small_flux_slope {
+                    println!(
+                        "small-flux slope {slope:.4} (exact 1; predictions on fine grids of smooth \
+                         bands are about slope x C)"
+                    );
+                }
             }
         }
         Command::Ensemble { command } => match command {

@@ -23,7 +23,7 @@ pub fn demo_config(threads: usize) -> TrainConfig {
         bands: 1,
         grid: vec![5, 5],
         trivial_only: true,
-        data: DataConfig::General,
+        data: DataConfig::default(),
         model: NetConfig {
             conjugation_odd: true,
             ..Default::default()

@@ -91,6 +91,82 @@ fn predict_in_passes(
     Ok(out)
 }
 
+/// The network's response to weak fields: the least-squares slope $k \sum_x f(x) q(x) / \sum_x
+/// q(x)^2$ of its scaled local outputs $k f(x)$ against the exact labels $q(x) = \sum_j
+/// \theta_j(x) / 2\pi$ on plaquettes near the identity, where $q = \operatorname{Tr}F/2\pi$ for
+/// $W = e^{iF}$. The exact answer is 1.
+///
+/// On a fine grid of a smooth Bloch bundle every plaquette is near the identity and the labels
+/// sum to $C$, so a network with slope $s$ predicts about $sC$ there and is wrong wherever
+/// $|s - 1|\,|C| > 1/2$. Haar-random training samples almost never have such plaquettes, so
+/// nothing in them pins the slope down (see [`crate::data::NearIdentity`]).
+///
+/// Measured on 64 two-dimensional 5x5 samples of [`LinkField::random_near_identity`] with link
+/// eigenphase spreads up to 0.001 (plaquette eigenphases of a few thousandths, where the response
+/// of trained and untrained networks alike is linear to 1%), drawn from `seed`; `bands` must be
+/// the network's band count.
+///
+/// [`LinkField::random_near_identity`]: lattice_gauge::LinkField::random_near_identity
+pub fn small_flux_slope(net: &GaugeNet, bands: usize, rescale: f64, seed: u64) -> Result<f64> {
+    if net.dim() != 2 {
+        return Err(Error::InvalidParameter {
+            name: "grid",
+            value: format!("{} dimensions", net.dim()),
+            reason: "the small-flux slope is defined for Chern networks (two dimensions); the \
+                     second-Chern density has no linear response"
+                .into(),
+        });
+    }
+    let mut source = crate::data::HaarSource::new(crate::data::GeneralConfig {
+        extents: vec![5, 5],
+        n: bands,
+        seed,
+        precision: crate::convert::Precision::Double,
+        threads: Some(1),
+        near_identity: Some(crate::data::NearIdentity {
+            fraction: 1.0,
+            max_spread: 1e-3,
+        }),
+        ..Default::default()
+    })?;
+    let data = source.sample(64)?;
+    let device = net.device();
+    let (mut fq, mut qq) = (0.0, 0.0);
+    let mut pass = data.len();
+    let asked = pass;
+    in_passes(
+        "small-flux slope",
+        &data,
+        device,
+        &mut pass,
+        asked,
+        |start, end| {
+            let chunk = data.slice(start, end).to_device(device);
+            let links = match net.needs_links() {
+                true => Some(chunk.links()?),
+                false => None,
+            };
+            let f = net
+                .forward_checked(&chunk.plaquettes, links)?
+                .to_kind(Kind::Double);
+            let q = chunk.site_labels.to_kind(Kind::Double);
+            let a = (&f * &q).sum(Kind::Double).double_value(&[]);
+            let b = (&q * &q).sum(Kind::Double).double_value(&[]);
+            fq += a;
+            qq += b;
+            Ok(())
+        },
+    )?;
+    let slope = rescale * fq / qq;
+    if !slope.is_finite() {
+        return Err(Error::NonFiniteOutput {
+            sample: 0,
+            value: slope,
+        });
+    }
+    Ok(slope)
+}
+
 /// Runs the network passes `run(start, end)` over the samples of `data` in order, `pass` at a
 /// time, each without gradients and under [`crate::torch_failure::catch_libtorch`]: after an
 /// out-of-memory error in libtorch the pass is halved in place (for good: the caller's next
@@ -361,6 +437,50 @@ pub fn evaluation_memory(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// For U(1) the label of a plaquette $e^{i\theta}$ is $\theta / 2\pi$, so the slope is
+    /// $2\pi f'(0)$: the finite difference of the network at the identity is the oracle. The
+    /// output scale multiplies it; a 4D network is refused by name.
+    #[test]
+    fn small_flux_slope_is_the_derivative_at_the_identity() {
+        let _seed = crate::model::seed_libtorch(5);
+        let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
+        vs.set_kind(Kind::Double);
+        let cfg = crate::model::NetConfig {
+            channels: vec![6, 5, 4],
+            conjugation_odd: true,
+            ..Default::default()
+        };
+        let net = crate::model::gauge_net(vs.root(), 2, &cfg).unwrap();
+        let eps = 1e-4;
+        let at = |theta: f64| {
+            let w = tch::Tensor::from_slice(&[theta.cos(), theta.sin()])
+                .reshape([1, 1, 1, 1, 1, 2])
+                .view_as_complex()
+                .reshape([1, 1, 1, 1, 1, 1]);
+            net.forward(&w, None).double_value(&[0, 0, 0])
+        };
+        let derivative = (at(eps) - at(-eps)) / (2.0 * eps);
+
+        let want = std::f64::consts::TAU * derivative;
+        assert!(
+            want.abs() > 1e-3,
+            "an untrained network with a response: {want}"
+        );
+        let slope = small_flux_slope(&net, 1, 1.0, 3).unwrap();
+        assert!(
+            (slope - want).abs() < 1e-2 * want.abs(),
+            "slope {slope}, 2 pi f'(0) = {want}"
+        );
+        let scaled = small_flux_slope(&net, 1, -2.5, 3).unwrap();
+        assert!((scaled + 2.5 * slope).abs() < 1e-12 * slope.abs().max(1.0));
+        let mut vs4 = tch::nn::VarStore::new(tch::Device::Cpu);
+        vs4.set_kind(Kind::Double);
+        let net4 =
+            crate::model::gauge_net(vs4.root(), 4, &crate::model::NetConfig::default()).unwrap();
+        let err = small_flux_slope(&net4, 1, 1.0, 3).unwrap_err();
+        assert!(err.to_string().contains("two dimensions"), "{err}");
+    }
 
     #[test]
     fn rescale_is_least_squares_and_ignores_near_zero_outputs() {

@@ -156,6 +156,12 @@ pub enum Error {
         /// The largest off-diagonal element of the best basis tried (NaN for a non-finite $W$).
         off_diagonal: f64,
     },
+    /// The spread of the eigenphases of random links near the identity is negative or not finite.
+    #[error("invalid eigenphase spread {spread}: must be finite and at least 0")]
+    InvalidSpread {
+        /// The spread asked for (radians).
+        spread: f64,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

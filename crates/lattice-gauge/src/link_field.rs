@@ -53,6 +53,27 @@ impl LinkField {
         Ok(field)
     }
 
+    /// Every link an independent random $U(n)$ matrix near the identity
+    /// ([`matrix::unitary_near_identity`]: Haar-random eigenvectors, eigenphases $\sigma g$ with
+    /// $g$ standard normal), drawn in storage order. A weak, disordered field: its plaquettes have
+    /// eigenphases of order $2\sigma$, the regime of smooth Bloch bundles on fine grids, which
+    /// Haar-random links (whose plaquettes are Haar-random too) almost never visit.
+    ///
+    /// # Errors
+    /// [`Error::ZeroMatrixSize`]; [`Error::InvalidSpread`] for a negative or non-finite `spread`.
+    pub fn random_near_identity<R: Rng + ?Sized>(
+        lattice: impl Into<Lattice>,
+        n: usize,
+        spread: f64,
+        rng: &mut R,
+    ) -> Result<LinkField> {
+        let mut field = Self::zeros_unchecked(lattice.into(), n)?;
+        for chunk in field.flat_mut().chunks_exact_mut(n * n) {
+            matrix::unitary_near_identity_into(rng, chunk, n, spread)?;
+        }
+        Ok(field)
+    }
+
     /// A field from data of shape `(dim, volume, n, n)`, checked to be unitary within
     /// [`UNITARITY_TOLERANCE`].
     ///

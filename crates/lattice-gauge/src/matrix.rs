@@ -956,6 +956,54 @@ pub fn polar_unitary_into(m: &[C64], out: &mut [C64], n: usize, rtol: f64) -> Re
     Ok(())
 }
 
+/// A random $U(n)$ matrix near the identity: $U = V\,\operatorname{diag}(e^{i\varphi_1}, \dots,
+/// e^{i\varphi_n})\,V^\dagger$ with $V$ Haar-random ([`haar_unitary`]) and the eigenphases
+/// $\varphi_j = \sigma g_j$, $g_j$ i.i.d. standard normal (wrapped to $(-\pi, \pi]$ by the
+/// exponential). The law is invariant under conjugation $U \to W U W^\dagger$, like Haar's;
+/// $\sigma = 0$ gives the identity, and for $\sigma \gg \pi$ the eigenphases become uniform but
+/// uncorrelated (Haar eigenphases repel each other). The eigenphases are drawn after $V$.
+///
+/// # Errors
+/// [`Error::InvalidSpread`] for a negative or non-finite `spread`.
+pub fn unitary_near_identity<R: Rng + ?Sized>(
+    rng: &mut R,
+    n: usize,
+    spread: f64,
+) -> Result<Vec<C64>> {
+    let mut out = vec![ZERO; n * n];
+    unitary_near_identity_into(rng, &mut out, n, spread)?;
+    Ok(out)
+}
+
+/// [`unitary_near_identity`] written into `out`, without heap allocation for $n \le 8$.
+///
+/// # Errors
+/// [`Error::InvalidSpread`] for a negative or non-finite `spread` (`out` is left unchanged).
+pub fn unitary_near_identity_into<R: Rng + ?Sized>(
+    rng: &mut R,
+    out: &mut [C64],
+    n: usize,
+    spread: f64,
+) -> Result<()> {
+    check_len("unitary_near_identity_into", out.len(), n);
+    if !(spread.is_finite() && spread >= 0.0) {
+        return Err(Error::InvalidSpread { spread });
+    }
+    let mut v = Scratch::new(n);
+    haar_unitary_into(rng, &mut v, n);
+    // out[i][k] = sum_j V[i][j] e^{i phi_j} conj(V[k][j]); V scaled column by column first.
+    let mut scaled = Scratch::new(n);
+    for j in 0..n {
+        let g: f64 = StandardNormal.sample(rng);
+        let phase = C64::from_polar(1.0, spread * g);
+        for i in 0..n {
+            scaled[i * n + j] = v[i * n + j] * phase;
+        }
+    }
+    mul_adj(&scaled, &v, out, n);
+    Ok(())
+}
+
 /// A Haar-random $U(n)$ matrix: $A = X + iY$ with $X, Y$ i.i.d. $N(0, 1)$ entries, $A = QR$,
 /// $U = Q\,\operatorname{diag}(\bar R_{ii} / |R_{ii}|)$.
 ///

@@ -55,7 +55,7 @@ pub use dataset::{Batches, Dataset, FIELDS};
 pub use diagonal::{
     ChernChoice, DiagonalConfig, DiagonalSample, DiagonalSource, EigenphaseDistribution,
 };
-pub use general::{GeneralConfig, HaarSource, LinkSample};
+pub use general::{GeneralConfig, HaarSource, LinkSample, NearIdentity};
 pub use hamiltonian::{HamiltonianConfig, HamiltonianModel, HamiltonianSource, ModelSpec};
 pub use second_chern::{hermitian_log, second_chern_density, second_chern_density_of};
 pub(crate) use stream::sample_rng;

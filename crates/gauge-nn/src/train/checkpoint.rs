@@ -67,6 +67,11 @@ pub struct CheckpointEvaluation {
     pub mean_abs_error: f64,
     /// Accuracy by true Chern number.
     pub by_chern: Vec<ChernBucket>,
+    /// The scaled network's slope on plaquettes near the identity (exact: 1;
+    /// [`crate::eval::small_flux_slope`]): how it answers the small fluxes of smooth Bloch
+    /// bundles on fine grids. `None` for the second-Chern (4D) networks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub small_flux_slope: Option<f64>,
     /// Wall-clock seconds (network built, samples drawn and evaluated).
     pub seconds: f64,
     /// The full report with every prediction (not serialised).
@@ -295,6 +300,15 @@ impl Checkpoint {
                 request.seed,
             ))?),
         };
+        let small_flux_slope = match grid.len() {
+            2 => Some(crate::eval::small_flux_slope(
+                &net,
+                bands,
+                self.state.rescale,
+                request.seed,
+            )?),
+            _ => None,
+        };
         let report = evaluate_source_with_progress(
             &net,
             source.as_mut(),
@@ -316,6 +330,7 @@ impl Checkpoint {
             rescale: report.rescale,
             mean_abs_error: report.mean_abs_error,
             by_chern: report.by_chern.clone(),
+            small_flux_slope,
             seconds: start.elapsed().as_secs_f64(),
             report,
         })

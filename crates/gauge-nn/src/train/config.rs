@@ -6,19 +6,23 @@ use super::optimiser::AdamConfig;
 use super::schedule::Schedule;
 use crate::data::{
     ChernChoice, DiagonalConfig, DiagonalSource, EigenphaseDistribution, GeneralConfig, HaarSource,
-    SampleSource,
+    NearIdentity, SampleSource,
 };
 use crate::error::{Error, Result};
 use crate::loss::LossConfig;
 use crate::model::NetConfig;
 
 /// Where the training samples come from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DataConfig {
     /// The general dataset: Haar-random links (trivial ones only with `trivial_only`).
-    #[default]
-    General,
+    General {
+        /// Mix in a share of weak fields (links near the identity), so that training also
+        /// sees the small fluxes of smooth Bloch bundles; absent: Haar links only, as the paper.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        near_identity: Option<NearIdentity>,
+    },
     /// Diagonal plaquettes (paper App. C.2); with `trivial_only` every sample has $C=0$, otherwise
     /// $C$ is uniform in `-max_chern..=max_chern`.
     Diagonal {
@@ -27,6 +31,15 @@ pub enum DataConfig {
         /// Largest $|C|$ of the non-trivial diagonal samples.
         max_chern: i64,
     },
+}
+
+impl Default for DataConfig {
+    /// The paper's general dataset (Haar-random links only).
+    fn default() -> Self {
+        DataConfig::General {
+            near_identity: None,
+        }
+    }
 }
 
 /// Which device to train on.
@@ -156,7 +169,7 @@ impl Default for TrainConfig {
             bands: 1,
             grid: vec![5, 5],
             trivial_only: false,
-            data: DataConfig::General,
+            data: DataConfig::default(),
             model: NetConfig::default(),
             loss: LossConfig::Local,
             optimizer: AdamConfig::default(),
@@ -423,6 +436,15 @@ impl TrainConfig {
                 "trivial-only training needs a global loss (local labels are not C = 0 only)",
             );
         }
+        if let DataConfig::General {
+            near_identity: Some(near),
+        } = self.data
+        {
+            near.validate_named([
+                "data.near_identity.fraction",
+                "data.near_identity.max_spread",
+            ])?;
+        }
         if let DataConfig::Diagonal { max_chern, .. } = self.data {
             if self.grid.len() != 2 {
                 return bad(
@@ -500,12 +522,13 @@ impl TrainConfig {
     /// The training stream of the run (positioned by the trainer for exact resumption).
     pub fn training_source(&self) -> Result<Box<dyn SampleSource>> {
         Ok(match self.data {
-            DataConfig::General => Box::new(HaarSource::new(GeneralConfig {
+            DataConfig::General { near_identity } => Box::new(HaarSource::new(GeneralConfig {
                 extents: self.grid.clone(),
                 n: self.bands,
                 trivial_only: self.trivial_only,
                 seed: self.seed,
                 precision: self.precision(),
+                near_identity,
                 ..Default::default()
             })?),
             DataConfig::Diagonal {
@@ -581,5 +604,71 @@ mod tests {
         four.validate().unwrap();
         assert!(!four.model.conjugation_odd);
         assert_eq!(four.epochs, TrainConfig::FOUR_D_EPOCHS);
+    }
+
+    /// `{"kind": "general"}` is the plain dataset and saves as it was read; a weak-field share
+    /// round-trips, reaches the training stream, and bad values are refused by their JSON names.
+    #[test]
+    fn general_data_with_and_without_weak_fields() {
+        let path = std::path::Path::new("cfg.json");
+        let base = r#"{"bands": 2, "grid": [5, 5], "epochs": 1, "data": "#;
+        let plain =
+            TrainConfig::from_json(&format!(r#"{base}{{"kind": "general"}}}}"#), path).unwrap();
+        assert_eq!(plain.data, DataConfig::default());
+        let saved = serde_json::to_value(&plain).unwrap();
+        assert_eq!(saved["data"], serde_json::json!({"kind": "general"}));
+        let text = format!(
+            r#"{base}{{"kind": "general", "near_identity": {{"fraction": 0.25, "max_spread": 1.5}}}}}}"#
+        );
+        let mixed = TrainConfig::from_json(&text, path).unwrap();
+        let near = NearIdentity {
+            fraction: 0.25,
+            max_spread: 1.5,
+        };
+        assert_eq!(
+            mixed.data,
+            DataConfig::General {
+                near_identity: Some(near)
+            }
+        );
+        let again: TrainConfig =
+            serde_json::from_value(serde_json::to_value(&mixed).unwrap()).unwrap();
+        assert_eq!(again, mixed);
+        // The training stream draws the weak fields (all of them at share 1).
+        let all_weak = TrainConfig {
+            data: DataConfig::General {
+                near_identity: Some(NearIdentity {
+                    fraction: 1.0,
+                    max_spread: 0.01,
+                }),
+            },
+            ..mixed.clone()
+        };
+        let sample = all_weak.training_source().unwrap().sample_at(0).unwrap();
+        let largest = sample
+            .plaquettes
+            .as_slice()
+            .chunks_exact(4)
+            .flat_map(|w| lattice_gauge::matrix::eigenphases(w, 2))
+            .fold(0.0f64, |m, t| m.max(t.abs()));
+        assert!(largest < 0.2, "{largest}");
+        for (json, name) in [
+            (
+                r#"{"fraction": 2.0, "max_spread": 1.0}"#,
+                "data.near_identity.fraction",
+            ),
+            (
+                r#"{"fraction": 0.5, "max_spread": 0.0}"#,
+                "data.near_identity.max_spread",
+            ),
+        ] {
+            let text = format!(r#"{base}{{"kind": "general", "near_identity": {json}}}}}"#);
+            let message = TrainConfig::from_json(&text, path).unwrap_err().to_string();
+            assert!(message.contains(name), "{message}");
+        }
+        let misspelt = format!(
+            r#"{base}{{"kind": "general", "near_identity": {{"fraction": 0.5, "spread": 1.0}}}}}}"#
+        );
+        assert!(TrainConfig::from_json(&misspelt, path).is_err());
     }
 }
