@@ -210,7 +210,7 @@ mod tests {
                 assert_eq!(&shipped, config.as_ref(), "{}", path.display());
             }
         }
-        assert_eq!(training, 5 + 8 + 3 + 2);
+        assert_eq!(training, 5 + 8 + 4 + 2);
         // Epochs grow with n in Table 2.
         let epochs: Vec<usize> = (4..=8).map(|n| plan::table2_config(n).epochs).collect();
         assert!(epochs.windows(2).all(|w| w[0] < w[1]), "{epochs:?}");
