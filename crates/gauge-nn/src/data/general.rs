@@ -28,7 +28,9 @@ pub struct GeneralConfig {
     /// With `trivial_only`, the number of draws per sample after which sampling gives up.
     pub max_attempts: usize,
     /// Mix in weak fields: this share of the samples has links near the identity instead of
-    /// Haar-random ones (`None`: every sample Haar-random, the paper's general dataset).
+    /// Haar-random ones (`None`: every sample Haar-random, the paper's general dataset; left
+    /// out of the JSON then, so configurations save as they did before the field existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub near_identity: Option<NearIdentity>,
 }
 
