@@ -70,13 +70,13 @@ pub fn glibc_tunables() -> String {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn apply() -> bool {
-    SETTINGS.iter().all(|&(name, value)| {
-        let param = match name {
-            "glibc.malloc.mmap_threshold" => libc::M_MMAP_THRESHOLD,
-            "glibc.malloc.trim_threshold" => libc::M_TRIM_THRESHOLD,
-            "glibc.malloc.top_pad" => libc::M_TOP_PAD,
-            _ => return false,
-        };
+    // mallopt's parameter of each entry of SETTINGS, in the same order.
+    let params = [
+        libc::M_MMAP_THRESHOLD,
+        libc::M_TRIM_THRESHOLD,
+        libc::M_TOP_PAD,
+    ];
+    params.into_iter().zip(SETTINGS).all(|(param, (_, value))| {
         // SAFETY: mallopt only changes the allocator's parameters (under its own lock) and
         // reports 0 for a value it refuses; it does not touch memory the program holds.
         unsafe { libc::mallopt(param, value) == 1 }

@@ -7,7 +7,7 @@
 //! which weights samples by $F_b^2$ and so ignores near-zero outputs instead of being thrown off by
 //! them (as a mean of ratios $C_b/F_b$ is). The calibration set must not be the test set.
 use serde::{Deserialize, Serialize};
-use tch::Kind;
+use tch::{Kind, Tensor};
 
 use crate::data::{Batch, SampleSource};
 use crate::error::{Error, Result};
@@ -150,21 +150,24 @@ pub fn small_flux_slope(net: &GaugeNet, bands: usize, rescale: f64, seed: u64) -
                 .forward_checked(&chunk.plaquettes, links)?
                 .to_kind(Kind::Double);
             let q = chunk.site_labels.to_kind(Kind::Double);
-            let a = (&f * &q).sum(Kind::Double).double_value(&[]);
-            let b = (&q * &q).sum(Kind::Double).double_value(&[]);
-            fq += a;
-            qq += b;
+            // Per sample, so that a NaN or infinite output is reported with its sample.
+            let per_sample = |t: Tensor| -> Result<Vec<f64>> {
+                let sums = t.flatten(1, -1).sum_dim_intlist(1, false, Kind::Double);
+                Ok(Vec::<f64>::try_from(&sums.to_device(tch::Device::Cpu))?)
+            };
+            let (fq_b, qq_b) = (per_sample(&f * &q)?, per_sample(&q * &q)?);
+            if let Some((i, &value)) = fq_b.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::NonFiniteOutput {
+                    sample: start + i,
+                    value,
+                });
+            }
+            fq += fq_b.iter().sum::<f64>();
+            qq += qq_b.iter().sum::<f64>();
             Ok(())
         },
     )?;
-    let slope = rescale * fq / qq;
-    if !slope.is_finite() {
-        return Err(Error::NonFiniteOutput {
-            sample: 0,
-            value: slope,
-        });
-    }
-    Ok(slope)
+    Ok(rescale * fq / qq)
 }
 
 /// Runs the network passes `run(start, end)` over the samples of `data` in order, `pass` at a
@@ -461,7 +464,6 @@ mod tests {
             net.forward(&w, None).double_value(&[0, 0, 0])
         };
         let derivative = (at(eps) - at(-eps)) / (2.0 * eps);
-
         let want = std::f64::consts::TAU * derivative;
         assert!(
             want.abs() > 1e-3,

@@ -1,8 +1,7 @@
 //! The general (Haar) dataset of GENet.
 use lattice_gauge::{Lattice, LinkField, PlaquetteField};
-use serde::{Deserialize, Serialize};
-
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use super::second_chern::second_chern_density_of;
 use super::{SampleSource, Stream, eigenphase_label, sample_rng};

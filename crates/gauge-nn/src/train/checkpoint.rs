@@ -46,6 +46,11 @@ pub struct EvalRequest {
     pub progress: bool,
 }
 
+/// Seed of the weak-field samples of [`CheckpointEvaluation::small_flux_slope`]: fixed, so that
+/// the slope, a property of the network, is the same in every evaluation of it (whatever grid,
+/// samples or seed the evaluation itself uses).
+const SMALL_FLUX_SEED: u64 = 1;
+
 /// The outcome of [`Checkpoint::evaluate`] (serialises to the JSON `genet eval --json` prints).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckpointEvaluation {
@@ -69,7 +74,8 @@ pub struct CheckpointEvaluation {
     pub by_chern: Vec<ChernBucket>,
     /// The scaled network's slope on plaquettes near the identity (exact: 1;
     /// [`crate::eval::small_flux_slope`]): how it answers the small fluxes of smooth Bloch
-    /// bundles on fine grids. `None` for the second-Chern (4D) networks.
+    /// bundles on fine grids, on the same weak-field samples in every evaluation. `None` for the
+    /// second-Chern (4D) networks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub small_flux_slope: Option<f64>,
     /// Wall-clock seconds (network built, samples drawn and evaluated).
@@ -305,7 +311,7 @@ impl Checkpoint {
                 &net,
                 bands,
                 self.state.rescale,
-                request.seed,
+                SMALL_FLUX_SEED,
             )?),
             _ => None,
         };
