@@ -507,9 +507,28 @@ mod tests {
             "{} vs {by_hand}",
             mae.value
         );
+        assert_eq!(mae.small_flux_slope, None, "no slope for a 4D row");
+        // The 2D rows carry their network's small-flux slope: the library's, at its fixed seed.
+        let ckpt_2d = Checkpoint::read(&dir.join("table2_n1")).unwrap();
+        let (_vs, net_2d) = ckpt_2d.network(tch::Device::Cpu).unwrap();
+        let slope = crate::eval::small_flux_slope(
+            &net_2d,
+            1,
+            ckpt_2d.state.rescale,
+            crate::train::SMALL_FLUX_SEED,
+        )
+        .unwrap();
+        for id in ["table2_n1", "grid_n1_4x4", "ham_qwz_n1"] {
+            let r = results.rows.iter().find(|r| r.id == id).unwrap();
+            assert_eq!(r.small_flux_slope, Some(slope), "{id}");
+        }
         let md = std::fs::read_to_string(dir.join(report::RESULTS_MD)).unwrap();
         let line = md.lines().find(|l| l.starts_with("| table2_n1 |")).unwrap();
         assert!(line.contains("50.00%"), "paper figure beside ours: {line}");
+        assert!(
+            line.contains(&format!("| {slope:.3} |")),
+            "the slope: {line}"
+        );
         let line_4d = md
             .lines()
             .find(|l| l.starts_with("| table4d_n1 |"))

@@ -101,13 +101,13 @@ fn value(metric: Metric, v: f64) -> String {
 }
 
 /// The Markdown table: one line per measured row (ours with its standard error, C != 0, paper,
-/// goal and whether it is met, seeds, epochs, times, device and the command), the Table 3 means,
-/// and the rows not measured.
+/// goal and whether it is met, the small-flux slope, seeds, epochs, times, device and the
+/// command), the Table 3 means, and the rows not measured.
 pub fn markdown(results: &Results) -> String {
     let mut s = String::new();
     s.push_str(
-        "| row | what | ours | ± s.e. | C ≠ 0 | paper | goal | seeds (train/eval) | epochs | train s | wall s | device | command |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| row | what | ours | ± s.e. | C ≠ 0 | paper | goal | small-flux slope (exact 1) | seeds (train/eval) | epochs | train s | wall s | device | command |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &results.rows {
         let goal = r.goal.map_or_else(
@@ -136,7 +136,7 @@ pub fn markdown(results: &Results) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} ({} samples, {} {}) | {} | {} | {} | {} | {} | {}/{} | {} | {:.0} | {:.0} | {} | `{}` |",
+            "| {} | {} ({} samples, {} {}) | {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.0} | {:.0} | {} | `{}` |",
             r.id,
             r.what,
             r.samples,
@@ -151,6 +151,8 @@ pub fn markdown(results: &Results) -> String {
                 .map_or_else(|| "-".into(), |a| format!("{:.2}%", 100.0 * a)),
             r.paper.map_or_else(|| "-".into(), |p| value(r.metric, p)),
             goal,
+            r.small_flux_slope
+                .map_or_else(|| "-".into(), |k| format!("{k:.3}")),
             r.train_seed,
             r.eval_seed,
             epochs,

@@ -88,6 +88,11 @@ pub struct RowResult {
     /// $|\sum_x q(x)|$ over the same samples (the scale the network's error compares with).
     #[serde(default)]
     pub zero_prediction_error: Option<f64>,
+    /// For a 2D accuracy row: the network's small-flux slope
+    /// ([`crate::train::CheckpointEvaluation::small_flux_slope`], exact 1), which decides whether it
+    /// counts the many weak fluxes of a smooth Bloch bundle right on a fine grid.
+    #[serde(default)]
+    pub small_flux_slope: Option<f64>,
     /// Samples evaluated.
     pub samples: usize,
     /// Filled bands $n$ of the network.
@@ -223,23 +228,31 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
     let device_choice = options.device.unwrap_or(ckpt.config.device);
     let device = device_choice.device()?;
     let eval_start = Instant::now();
-    let (value, standard_error, accuracy_nontrivial, zero_prediction_error) = match row.metric() {
-        Metric::Accuracy => {
-            let e = ckpt.evaluate(&eval_request(row, options), device)?;
-            let n = e.samples as f64;
-            (
-                e.accuracy,
-                (e.accuracy * (1.0 - e.accuracy) / n).sqrt(),
-                e.accuracy_nontrivial,
-                None,
-            )
-        }
-        Metric::MeanAbsError => {
-            let batch = options.batch_on(&row.evaluation.grid);
-            let e = density_error(&ckpt, &row.evaluation, device, batch)?;
-            (e.mean, e.standard_error, None, Some(e.zero_prediction))
-        }
-    };
+    let (value, standard_error, accuracy_nontrivial, zero_prediction_error, small_flux_slope) =
+        match row.metric() {
+            Metric::Accuracy => {
+                let e = ckpt.evaluate(&eval_request(row, options), device)?;
+                let n = e.samples as f64;
+                (
+                    e.accuracy,
+                    (e.accuracy * (1.0 - e.accuracy) / n).sqrt(),
+                    e.accuracy_nontrivial,
+                    None,
+                    e.small_flux_slope,
+                )
+            }
+            Metric::MeanAbsError => {
+                let batch = options.batch_on(&row.evaluation.grid);
+                let e = density_error(&ckpt, &row.evaluation, device, batch)?;
+                (
+                    e.mean,
+                    e.standard_error,
+                    None,
+                    Some(e.zero_prediction),
+                    None,
+                )
+            }
+        };
     let result = RowResult {
         id: row.id.clone(),
         what: row.what.clone(),
@@ -249,6 +262,7 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
         standard_error,
         accuracy_nontrivial,
         zero_prediction_error,
+        small_flux_slope,
         samples: row.evaluation.samples,
         bands: ckpt.config.bands,
         grid: row.evaluation.grid.clone(),

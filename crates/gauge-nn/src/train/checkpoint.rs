@@ -49,7 +49,7 @@ pub struct EvalRequest {
 /// Seed of the weak-field samples of [`CheckpointEvaluation::small_flux_slope`]: fixed, so that
 /// the slope, a property of the network, is the same in every evaluation of it (whatever grid,
 /// samples or seed the evaluation itself uses).
-const SMALL_FLUX_SEED: u64 = 1;
+pub(crate) const SMALL_FLUX_SEED: u64 = 1;
 
 /// The outcome of [`Checkpoint::evaluate`] (serialises to the JSON `genet eval --json` prints).
 #[derive(Debug, Clone, PartialEq, Serialize)]
