@@ -70,8 +70,9 @@ pub fn glibc_tunables() -> String {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn apply() -> bool {
-    // mallopt's parameter of each entry of SETTINGS, in the same order.
-    let params = [
+    // mallopt's parameter of each entry of SETTINGS, in the same order (the length is SETTINGS',
+    // so a setting added there without its parameter here does not compile).
+    let params: [libc::c_int; SETTINGS.len()] = [
         libc::M_MMAP_THRESHOLD,
         libc::M_TRIM_THRESHOLD,
         libc::M_TOP_PAD,
