@@ -522,6 +522,34 @@ mod tests {
             let r = results.rows.iter().find(|r| r.id == id).unwrap();
             assert_eq!(r.small_flux_slope, Some(slope), "{id}");
         }
+        // A finished row written before the slope was recorded gets it on the next run, and
+        // keeps everything else; the 4D row stays without one.
+        for id in ["table2_n1", "grid_n1_4x4", "table4d_n1"] {
+            let path = dir.join(id).join(row::ROW_JSON);
+            let mut old: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            old.as_object_mut().unwrap().remove("small_flux_slope");
+            std::fs::write(&path, old.to_string()).unwrap();
+        }
+        let stripped = row::read_result(&dir, "grid_n1_4x4").unwrap().unwrap();
+        assert_eq!(stripped.small_flux_slope, None);
+        run_rows(&plan, &rows, &options, |row, status| {
+            assert!(
+                matches!(status, row::RowStatus::Finished(_)),
+                "{}: finished rows are not run again: {status:?}",
+                row.id
+            );
+            Ok(())
+        })
+        .unwrap();
+        for id in ["table2_n1", "grid_n1_4x4"] {
+            let back = row::read_result(&dir, id).unwrap().unwrap();
+            assert_eq!(back.small_flux_slope, Some(slope), "{id}");
+            let before = results.rows.iter().find(|r| r.id == id).unwrap();
+            assert_eq!(&back, before, "{id}: nothing else changes");
+        }
+        let back_4d = row::read_result(&dir, "table4d_n1").unwrap().unwrap();
+        assert_eq!(back_4d.small_flux_slope, None);
         let md = std::fs::read_to_string(dir.join(report::RESULTS_MD)).unwrap();
         let line = md.lines().find(|l| l.starts_with("| table2_n1 |")).unwrap();
         assert!(line.contains("50.00%"), "paper figure beside ours: {line}");

@@ -184,7 +184,7 @@ pub fn read_result(out: &Path, id: &str) -> Result<Option<RowResult>> {
 /// claims it, trains what is left within the budget, evaluates and writes `row.json`.
 pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatus> {
     if let Some(done) = up_to_date(row, options)? {
-        return Ok(RowStatus::Finished(done));
+        return Ok(RowStatus::Finished(with_slope(done, options)?));
     }
     if let Job::Evaluate { model } = &row.job
         && read_result(&options.out, model)?.is_none()
@@ -325,6 +325,28 @@ fn up_to_date(row: &Row, options: &RowOptions) -> Result<Option<RowResult>> {
         },
     };
     Ok(fresh.then_some(stored))
+}
+
+/// `done` with its network's small-flux slope: a 2D accuracy row whose `row.json` was written
+/// before the slope was recorded gets it now (the same fixed-seed computation as a fresh
+/// evaluation, about a second), and its `row.json` is rewritten atomically; other rows come back
+/// unchanged.
+fn with_slope(mut done: RowResult, options: &RowOptions) -> Result<RowResult> {
+    if done.metric != Metric::Accuracy || done.grid.len() != 2 || done.small_flux_slope.is_some() {
+        return Ok(done);
+    }
+    let ckpt = Checkpoint::read(&options.row_dir(&done.model))?;
+    let device = options.device.unwrap_or(ckpt.config.device).device()?;
+    let (_vs, net) = ckpt.network(device)?;
+    done.small_flux_slope = Some(crate::eval::small_flux_slope(
+        &net,
+        ckpt.config.bands,
+        ckpt.state.rescale,
+        crate::train::SMALL_FLUX_SEED,
+    )?);
+    let json = serde_json::to_string_pretty(&done).expect("row result serialises");
+    write_atomic(&options.row_dir(&done.id).join(ROW_JSON), json.as_bytes())?;
+    Ok(done)
 }
 
 /// Trains (or resumes) the run of `config` in `dir` until its epochs are done or the budget is

@@ -47,7 +47,6 @@ pub(crate) mod run;
 mod schedule;
 pub(crate) mod trainer;
 
-#[cfg(test)]
 pub(crate) use checkpoint::SMALL_FLUX_SEED;
 pub use checkpoint::{Checkpoint, CheckpointEvaluation, EvalRequest, TrainState};
 pub use config::{DataConfig, DeviceChoice, TrainConfig};
