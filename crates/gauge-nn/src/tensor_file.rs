@@ -395,23 +395,90 @@ impl TensorFile {
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`, so that
 /// `path` holds either the old or the new content, never a part.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let io = |source| Error::Io {
-        path: tmp.clone(),
-        source,
-    };
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+    write_atomic_io(path, bytes).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })
 }
 
+fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // `.<name>.<random>.tmp`: unique per writer, so that concurrent writers (threads, or shards
+    // on several hosts sharing a folder) never write into each other's temporary file.
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // The mode of a plain new file (0666 less the umask), not tempfile's private 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    // Dropping the temporary file on any error above or here removes it.
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writers of the same file, and of files that differ only in their extension
+    /// (`results.json`, `results.md`), race as shards sharing an output folder do: every file
+    /// must end up holding one writer's complete bytes, with no temporary file left behind.
+    #[test]
+    fn concurrent_atomic_writes_never_mix_or_lose_a_file() {
+        let dir = std::env::temp_dir().join(format!("write-atomic-race-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let names = ["results.json", "results.md"];
+        let content =
+            |writer: usize, name: &str| format!("{name} by writer {writer}\n").repeat(20_000);
+        std::thread::scope(|scope| {
+            for writer in 0..4 {
+                let dir = &dir;
+                scope.spawn(move || {
+                    for _ in 0..25 {
+                        for name in names {
+                            write_atomic(&dir.join(name), content(writer, name).as_bytes())
+                                .unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        for name in names {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert!(
+                (0..4).any(|w| text == content(w, name)),
+                "{name} holds no single writer's complete content ({} bytes)",
+                text.len()
+            );
+        }
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !names.contains(&n.as_str()))
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
+        // The written file gets the mode of any new file (0666 less the umask), not 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            let plain = dir.join("plain");
+            std::fs::File::create(&plain).unwrap();
+            assert_eq!(mode(&dir.join(names[0])), mode(&plain));
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     fn sample() -> Vec<Stored> {
         vec![

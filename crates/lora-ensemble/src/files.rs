@@ -2,7 +2,7 @@
 //! tensors to and from safetensors bytes.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::Dtype;
 use sha2::Digest;
@@ -38,23 +38,32 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed, then renamed,
 /// so that a reader sees either the old file or the complete new one.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path
+    write_atomic_io(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
         .file_name()
-        .ok_or_else(|| Error::invalid("path", path.display(), "has no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp: PathBuf = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // `.<name>.<random>.tmp`: unique per writer, so that concurrent writers (threads, or shards
+    // on several hosts sharing a folder) never write into each other's temporary file.
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // The mode of a plain new file (0666 less the umask), not tempfile's private 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    // Dropping the temporary file on any error above or here removes it.
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
