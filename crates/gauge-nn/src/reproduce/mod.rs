@@ -550,6 +550,40 @@ mod tests {
         }
         let back_4d = row::read_result(&dir, "table4d_n1").unwrap().unwrap();
         assert_eq!(back_4d.small_flux_slope, None);
+        // Gathered results without the network's checkpoint: the table still assembles.
+        let gathered = tmp_dir("reproduce-gathered");
+        for id in ["table2_n1", "grid_n1_4x4"] {
+            std::fs::create_dir_all(gathered.join(id)).unwrap();
+            std::fs::copy(
+                dir.join("table2_n1").join(row::ROW_JSON),
+                gathered.join(id).join(row::ROW_JSON),
+            )
+            .unwrap();
+        }
+        let path = gathered.join("grid_n1_4x4").join(row::ROW_JSON);
+        let mut old = results
+            .rows
+            .iter()
+            .find(|r| r.id == "grid_n1_4x4")
+            .unwrap()
+            .clone();
+        old.small_flux_slope = None;
+        std::fs::write(&path, serde_json::to_string(&old).unwrap()).unwrap();
+        let only_grid = vec!["grid_n1_4x4".to_string()];
+        let grid_rows = select(&plan, Some(&only_grid), None).unwrap();
+        run_rows(
+            &plan,
+            &grid_rows,
+            &RowOptions::new(&gathered),
+            |_, status| {
+                assert!(
+                    matches!(status, row::RowStatus::Finished(r) if r.small_flux_slope.is_none())
+                );
+                Ok(())
+            },
+        )
+        .unwrap();
+        std::fs::remove_dir_all(&gathered).ok();
         let md = std::fs::read_to_string(dir.join(report::RESULTS_MD)).unwrap();
         let line = md.lines().find(|l| l.starts_with("| table2_n1 |")).unwrap();
         assert!(line.contains("50.00%"), "paper figure beside ours: {line}");

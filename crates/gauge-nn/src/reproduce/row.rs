@@ -329,13 +329,19 @@ fn up_to_date(row: &Row, options: &RowOptions) -> Result<Option<RowResult>> {
 
 /// `done` with its network's small-flux slope: a 2D accuracy row whose `row.json` was written
 /// before the slope was recorded gets it now (the same fixed-seed computation as a fresh
-/// evaluation, about a second), and its `row.json` is rewritten atomically; other rows come back
+/// evaluation, about a second), and its `row.json` is rewritten atomically; other rows, and rows
+/// whose network's checkpoint is not in the folder (results gathered without it), come back
 /// unchanged.
 fn with_slope(mut done: RowResult, options: &RowOptions) -> Result<RowResult> {
-    if done.metric != Metric::Accuracy || done.grid.len() != 2 || done.small_flux_slope.is_some() {
+    let model_dir = options.row_dir(&done.model);
+    if done.metric != Metric::Accuracy
+        || done.grid.len() != 2
+        || done.small_flux_slope.is_some()
+        || !Checkpoint::exists(&model_dir)
+    {
         return Ok(done);
     }
-    let ckpt = Checkpoint::read(&options.row_dir(&done.model))?;
+    let ckpt = Checkpoint::read(&model_dir)?;
     let device = options.device.unwrap_or(ckpt.config.device).device()?;
     let (_vs, net) = ckpt.network(device)?;
     done.small_flux_slope = Some(crate::eval::small_flux_slope(
