@@ -358,12 +358,16 @@ pub(crate) fn check_same_run(
         _ => unreachable!("a TrainConfig serialises to an object"),
     };
     let (s, w) = (as_map(stored), as_map(wanted));
-    for (field, asked) in &w {
-        if ignored.contains(&field.as_str()) {
-            continue;
-        }
-        let stored = s.get(field).cloned().unwrap_or(serde_json::Value::Null);
-        if &stored != asked {
+    // Both ways: a field only one side writes (one left out when unset) differs too.
+    let mut fields: Vec<&String> = w
+        .keys()
+        .chain(s.keys().filter(|k| !w.contains_key(*k)))
+        .collect();
+    fields.retain(|f| !ignored.contains(&f.as_str()));
+    let null = serde_json::Value::Null;
+    for field in fields {
+        let (stored, asked) = (s.get(field).unwrap_or(&null), w.get(field).unwrap_or(&null));
+        if stored != asked {
             return Err(Error::SweepMismatch {
                 path: dir.to_path_buf(),
                 field: field.clone(),

@@ -315,6 +315,85 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_row_is_skipped_only_while_it_is_the_plans_row() {
+        let dir = tmp_dir("reproduce-stale");
+        let plan = tiny_plan();
+        let only = vec!["a".to_string(), "a_4x4".to_string()];
+        let options = RowOptions::new(&dir);
+        let run = |plan: &[Row], only: &[String]| {
+            let rows = select(plan, Some(only), None).unwrap();
+            run_rows(plan, &rows, &options, |_, _| Ok(()))
+        };
+        run(&plan, &only).unwrap();
+        let again = run(&plan, &only).unwrap();
+        assert!(
+            again.iter().all(|s| matches!(s, RowStatus::Finished(_))),
+            "{again:?}"
+        );
+        // Other evaluation samples (count, seed, grid or family): measured again on the stored
+        // network, which is not trained again.
+        let lines = metric_lines(&dir.join("a"));
+        let mut changes: Vec<Box<dyn Fn(&mut RowEvaluation)>> = vec![
+            Box::new(|e| e.samples = 20),
+            Box::new(|e| e.seed = 11),
+            Box::new(|e| e.grid = vec![5, 5]),
+            Box::new(|e| e.hamiltonian = Some(ModelSpec::Qwz)),
+        ];
+        for (i, change) in changes.drain(..).enumerate() {
+            let mut changed = plan.clone();
+            change(&mut changed[2].evaluation);
+            let status = run(&changed, &only).unwrap();
+            assert!(matches!(status[0], RowStatus::Finished(_)), "change {i}");
+            match &status[1] {
+                RowStatus::Measured(r) => {
+                    assert_eq!(r.samples, changed[2].evaluation.samples, "change {i}");
+                    assert_eq!(r.grid, changed[2].evaluation.grid, "change {i}");
+                    assert_eq!(r.eval_seed, changed[2].evaluation.seed, "change {i}");
+                }
+                other => panic!("change {i}: measured again, not {other:?}"),
+            }
+            assert_eq!(
+                metric_lines(&dir.join("a")),
+                lines,
+                "change {i}: no training"
+            );
+        }
+        // Another training configuration: refused naming the field, for the training row and
+        // for a row evaluating its network, however the rows are selected.
+        let mut other = plan.clone();
+        let Job::Train(config) = &mut other[0].job else {
+            unreachable!("row a trains")
+        };
+        config.optimizer.lr *= 2.0;
+        for selection in [only.clone(), vec!["a_4x4".to_string()]] {
+            let err = run(&other, &selection).unwrap_err();
+            assert!(
+                matches!(&err, Error::SweepMismatch { field, .. } if field == "optimizer"),
+                "{selection:?}: {err}"
+            );
+            assert!(
+                err.to_string()
+                    .contains(&dir.join("a").display().to_string()),
+                "{err}"
+            );
+        }
+        // Threads and device are not part of the run (the plan's own samples measured back first).
+        run(&plan, &only).unwrap();
+        let mut threads = plan.clone();
+        let Job::Train(config) = &mut threads[0].job else {
+            unreachable!("row a trains")
+        };
+        config.threads = 2;
+        assert!(
+            run(&threads, &only)
+                .unwrap()
+                .iter()
+                .all(|s| matches!(s, RowStatus::Finished(_)))
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn rows_run_resume_within_a_budget_and_are_skipped_when_finished() {
         let dir = tmp_dir("reproduce-resume");
         let plan = tiny_plan();

@@ -182,8 +182,28 @@ pub fn read_result(out: &Path, id: &str) -> Result<Option<RowResult>> {
 
 /// Runs `row` of `plan` with `options`: skips it when finished, waits for its network, or
 /// claims it, trains what is left within the budget, evaluates and writes `row.json`.
+///
+/// A finished row is only skipped while it still is the plan's row: a stored network trained
+/// with another configuration than the plan's (up to threads and device) is an
+/// [`Error::SweepMismatch`] naming the first field that differs (as when resuming it), and a
+/// result measured on other samples (count, grid, seed or family) is measured again.
 pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatus> {
-    if let Some(done) = up_to_date(row, options)? {
+    let model_row =
+        plan.iter()
+            .find(|r| r.id == row.model())
+            .ok_or_else(|| Error::InvalidParameter {
+                name: "model",
+                value: row.model().to_string(),
+                reason: format!("row {}: no such row in the plan", row.id),
+            })?;
+    let Job::Train(config) = &model_row.job else {
+        return Err(Error::InvalidParameter {
+            name: "model",
+            value: model_row.id.clone(),
+            reason: format!("row {}: not a training row", row.id),
+        });
+    };
+    if let Some(done) = up_to_date(row, config, options)? {
         return Ok(RowStatus::Finished(with_slope(done, options)?));
     }
     if let Job::Evaluate { model } = &row.job
@@ -201,25 +221,10 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
         }
     };
     // Someone may have finished it between the check and the claim.
-    if let Some(done) = up_to_date(row, options)? {
+    if let Some(done) = up_to_date(row, config, options)? {
         return Ok(RowStatus::Finished(done));
     }
     let start = Instant::now();
-    let model_row =
-        plan.iter()
-            .find(|r| r.id == row.model())
-            .ok_or_else(|| Error::InvalidParameter {
-                name: "model",
-                value: row.model().to_string(),
-                reason: format!("row {}: no such row in the plan", row.id),
-            })?;
-    let Job::Train(config) = &model_row.job else {
-        return Err(Error::InvalidParameter {
-            name: "model",
-            value: model_row.id.clone(),
-            reason: format!("row {}: not a training row", row.id),
-        });
-    };
     let model_dir = options.row_dir(&model_row.id);
     if let Job::Train(_) = &row.job {
         train(config, &model_dir, options)?;
@@ -266,10 +271,7 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
         samples: row.evaluation.samples,
         bands: ckpt.config.bands,
         grid: row.evaluation.grid.clone(),
-        data: row
-            .evaluation
-            .hamiltonian
-            .map_or_else(|| "haar".to_string(), |s| s.to_string()),
+        data: data_name(&row.evaluation),
         paper: row.paper,
         goal: row.goal,
         train_seed: ckpt.config.seed,
@@ -308,10 +310,32 @@ pub fn eval_request(row: &Row, options: &RowOptions) -> EvalRequest {
 
 /// The stored result of `row` when nothing is left to do: a training row trained through all its
 /// epochs (or stopped by a budget it has used up), an evaluation row of the network as it is now.
-fn up_to_date(row: &Row, options: &RowOptions) -> Result<Option<RowResult>> {
+fn up_to_date(
+    row: &Row,
+    model_config: &TrainConfig,
+    options: &RowOptions,
+) -> Result<Option<RowResult>> {
     let Some(stored) = read_result(&options.out, &row.id)? else {
         return Ok(None);
     };
+    let model_dir = options.row_dir(row.model());
+    if Checkpoint::exists(&model_dir) {
+        let ckpt = Checkpoint::read(&model_dir)?;
+        check_same_run(
+            &model_dir,
+            &ckpt.config,
+            model_config,
+            &["threads", "device"],
+        )?;
+    }
+    let evaluation = &row.evaluation;
+    if stored.samples != evaluation.samples
+        || stored.grid != evaluation.grid
+        || stored.eval_seed != evaluation.seed
+        || stored.data != data_name(evaluation)
+    {
+        return Ok(None);
+    }
     let fresh = match &row.job {
         Job::Train(_) => {
             stored.complete
@@ -325,6 +349,13 @@ fn up_to_date(row: &Row, options: &RowOptions) -> Result<Option<RowResult>> {
         },
     };
     Ok(fresh.then_some(stored))
+}
+
+/// The samples' name in a result: `haar` or the Hamiltonian family.
+fn data_name(evaluation: &RowEvaluation) -> String {
+    evaluation
+        .hamiltonian
+        .map_or_else(|| "haar".to_string(), |s| s.to_string())
 }
 
 /// `done` with its network's small-flux slope: a 2D accuracy row whose `row.json` was written
