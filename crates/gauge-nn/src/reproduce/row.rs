@@ -309,7 +309,9 @@ pub fn eval_request(row: &Row, options: &RowOptions) -> EvalRequest {
 }
 
 /// The stored result of `row` when nothing is left to do: a training row trained through all its
-/// epochs (or stopped by a budget it has used up), an evaluation row of the network as it is now.
+/// epochs (or stopped by a budget it has used up), an evaluation row of the network as it is now,
+/// either measured on the row's samples. `None` when it must be measured (again); an error when
+/// the stored network was trained with another configuration than `model_config`.
 fn up_to_date(
     row: &Row,
     model_config: &TrainConfig,
