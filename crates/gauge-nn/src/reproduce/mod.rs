@@ -333,13 +333,13 @@ mod tests {
         // Other evaluation samples (count, seed, grid or family): measured again on the stored
         // network, which is not trained again.
         let lines = metric_lines(&dir.join("a"));
-        let mut changes: Vec<Box<dyn Fn(&mut RowEvaluation)>> = vec![
-            Box::new(|e| e.samples = 20),
-            Box::new(|e| e.seed = 11),
-            Box::new(|e| e.grid = vec![5, 5]),
-            Box::new(|e| e.hamiltonian = Some(ModelSpec::Qwz)),
+        let changes: [fn(&mut RowEvaluation); 4] = [
+            |e| e.samples = 20,
+            |e| e.seed = 11,
+            |e| e.grid = vec![5, 5],
+            |e| e.hamiltonian = Some(ModelSpec::Qwz),
         ];
-        for (i, change) in changes.drain(..).enumerate() {
+        for (i, change) in changes.iter().enumerate() {
             let mut changed = plan.clone();
             change(&mut changed[2].evaluation);
             let status = run(&changed, &only).unwrap();
