@@ -42,29 +42,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    // `.<name>.<random>.tmp`: unique per writer, so that concurrent writers (threads, or shards
-    // on several hosts sharing a folder) never write into each other's temporary file.
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(name);
-    prefix.push(".");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // The mode of a plain new file (0666 less the umask), not tempfile's private 0600.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder.tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    // Dropping the temporary file on any error above or here removes it.
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    // A randomly named temporary file beside `path` (so that concurrent writers, threads or
+    // shards on several hosts sharing a folder, never share one), synced, renamed over `path`,
+    // and the folder synced; dropped unrenamed on any error.
+    let mut file = atomic_write_file::AtomicWriteFile::open(path)?;
+    file.write_all(bytes)?;
+    file.commit()
 }
 
 /// Creates a folder (and its parents).
