@@ -419,7 +419,7 @@ mod tests {
     /// must end up holding one writer's complete bytes, with no temporary file left behind.
     #[test]
     fn concurrent_atomic_writes_never_mix_or_lose_a_file() {
-        let dir = std::env::temp_dir().join(format!("write-atomic-race-{}", std::process::id()));
+        let dir = crate::train::trainer::tests::tmp_dir("write-atomic-race");
         std::fs::create_dir_all(&dir).unwrap();
         let names = ["results.json", "results.md"];
         let content =

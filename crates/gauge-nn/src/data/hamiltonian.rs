@@ -114,6 +114,12 @@ impl ModelSpec {
     }
 }
 
+/// The name reports give an evaluation's samples: the Hamiltonian family as typed (`qwz`,
+/// `random-smooth`, `hofstadter:P/Q`), or `haar` for the Haar-random links of the general dataset.
+pub fn samples_name(hamiltonian: Option<ModelSpec>) -> String {
+    hamiltonian.map_or_else(|| "haar".to_string(), |s| s.to_string())
+}
+
 impl std::str::FromStr for ModelSpec {
     type Err = Error;
 

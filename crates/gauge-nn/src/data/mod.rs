@@ -56,7 +56,9 @@ pub use diagonal::{
     ChernChoice, DiagonalConfig, DiagonalSample, DiagonalSource, EigenphaseDistribution,
 };
 pub use general::{GeneralConfig, HaarSource, LinkSample, NearIdentity};
-pub use hamiltonian::{HamiltonianConfig, HamiltonianModel, HamiltonianSource, ModelSpec};
+pub use hamiltonian::{
+    HamiltonianConfig, HamiltonianModel, HamiltonianSource, ModelSpec, samples_name,
+};
 pub use second_chern::{hermitian_log, second_chern_density, second_chern_density_of};
 pub(crate) use stream::sample_rng;
 pub use stream::{SampleSource, Stream};

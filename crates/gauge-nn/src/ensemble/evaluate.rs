@@ -416,10 +416,7 @@ pub fn evaluate_ensemble(
         kind: manifest.kind.name(),
         grid: request.grid.clone(),
         bands,
-        data: request
-            .hamiltonian
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "haar".into()),
+        data: crate::data::samples_name(request.hamiltonian),
         uncertainty,
         single_accuracy: single_u.accuracy,
         single_nll: single_u.nll,

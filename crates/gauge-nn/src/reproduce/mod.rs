@@ -604,13 +604,13 @@ mod tests {
         // A finished row written before the slope was recorded gets it on the next run, and
         // keeps everything else; the 4D row stays without one.
         for id in ["table2_n1", "grid_n1_4x4", "table4d_n1"] {
-            let path = dir.join(id).join(row::ROW_JSON);
+            let path = dir.join(id).join(ROW_JSON);
             let mut old: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             old.as_object_mut().unwrap().remove("small_flux_slope");
             std::fs::write(&path, old.to_string()).unwrap();
         }
-        let stripped = row::read_result(&dir, "grid_n1_4x4").unwrap().unwrap();
+        let stripped = read_result(&dir, "grid_n1_4x4").unwrap().unwrap();
         assert_eq!(stripped.small_flux_slope, None);
         run_rows(&plan, &rows, &options, |row, status| {
             assert!(
@@ -622,24 +622,24 @@ mod tests {
         })
         .unwrap();
         for id in ["table2_n1", "grid_n1_4x4"] {
-            let back = row::read_result(&dir, id).unwrap().unwrap();
+            let back = read_result(&dir, id).unwrap().unwrap();
             assert_eq!(back.small_flux_slope, Some(slope), "{id}");
             let before = results.rows.iter().find(|r| r.id == id).unwrap();
             assert_eq!(&back, before, "{id}: nothing else changes");
         }
-        let back_4d = row::read_result(&dir, "table4d_n1").unwrap().unwrap();
+        let back_4d = read_result(&dir, "table4d_n1").unwrap().unwrap();
         assert_eq!(back_4d.small_flux_slope, None);
         // Gathered results without the network's checkpoint: the table still assembles.
         let gathered = tmp_dir("reproduce-gathered");
         for id in ["table2_n1", "grid_n1_4x4"] {
             std::fs::create_dir_all(gathered.join(id)).unwrap();
             std::fs::copy(
-                dir.join("table2_n1").join(row::ROW_JSON),
-                gathered.join(id).join(row::ROW_JSON),
+                dir.join("table2_n1").join(ROW_JSON),
+                gathered.join(id).join(ROW_JSON),
             )
             .unwrap();
         }
-        let path = gathered.join("grid_n1_4x4").join(row::ROW_JSON);
+        let path = gathered.join("grid_n1_4x4").join(ROW_JSON);
         let mut old = results
             .rows
             .iter()

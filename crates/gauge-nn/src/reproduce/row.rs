@@ -8,7 +8,7 @@ use tch::{Device, Kind};
 
 use super::claim::{Claim, Claimed, Holder, host_name};
 use super::plan::{Goal, Job, Metric, Row, RowEvaluation};
-use crate::data::{SampleSource, grid_name};
+use crate::data::{SampleSource, grid_name, samples_name};
 use crate::error::{Error, Result};
 use crate::eval::predict;
 use crate::sweep::check_same_run;
@@ -271,7 +271,7 @@ pub fn run_row(row: &Row, plan: &[Row], options: &RowOptions) -> Result<RowStatu
         samples: row.evaluation.samples,
         bands: ckpt.config.bands,
         grid: row.evaluation.grid.clone(),
-        data: data_name(&row.evaluation),
+        data: samples_name(row.evaluation.hamiltonian),
         paper: row.paper,
         goal: row.goal,
         train_seed: ckpt.config.seed,
@@ -334,7 +334,7 @@ fn up_to_date(
     if stored.samples != evaluation.samples
         || stored.grid != evaluation.grid
         || stored.eval_seed != evaluation.seed
-        || stored.data != data_name(evaluation)
+        || stored.data != samples_name(evaluation.hamiltonian)
     {
         return Ok(None);
     }
@@ -351,13 +351,6 @@ fn up_to_date(
         },
     };
     Ok(fresh.then_some(stored))
-}
-
-/// The samples' name in a result: `haar` or the Hamiltonian family.
-fn data_name(evaluation: &RowEvaluation) -> String {
-    evaluation
-        .hamiltonian
-        .map_or_else(|| "haar".to_string(), |s| s.to_string())
 }
 
 /// `done` with its network's small-flux slope: a 2D accuracy row whose `row.json` was written

@@ -329,10 +329,7 @@ impl Checkpoint {
             samples: report.samples,
             grid,
             bands,
-            data: request
-                .hamiltonian
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "haar".into()),
+            data: crate::data::samples_name(request.hamiltonian),
             rescale: report.rescale,
             mean_abs_error: report.mean_abs_error,
             by_chern: report.by_chern.clone(),
